@@ -1,0 +1,11 @@
+"""The Azure Functions entry point (v2 model): one blueprint per area, nothing else."""
+
+import azure.functions as func
+
+from functions.cases.blueprint import bp as cases
+from functions.operations.blueprint import bp as operations
+from functions.questions.blueprint import bp as questions
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in (operations, cases, questions):
+    app.register_functions(blueprint)

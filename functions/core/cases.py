@@ -1,0 +1,179 @@
+"""Opening a case, whatever the process: submitter verification, the first event, the acknowledgement and Bits' notice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from .mail import OutgoingMail
+from .model import Case, CaseEvent, CaseStatus, Channel, Process
+from .registry import Registry
+from .services import Services
+from .signing import sign, verify
+from .store import ConcurrentUpdate, StoredCase
+
+
+@dataclass(frozen=True)
+class CaseIntake:
+    """How a process opens its cases: its templates and who at Bits is told."""
+
+    process: Process
+    acknowledgement_template: str
+    bits_template: str
+    bits_role: str = "support"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated request for a new case, from any channel."""
+
+    kind: str
+    organisation_number: str
+    name: str
+    email: str
+    title: str
+    language: str
+    environment: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    text: dict[str, Any] = field(default_factory=dict)  # the long fields, kept on the first event
+
+
+async def open_case(services: Services, intake: CaseIntake, submission: Submission, channel: Channel) -> Case:
+    """Store a new case, its first event and its first emails in one write.
+
+    A submitter who is a registered contact of the organisation is trusted at once: they get the acknowledgement
+    and Bits is told. Anyone else gets a signed, expiring confirmation link first; see `confirm_submitter`.
+    """
+    registry = await services.registry()
+    verified = registry.is_contact_of(submission.email, submission.organisation_number)
+    now = services.clock.now()
+    case = Case(
+        process=intake.process,
+        kind=submission.kind,
+        status=CaseStatus.NEW if verified else CaseStatus.AWAITING_CONFIRMATION,
+        organisation_number=submission.organisation_number,
+        submitter_name=submission.name,
+        submitter_email=submission.email,
+        submitter_verified=verified,
+        environment=submission.environment,  # type: ignore[arg-type]
+        title=submission.title,
+        language=submission.language,  # type: ignore[arg-type]
+        created_at=now,
+        updated_at=now,
+        details=submission.details,
+    )
+    event = CaseEvent(
+        at=now,
+        actor=submission.email,
+        channel=channel,
+        kind="received",
+        public=True,
+        summary=f"{intake.process.name.replace('_', ' ').capitalize()} received: {submission.title}",
+        data={**submission.text, "verified": verified},
+    )
+
+    def mails(numbered: Case) -> Sequence[OutgoingMail]:
+        if verified:
+            return _acknowledgement_and_notice(services, registry, intake, numbered, submission.text)
+        return [_confirmation_request(services, numbered)]
+
+    return await services.store.create_case(case, event, mails)
+
+
+def _acknowledgement_and_notice(
+    services: Services, registry: Registry, intake: CaseIntake, case: Case, text: dict[str, Any]
+) -> list[OutgoingMail]:
+    organisation = registry.organisation(case.organisation_number)
+    context = {
+        "case": case,
+        "text": text,
+        "case_link": services.case_page_link(case.reference),
+        "organisation_name": organisation.legal_name if organisation else case.organisation_number,
+    }
+    mails = [
+        services.compose(
+            reference=case.reference,
+            purpose="acknowledgement",
+            to=case.submitter_email,
+            template=intake.acknowledgement_template,
+            language=case.language,
+            **context,
+        )
+    ]
+    for contact in registry.bits_contacts(intake.bits_role):
+        mails.append(
+            services.compose(
+                reference=case.reference,
+                purpose=f"notify-bits-{intake.bits_role}",
+                to=contact.email,
+                template=intake.bits_template,
+                language=contact.language,
+                **context,
+            )
+        )
+    return mails
+
+
+def confirmation_token(services: Services, case: Case) -> str:
+    expires = case.created_at + timedelta(hours=services.settings.confirmation_link_hours)
+    payload = {"r": case.reference, "e": case.submitter_email.casefold()}
+    return sign(services.settings.effective_signing_key, "confirm-submitter", payload, expires)
+
+
+def _confirmation_request(services: Services, case: Case) -> OutgoingMail:
+    return services.compose(
+        reference=case.reference,
+        purpose="confirm-submitter",
+        to=case.submitter_email,
+        template="confirm_submitter",
+        language=case.language,
+        case=case,
+        confirm_link=services.link(f"confirm?t={confirmation_token(services, case)}"),
+        case_link=services.case_page_link(case.reference),
+        hours=services.settings.confirmation_link_hours,
+    )
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    outcome: str  # confirmed | already | invalid
+    case: Case | None = None
+
+
+async def confirm_submitter(services: Services, token: str, intakes: dict[Process, CaseIntake]) -> Confirmation:
+    """The submitter followed their link: the case goes on, with the acknowledgement and Bits' notice."""
+    payload = verify(services.settings.effective_signing_key, "confirm-submitter", token, services.clock.now())
+    if payload is None:
+        return Confirmation("invalid")
+    for _ in range(5):
+        stored = await services.store.load(str(payload.get("r", "")))
+        if stored is None or stored.case.submitter_email.casefold() != payload.get("e"):
+            return Confirmation("invalid")
+        if stored.case.status != CaseStatus.AWAITING_CONFIRMATION:
+            return Confirmation("already", stored.case)
+        try:
+            return Confirmation("confirmed", await _confirm(services, stored, intakes[stored.case.process]))
+        except ConcurrentUpdate:
+            continue  # confirmed twice at once: read again and answer "already"
+    raise ConcurrentUpdate(str(payload.get("r")))
+
+
+async def _confirm(services: Services, stored: StoredCase, intake: CaseIntake) -> Case:
+    registry = await services.registry()
+    now = services.clock.now()
+    case = stored.case.model_copy(update={"status": CaseStatus.NEW, "updated_at": now})
+    event = CaseEvent(
+        at=now,
+        actor=case.submitter_email,
+        channel=Channel.FORM,
+        kind="submitter_confirmed",
+        public=True,
+        summary="The submitter confirmed their email address",
+    )
+    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
+    text = {k: v for k, v in (received.data if received else {}).items() if k != "verified"}
+    mails = _acknowledgement_and_notice(services, registry, intake, case, text)
+    await services.store.transition(stored, case, event, mails)
+    return case

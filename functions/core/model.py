@@ -1,0 +1,148 @@
+"""The shared domain: cases, their audit trail, organisations and contacts, in the words of DOMAIN.md."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Language = Literal["nb", "en"]
+EnvironmentChoice = Literal["test", "production", "both"]
+Service = Literal["ufore", "aap"]
+ConnectedEnvironment = Literal["test", "production"]
+
+
+class Process(StrEnum):
+    ONBOARDING = "A"
+    NOTIFICATION = "B"
+    ERROR_REPORT = "C"
+    QUESTION = "D"
+    CHANGE_REQUEST = "E"
+
+
+class Channel(StrEnum):
+    FORM = "form"
+    EMAIL = "email"
+    API = "api"
+    TIMER = "timer"
+
+
+class ContactRole(StrEnum):
+    BUSINESS = "business"
+    TECHNICAL = "technical"
+    SECURITY = "security"
+    SIGNATORY = "signatory"
+
+
+class CaseStatus(StrEnum):
+    """Statuses every process shares; a process adds its own as plain strings."""
+
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    NEW = "new"
+    CLOSED = "closed"
+
+
+class Case(BaseModel):
+    """One case of one process. `details` holds the process's own fields (small; long text goes to events)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = ""
+    process: Process
+    kind: str
+    status: str
+    organisation_number: str
+    submitter_name: str
+    submitter_email: str
+    submitter_verified: bool
+    environment: EnvironmentChoice | None = None
+    title: str
+    language: Language = "nb"
+    created_at: datetime
+    updated_at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CaseEvent(BaseModel):
+    """One entry of a case's append-only audit trail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: datetime
+    actor: str
+    channel: Channel
+    kind: str
+    public: bool
+    summary: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    email: str
+    roles: list[str]
+    language: Language = "nb"
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+class Organisation(BaseModel):
+    """A data consumer (an insurer) as the registry knows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_number: str
+    legal_name: str
+    status: str = "registered"
+    services: list[Service] = Field(default_factory=list)
+    environments: list[ConnectedEnvironment] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
+
+    def contact(self, email: str) -> Contact | None:
+        wanted = email.casefold()
+        return next((c for c in self.contacts if c.email.casefold() == wanted), None)
+
+
+class DataSource(BaseModel):
+    """NAV, Altinn or Digdir: who publishes alerts and receives forwarded reports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Literal["NAV", "ALTINN", "DIGDIR"]
+    name: str
+    organisation_number: str
+    contacts: list[Contact]
+
+
+class Bits(BaseModel):
+    """Bits' own side: the shared mailbox and the staff who handle, secure and approve."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_number: str = "916960190"
+    shared_mailbox: str
+    contacts: list[Contact]
+
+    def with_role(self, role: str) -> list[Contact]:
+        return [c for c in self.contacts if c.has_role(role)]
+
+
+REFERENCE_PATTERN = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]{0,9})-(?P<process>[A-E])-(?P<year>\d{4})-(?P<seq>\d{4,})$")
+
+
+def format_reference(prefix: str, process: Process, year: int, seq: int) -> str:
+    return f"{prefix}-{process.value}-{year}-{seq:04d}"
+
+
+def parse_reference(reference: str) -> tuple[Process, int, int] | None:
+    """(process, year, sequence) of a well-formed reference, or None."""
+    match = REFERENCE_PATTERN.match(reference)
+    if match is None:
+        return None
+    return Process(match["process"]), int(match["year"]), int(match["seq"])

@@ -1,0 +1,107 @@
+"""The outbox dispatcher: sends what is due, retries with backoff, and records every mail that finally fails."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .clock import Clock
+from .mail import MailRecord, MailTransport, PermanentSendError, TransientSendError
+from .model import CaseEvent, Channel
+from .store import CaseStore, ConcurrentUpdate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_seconds: float
+    max_seconds: float
+
+    def delay(self, attempts_so_far: int, retry_after: float | None) -> float:
+        """Seconds to wait before the next attempt: the server's Retry-After when given, else doubling backoff."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), max(self.max_seconds, retry_after))
+        return min(self.base_seconds * (2**attempts_so_far), self.max_seconds)
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+async def dispatch_outbox(
+    store: CaseStore,
+    transport: MailTransport,
+    clock: Clock,
+    policy: RetryPolicy,
+    *,
+    concurrency: int = 16,
+    limit: int = 2000,
+) -> DispatchReport:
+    """Send every mail that is due now, at most `concurrency` at a time."""
+    report = DispatchReport()
+    due = await store.due_mails(clock.now(), limit)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(record: MailRecord) -> None:
+        async with gate:
+            try:
+                await _send_one(store, transport, clock, policy, record, report)
+            except ConcurrentUpdate:
+                report.skipped += 1
+
+    await asyncio.gather(*(one(r) for r in due))
+    if due:
+        log.info("outbox: sent=%d retried=%d failed=%d skipped=%d", report.sent, report.retried, report.failed, report.skipped)
+    return report
+
+
+async def _send_one(
+    store: CaseStore, transport: MailTransport, clock: Clock, policy: RetryPolicy, record: MailRecord, report: DispatchReport
+) -> None:
+    mail = record.mail
+    attempt = record.attempts + 1
+    try:
+        await transport.send(mail)
+    except PermanentSendError as exc:
+        await _fail(store, clock, record, f"refused: {exc}")
+        report.failed += 1
+        return
+    except Exception as exc:  # a transport error, a timeout, anything: the mail stays and is tried again
+        retry_after = exc.retry_after if isinstance(exc, TransientSendError) else None
+        error = f"{type(exc).__name__}: {exc}"
+        if attempt >= policy.max_attempts:
+            await _fail(store, clock, record, f"gave up after {attempt} attempts; last error {error}")
+            report.failed += 1
+            return
+        now = clock.now()
+        next_at = now + timedelta(seconds=policy.delay(record.attempts, retry_after))
+        log.warning("outbox: %s mail %s attempt %d failed (%s); next at %s", mail.reference, mail.mail_id, attempt, error, next_at)
+        await store.record_retry(record, now, next_at, error)
+        report.retried += 1
+        return
+    await store.record_sent(record, clock.now())
+    report.sent += 1
+
+
+async def _fail(store: CaseStore, clock: Clock, record: MailRecord, error: str) -> None:
+    now: datetime = clock.now()
+    mail = record.mail
+    log.error("outbox: %s mail %s (%s) failed for good: %s", mail.reference, mail.mail_id, mail.purpose, error)
+    event = CaseEvent(
+        at=now,
+        actor="outbox",
+        channel=Channel.TIMER,
+        kind="mail_failed",
+        public=False,
+        summary=f"The email '{mail.purpose}' to {mail.to} could not be sent: {error}",
+        data={"purpose": mail.purpose, "to": mail.to, "message_id": mail.message_id, "attempts": record.attempts + 1},
+    )
+    await store.record_failed(record, now, error, event)

@@ -1,0 +1,54 @@
+"""Jinja2 rendering of pages and emails: HTML autoescaped, undefined names an error, nb by default and en on request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+
+from .mail import Letter
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def local_time(value: datetime) -> str:
+    """A time as people in Norway read it: 29.11.2026 14:05 (Oslo time)."""
+    return value.astimezone(OSLO).strftime("%d.%m.%Y %H:%M")
+
+
+@pass_context
+def translate(context: Context, nb: str, en: str) -> str:
+    """{{ t('norsk', 'English') }}: the text in the page's or email's language."""
+    return en if context.get("language") == "en" else nb
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(templates_dir),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["local_time"] = local_time
+        self.env.globals["t"] = translate
+
+    def page(self, name: str, **context: Any) -> str:
+        return self.env.get_template(f"forms/{name}.html").render(**context)
+
+    def letter(self, name: str, language: str, reference: str, **context: Any) -> Letter:
+        """Render emails/<language>/<name>.{txt,html}; the subject is the text template's `subject` block."""
+        context = {"reference": reference, "language": language, **context}
+        text_template = self.env.get_template(f"emails/{language}/{name}.txt")
+        html_template = self.env.get_template(f"emails/{language}/{name}.html")
+        subject = "".join(text_template.blocks["subject"](text_template.new_context(context))).strip()
+        if f"[{reference}]" not in subject:
+            raise ValueError(f"email template {language}/{name} has a subject without [{reference}]")
+        return Letter(subject=subject, text=text_template.render(**context), html=html_template.render(**context))

@@ -1,0 +1,131 @@
+"""The app's configuration: one validated object read once from app settings / environment."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The well-known Azurite development account (public, documented by Microsoft): only ever used locally.
+AZURITE_CONNECTION_STRING = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+)
+# Used only when SSU_MODE=local and no key is set: links signed with it are worthless outside this machine.
+LOCAL_SIGNING_KEY = "local-development-signing-key-not-a-secret-0123456789"
+
+ENV_PREFIX = "SSU_"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads. Names are the app settings / environment variables with the SSU_ prefix."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    mode: Literal["local", "azure"] = "local"
+
+    # Storage: a connection string (Azurite locally) or, in Azure, the table endpoint reached with managed identity.
+    storage_connection_string: SecretStr | None = None
+    table_endpoint: str | None = None
+    managed_identity_client_id: str | None = None
+    table_prefix: str = Field("ssu", pattern=r"^[A-Za-z][A-Za-z0-9]{0,30}$")
+    storage_timeout_seconds: float = Field(5.0, gt=0, le=60)
+
+    # Cases and links.
+    reference_prefix: str = Field("SSU", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
+    public_base_url: str = Field("http://localhost:7071", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    signing_key: SecretStr | None = None
+    confirmation_link_hours: int = Field(72, ge=1, le=24 * 30)
+    form_token_hours: int = Field(12, ge=1, le=72)
+    registry_cache_seconds: float = Field(60.0, ge=0, le=3600)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+
+    # Outbound mail.
+    shared_mailbox: str = Field("ssu@bits.example", pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+    mail_sender_name: str = Field("Bits SSU", pattern=r"^[^\r\n<>\"]{1,80}$")
+    mail_transport: Literal["local", "graph"] = "local"
+    mail_local_dir: Path = Path(".local/mail")
+    outbox_schedule: str = "0 */1 * * * *"
+    outbox_max_attempts: int = Field(8, ge=1, le=50)
+    outbox_retry_base_seconds: float = Field(30.0, ge=0)
+    outbox_retry_max_seconds: float = Field(3600.0, ge=0)
+    outbox_concurrency: int = Field(16, ge=1, le=128)
+
+    # Microsoft Graph (mail_transport=graph).
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    graph_auth: Literal["managed_identity", "client_secret", "certificate"] = "managed_identity"
+    graph_tenant_id: str | None = None
+    graph_client_id: str | None = None
+    graph_client_secret: SecretStr | None = None
+    graph_certificate_path: Path | None = None
+    graph_timeout_seconds: float = Field(30.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _azure_needs_real_configuration(self) -> Settings:
+        if self.mode == "azure":
+            if not self.table_endpoint and not self.storage_connection_string:
+                _missing("TABLE_ENDPOINT", "the table endpoint, e.g. https://<account>.table.core.windows.net")
+            if self.signing_key is None or len(self.signing_key.get_secret_value()) < 32:
+                _missing("SIGNING_KEY", "a random secret of at least 32 characters")
+            if not self.public_base_url.startswith("https://"):
+                _missing("PUBLIC_BASE_URL", "the app's https:// address")
+        if self.mail_transport == "graph":
+            if self.graph_auth == "managed_identity" and self.mode != "azure":
+                _missing("GRAPH_AUTH", "client_secret or certificate outside Azure")
+            if self.graph_auth in ("client_secret", "certificate"):
+                for name in ("graph_tenant_id", "graph_client_id"):
+                    if not getattr(self, name):
+                        _missing(name.upper(), f"required when SSU_GRAPH_AUTH={self.graph_auth}")
+            if self.graph_auth == "client_secret" and self.graph_client_secret is None:
+                _missing("GRAPH_CLIENT_SECRET", "required when SSU_GRAPH_AUTH=client_secret")
+            if self.graph_auth == "certificate" and self.graph_certificate_path is None:
+                _missing("GRAPH_CERTIFICATE_PATH", "required when SSU_GRAPH_AUTH=certificate")
+        return self
+
+    @property
+    def effective_signing_key(self) -> bytes:
+        if self.signing_key is not None:
+            return self.signing_key.get_secret_value().encode()
+        return LOCAL_SIGNING_KEY.encode()
+
+    @property
+    def mail_domain(self) -> str:
+        return self.shared_mailbox.rsplit("@", 1)[1]
+
+    @property
+    def table_connection_string(self) -> str | None:
+        if self.storage_connection_string is not None:
+            return self.storage_connection_string.get_secret_value()
+        if self.mode == "local" and not self.table_endpoint:
+            return AZURITE_CONNECTION_STRING
+        return None
+
+
+def _missing(name: str, what: str) -> None:
+    raise ValueError(f"{ENV_PREFIX}{name} is missing or malformed: {what}")
+
+
+def load_settings() -> Settings:
+    """Read and validate the settings; a problem raises SettingsError naming the setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = "".join(str(part) for part in err["loc"])
+            name = f"{ENV_PREFIX}{loc.upper()}" if loc else "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("Invalid configuration: " + "; ".join(problems)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,69 @@
+"""The storage ports the workflows use, and the errors every adapter raises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from .mail import MailRecord, OutgoingMail
+from .model import Case, CaseEvent, Process
+from .registry import Registry
+
+
+MailsFor = Callable[[Case], Sequence[OutgoingMail]]
+
+
+class StorageUnavailable(Exception):
+    """Storage could not be reached or answered with a server error; nothing was written."""
+
+
+class ConcurrentUpdate(Exception):
+    """Someone else changed the case first (ETag mismatch); reload and decide again."""
+
+
+class AlreadyQueued(Exception):
+    """The same mail (case, purpose, recipient) was queued before; nothing was written."""
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    case: Case
+    etag: str
+
+
+class CaseStore(Protocol):
+    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor) -> Case:
+        """Allocate the reference and write the case, its first event and its mails in one transaction.
+
+        `mails` builds the emails once the reference is known (they carry it in subject and Message-ID).
+        """
+
+    async def load(self, reference: str) -> StoredCase | None: ...
+
+    async def transition(
+        self, stored: StoredCase, case: Case, event: CaseEvent, mails: Sequence[OutgoingMail] = ()
+    ) -> StoredCase:
+        """Replace the case if it is unchanged since `stored` was read, with the event and mails, atomically."""
+
+    async def events(self, reference: str) -> list[CaseEvent]: ...
+
+    async def mails(self, reference: str) -> list[MailRecord]: ...
+
+    async def cases(self, process: Process | None = None, status: str | None = None) -> list[Case]: ...
+
+    async def due_mails(self, now: datetime, limit: int) -> list[MailRecord]: ...
+
+    async def record_sent(self, record: MailRecord, now: datetime) -> None: ...
+
+    async def record_retry(self, record: MailRecord, now: datetime, next_at: datetime, error: str) -> None: ...
+
+    async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None: ...
+
+
+class RegistryStore(Protocol):
+    async def load_registry(self) -> Registry: ...
+
+    async def save_registry(self, registry: Registry) -> int:
+        """Upsert every organisation, source and Bits entry; returns how many entries were written."""

@@ -1,0 +1,506 @@
+"""Azure Table Storage adapter (azure.data.tables.aio): the case store, its outbox and the organisation registry.
+
+Layout of the `cases` table, one partition per process and year (e.g. `D-2026`), so that a case, its events and
+its mails share a partition and every change to a case is one entity-group transaction:
+
+    counter                          the last sequence number used in this partition (ETag-guarded)
+    case|<reference>                 the case
+    event|<reference>|<time>|<rand>  its audit trail, in time order
+    mail|<reference>|<mail id>       each mail's delivery state (the id is derived from purpose and recipient,
+                                     so queuing the same mail twice is a conflict, never a second send)
+    outbox|<due time>|<reference>|<mail id>
+                                     a pending mail with its MIME, sorted by when it is due
+
+The `meta` table lists the partitions that exist, so the dispatcher and the case lists read known partitions
+by key range and never scan the table. The `registry` table holds organisations, data sources and Bits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from .mail import MailRecord, OutgoingMail
+from .model import Bits, Case, CaseEvent, DataSource, Organisation, Process, format_reference, parse_reference
+from .registry import Registry
+from .settings import Settings
+from .store import AlreadyQueued, ConcurrentUpdate, MailsFor, StorageUnavailable, StoredCase
+
+log = logging.getLogger(__name__)
+
+CASES, META, REGISTRY = "cases", "meta", "registry"
+_CHUNK = 60_000  # a binary property holds at most 64 KiB
+_MAX_CHUNKS = 14  # keeps a mail entity well under the 1 MiB entity limit
+_TIME_KEY = "%Y%m%dT%H%M%S%f"
+_CREATE_ATTEMPTS = 25
+
+
+class TableStorage:
+    """One service client per process, shared by every table; counts HTTP round trips for the benchmarks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.round_trips = 0
+        options: dict[str, Any] = {
+            "retry_total": 2,
+            "retry_backoff_factor": 0.2,
+            "connection_timeout": settings.storage_timeout_seconds,
+            "read_timeout": settings.storage_timeout_seconds,
+            "raw_request_hook": self._count_round_trip,
+        }
+        connection_string = settings.table_connection_string
+        if connection_string:
+            self._service = TableServiceClient.from_connection_string(connection_string, **options)
+        else:
+            from azure.identity.aio import ManagedIdentityCredential
+
+            assert settings.table_endpoint is not None
+            credential = ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
+            self._service = TableServiceClient(endpoint=settings.table_endpoint, credential=credential, **options)
+        self._prefix = settings.table_prefix
+        self._tables: dict[str, TableClient] = {}
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+
+    def _count_round_trip(self, _request: Any) -> None:
+        self.round_trips += 1
+
+    def table(self, name: str) -> TableClient:
+        client = self._tables.get(name)
+        if client is None:
+            client = self._tables[name] = self._service.get_table_client(f"{self._prefix}{name}")
+        return client
+
+    async def ensure_tables(self) -> None:
+        """Create the tables once per process (a no-op when they exist)."""
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if self._ready:
+                return
+            with storage_errors():
+                for name in (CASES, META, REGISTRY):
+                    try:
+                        await self._service.create_table(f"{self._prefix}{name}")
+                    except ResourceExistsError:
+                        pass
+            self._ready = True
+
+    async def ping(self) -> bool:
+        try:
+            with storage_errors():
+                await self.ensure_tables()
+                async for _ in self.table(META).query_entities("PartitionKey eq 'ping'", results_per_page=1):
+                    break
+            return True
+        except StorageUnavailable:
+            return False
+
+    async def close(self) -> None:
+        for client in self._tables.values():
+            await client.close()
+        await self._service.close()
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn the SDK's transport and server errors into StorageUnavailable; client errors pass through."""
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise StorageUnavailable(str(exc)) from exc
+    except HttpResponseError as exc:
+        if exc.status_code is None or exc.status_code >= 500:
+            raise StorageUnavailable(str(exc)) from exc
+        raise
+    except (AzureError, OSError, asyncio.TimeoutError) as exc:
+        if isinstance(exc, HttpResponseError):
+            raise
+        raise StorageUnavailable(str(exc)) from exc
+
+
+def _time_key(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(_TIME_KEY)
+
+
+def _partition_of(reference: str) -> str:
+    parsed = parse_reference(reference)
+    if parsed is None:
+        raise ValueError(f"not a case reference: {reference!r}")
+    process, year, _ = parsed
+    return f"{process.value}-{year}"
+
+
+def _case_entity(partition: str, case: Case) -> dict[str, Any]:
+    return {
+        "PartitionKey": partition,
+        "RowKey": f"case|{case.reference}",
+        "Kind": "case",
+        "Body": case.model_dump_json(),
+        "Status": case.status,
+        "OrganisationNumber": case.organisation_number,
+        "UpdatedAt": case.updated_at,
+    }
+
+
+def _event_entity(partition: str, reference: str, event: CaseEvent) -> dict[str, Any]:
+    return {
+        "PartitionKey": partition,
+        "RowKey": f"event|{reference}|{_time_key(event.at)}|{uuid.uuid4().hex[:8]}",
+        "Kind": "event",
+        "Body": event.model_dump_json(),
+    }
+
+
+def _mail_state_entity(partition: str, mail: OutgoingMail, status: str, due_at: datetime) -> dict[str, Any]:
+    return {
+        "PartitionKey": partition,
+        "RowKey": f"mail|{mail.reference}|{mail.mail_id}",
+        "Kind": "mail",
+        "Purpose": mail.purpose,
+        "To": mail.to,
+        "Subject": mail.subject,
+        "MessageId": mail.message_id,
+        "Status": status,
+        "Attempts": 0,
+        "DueAt": due_at,
+    }
+
+
+def _outbox_entity(partition: str, mail: OutgoingMail, due_at: datetime, attempts: int) -> dict[str, Any]:
+    chunks = [mail.mime[i : i + _CHUNK] for i in range(0, len(mail.mime), _CHUNK)] or [b""]
+    if len(chunks) > _MAX_CHUNKS:
+        raise ValueError(f"mail {mail.purpose} for {mail.reference} is too large to queue ({len(mail.mime)} bytes)")
+    entity: dict[str, Any] = {
+        "PartitionKey": partition,
+        "RowKey": f"outbox|{_time_key(due_at)}|{mail.reference}|{mail.mail_id}",
+        "Kind": "outbox",
+        "Reference": mail.reference,
+        "Purpose": mail.purpose,
+        "To": mail.to,
+        "Subject": mail.subject,
+        "MessageId": mail.message_id,
+        "Attempts": attempts,
+        "DueAt": due_at,
+        "MimeChunks": len(chunks),
+    }
+    for i, chunk in enumerate(chunks):
+        entity[f"Mime{i}"] = chunk
+    return entity
+
+
+def _mail_ops(partition: str, mails: Sequence[OutgoingMail], now: datetime) -> list[tuple[Any, ...]]:
+    ops: list[tuple[Any, ...]] = []
+    for mail in mails:
+        ops.append(("create", _mail_state_entity(partition, mail, "pending", now)))
+        ops.append(("create", _outbox_entity(partition, mail, now, 0)))
+    return ops
+
+
+def _record_from_outbox(entity: dict[str, Any]) -> MailRecord:
+    mime = b"".join(bytes(entity[f"Mime{i}"]) for i in range(int(entity["MimeChunks"])))
+    mail = OutgoingMail(
+        reference=entity["Reference"],
+        purpose=entity["Purpose"],
+        to=entity["To"],
+        subject=entity["Subject"],
+        message_id=entity["MessageId"],
+        mime=mime,
+    )
+    return MailRecord(
+        mail=mail,
+        status="pending",
+        attempts=int(entity["Attempts"]),
+        due_at=entity["DueAt"],
+        store_key={"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], "etag": entity.metadata["etag"]},
+    )
+
+
+class _Counter:
+    def __init__(self, last: int, etag: str | None) -> None:
+        self.last = last
+        self.etag = etag
+
+
+class TableCaseStore:
+    """The CaseStore port on Table Storage."""
+
+    def __init__(self, storage: TableStorage, reference_prefix: str) -> None:
+        self._storage = storage
+        self._prefix = reference_prefix
+        self._counters: dict[str, _Counter] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._known_partitions: set[str] = set()
+
+    @property
+    def _cases(self) -> TableClient:
+        return self._storage.table(CASES)
+
+    # -- creating ---------------------------------------------------------------------------------------------
+
+    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor) -> Case:
+        year = case.created_at.astimezone(UTC).year
+        partition = f"{case.process.value}-{year}"
+        with storage_errors():
+            await self._storage.ensure_tables()
+            await self._remember_partition(partition)
+            # One writer per partition in this process: the counter's ETag then only conflicts across instances.
+            async with self._locks.setdefault(partition, asyncio.Lock()):
+                for _ in range(_CREATE_ATTEMPTS):
+                    counter = self._counters.get(partition) or await self._read_counter(partition)
+                    seq = counter.last + 1
+                    numbered = case.model_copy(update={"reference": format_reference(self._prefix, case.process, year, seq)})
+                    ops = self._create_ops(partition, counter, seq, numbered, event, mails(numbered))
+                    try:
+                        result = await self._cases.submit_transaction(ops)
+                    except TableTransactionError as exc:
+                        if exc.status_code in (409, 412):
+                            # Another instance took this number: read the counter again and take the next.
+                            self._counters.pop(partition, None)
+                            await asyncio.sleep(random.uniform(0, 0.02))
+                            continue
+                        raise
+                    self._counters[partition] = _Counter(seq, result[0]["etag"])
+                    return numbered
+        raise ConcurrentUpdate(f"could not allocate a reference in {partition} after {_CREATE_ATTEMPTS} attempts")
+
+    def _create_ops(
+        self, partition: str, counter: _Counter, seq: int, case: Case, event: CaseEvent, mails: Sequence[OutgoingMail]
+    ) -> list[tuple[Any, ...]]:
+        counter_entity = {"PartitionKey": partition, "RowKey": "counter", "Kind": "counter", "Last": seq}
+        counter_op: tuple[Any, ...]
+        if counter.etag is None:
+            counter_op = ("create", counter_entity)
+        else:
+            counter_op = (
+                "update",
+                counter_entity,
+                {"mode": UpdateMode.REPLACE, "etag": counter.etag, "match_condition": MatchConditions.IfNotModified},
+            )
+        return [
+            counter_op,
+            ("create", _case_entity(partition, case)),
+            ("create", _event_entity(partition, case.reference, event)),
+            *_mail_ops(partition, mails, case.created_at),
+        ]
+
+    async def _read_counter(self, partition: str) -> _Counter:
+        try:
+            entity = await self._cases.get_entity(partition, "counter")
+        except ResourceNotFoundError:
+            return _Counter(0, None)
+        return _Counter(int(entity["Last"]), entity.metadata["etag"])
+
+    async def _remember_partition(self, partition: str) -> None:
+        if partition in self._known_partitions:
+            return
+        await self._storage.table(META).upsert_entity({"PartitionKey": "partition", "RowKey": f"cases|{partition}"})
+        self._known_partitions.add(partition)
+
+    async def _partitions(self, process: Process | None = None) -> list[str]:
+        await self._storage.ensure_tables()
+        low = f"cases|{process.value}-" if process else "cases|"
+        high = f"cases|{process.value}-~" if process else "cases|~"
+        query = "PartitionKey eq 'partition' and RowKey ge @low and RowKey lt @high"
+        entities = self._storage.table(META).query_entities(query, parameters={"low": low, "high": high})
+        return [e["RowKey"].split("|", 1)[1] async for e in entities]
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    async def load(self, reference: str) -> StoredCase | None:
+        if parse_reference(reference) is None:
+            return None
+        with storage_errors():
+            await self._storage.ensure_tables()
+            try:
+                entity = await self._cases.get_entity(_partition_of(reference), f"case|{reference}")
+            except ResourceNotFoundError:
+                return None
+        return StoredCase(Case.model_validate_json(entity["Body"]), entity.metadata["etag"])
+
+    async def events(self, reference: str) -> list[CaseEvent]:
+        rows = await self._range(_partition_of(reference), f"event|{reference}|")
+        return [CaseEvent.model_validate_json(e["Body"]) for e in rows]
+
+    async def mails(self, reference: str) -> list[MailRecord]:
+        rows = await self._range(_partition_of(reference), f"mail|{reference}|")
+        return [
+            MailRecord(
+                mail=OutgoingMail(reference, e["Purpose"], e["To"], e["Subject"], e["MessageId"], b""),
+                status=e["Status"],
+                attempts=int(e.get("Attempts", 0)),
+                due_at=e.get("DueAt"),
+                sent_at=e.get("SentAt"),
+                last_error=e.get("LastError", ""),
+            )
+            for e in rows
+        ]
+
+    async def cases(self, process: Process | None = None, status: str | None = None) -> list[Case]:
+        with storage_errors():
+            partitions = await self._partitions(process)
+            found: list[Case] = []
+            for partition in sorted(partitions):
+                query = "PartitionKey eq @p and RowKey ge 'case|' and RowKey lt 'case}'"
+                params: dict[str, Any] = {"p": partition}
+                if status:
+                    query += " and Status eq @s"
+                    params["s"] = status
+                async for e in self._cases.query_entities(query, parameters=params):
+                    found.append(Case.model_validate_json(e["Body"]))
+        return found
+
+    async def _range(self, partition: str, prefix: str) -> list[Any]:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            query = "PartitionKey eq @p and RowKey ge @low and RowKey lt @high"
+            params = {"p": partition, "low": prefix, "high": prefix + "~"}
+            return [e async for e in self._cases.query_entities(query, parameters=params)]
+
+    # -- changing ---------------------------------------------------------------------------------------------
+
+    async def transition(
+        self, stored: StoredCase, case: Case, event: CaseEvent, mails: Sequence[OutgoingMail] = ()
+    ) -> StoredCase:
+        partition = _partition_of(case.reference)
+        ops: list[tuple[Any, ...]] = [
+            (
+                "update",
+                _case_entity(partition, case),
+                {"mode": UpdateMode.REPLACE, "etag": stored.etag, "match_condition": MatchConditions.IfNotModified},
+            ),
+            ("create", _event_entity(partition, case.reference, event)),
+            *_mail_ops(partition, mails, case.updated_at),
+        ]
+        with storage_errors():
+            try:
+                result = await self._cases.submit_transaction(ops)
+            except TableTransactionError as exc:
+                if exc.status_code == 412:
+                    raise ConcurrentUpdate(case.reference) from exc
+                if exc.status_code == 409:
+                    raise AlreadyQueued(case.reference) from exc
+                raise
+        return StoredCase(case, result[0]["etag"])
+
+    # -- the outbox -------------------------------------------------------------------------------------------
+
+    async def due_mails(self, now: datetime, limit: int) -> list[MailRecord]:
+        with storage_errors():
+            partitions = await self._partitions()
+            high = f"outbox|{_time_key(now)}~"
+            query = "PartitionKey eq @p and RowKey ge 'outbox|' and RowKey lt @high"
+            due: list[MailRecord] = []
+            for partition in partitions:
+                entities = self._cases.query_entities(query, parameters={"p": partition, "high": high})
+                async for e in entities:
+                    due.append(_record_from_outbox(e))
+                    if len(due) >= limit:
+                        return due
+        return due
+
+    async def record_sent(self, record: MailRecord, now: datetime) -> None:
+        await self._settle(record, {"Status": "sent", "SentAt": now, "Attempts": record.attempts + 1, "LastError": ""})
+
+    async def record_retry(self, record: MailRecord, now: datetime, next_at: datetime, error: str) -> None:
+        partition = record.store_key["PartitionKey"]
+        again = _outbox_entity(partition, record.mail, next_at, record.attempts + 1)
+        state = {"Status": "pending", "Attempts": record.attempts + 1, "LastError": error[:1000], "DueAt": next_at}
+        await self._settle(record, state, [("create", again)])
+
+    async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None:
+        partition = record.store_key["PartitionKey"]
+        state = {"Status": "failed", "FailedAt": now, "Attempts": record.attempts + 1, "LastError": error[:1000]}
+        await self._settle(record, state, [("create", _event_entity(partition, record.mail.reference, event))])
+
+    async def _settle(self, record: MailRecord, state: dict[str, Any], extra: Sequence[tuple[Any, ...]] = ()) -> None:
+        key = record.store_key
+        mail_state = {
+            "PartitionKey": key["PartitionKey"],
+            "RowKey": f"mail|{record.mail.reference}|{record.mail.mail_id}",
+            **state,
+        }
+        ops: list[tuple[Any, ...]] = [
+            (
+                "delete",
+                {"PartitionKey": key["PartitionKey"], "RowKey": key["RowKey"]},
+                {"etag": key["etag"], "match_condition": MatchConditions.IfNotModified},
+            ),
+            ("update", mail_state, {"mode": UpdateMode.MERGE}),
+            *extra,
+        ]
+        with storage_errors():
+            try:
+                await self._cases.submit_transaction(ops)
+            except TableTransactionError as exc:
+                if exc.status_code in (404, 412):
+                    # Another dispatcher settled this mail first.
+                    raise ConcurrentUpdate(record.mail.reference) from exc
+                raise
+
+
+class TableRegistryStore:
+    """The RegistryStore port: organisations, data sources and Bits, one small partition each."""
+
+    def __init__(self, storage: TableStorage) -> None:
+        self._storage = storage
+
+    @property
+    def _table(self) -> TableClient:
+        return self._storage.table(REGISTRY)
+
+    async def load_registry(self) -> Registry:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            orgs, sources, bits = await asyncio.gather(
+                self._bodies("organisation"), self._bodies("source"), self._bodies("bits")
+            )
+        return Registry.of(
+            [Organisation.model_validate_json(b) for b in orgs],
+            [DataSource.model_validate_json(b) for b in sources],
+            Bits.model_validate_json(bits[0]) if bits else None,
+        )
+
+    async def _bodies(self, partition: str) -> list[str]:
+        entities = self._table.query_entities("PartitionKey eq @p", parameters={"p": partition})
+        return [e["Body"] async for e in entities]
+
+    async def save_registry(self, registry: Registry) -> int:
+        rows: list[dict[str, Any]] = [
+            {"PartitionKey": "organisation", "RowKey": o.organisation_number, "Body": o.model_dump_json()}
+            for o in registry.organisations.values()
+        ]
+        rows += [{"PartitionKey": "source", "RowKey": s.key, "Body": s.model_dump_json()} for s in registry.sources.values()]
+        if registry.bits:
+            rows.append({"PartitionKey": "bits", "RowKey": "bits", "Body": registry.bits.model_dump_json()})
+        with storage_errors():
+            await self._storage.ensure_tables()
+            await _upsert_in_batches(self._table, rows)
+        return len(rows)
+
+
+async def _upsert_in_batches(table: TableClient, rows: list[dict[str, Any]]) -> None:
+    """Upsert rows in transactions of up to 100 per partition (the service's limit)."""
+    by_partition: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_partition.setdefault(row["PartitionKey"], []).append(row)
+    for part in by_partition.values():
+        for i in range(0, len(part), 100):
+            await table.submit_transaction([("upsert", r, {"mode": UpdateMode.REPLACE}) for r in part[i : i + 100]])

@@ -1,0 +1,34 @@
+"""`make run`: Azurite with data under .local/, the demo registry loaded, and the dev host on port 7071."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .azurite import PROJECT_ROOT, start_azurite
+
+
+def main() -> None:
+    azurite = start_azurite(location=PROJECT_ROOT / ".local" / "azurite", table_port=10002, blob_port=10000)
+    os.environ.setdefault("SSU_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    os.environ.setdefault("SSU_MAIL_LOCAL_DIR", str(PROJECT_ROOT / ".local" / "mail"))
+    for folder in ("inbox", "outbox", "processed", "failed"):
+        (Path(os.environ["SSU_MAIL_LOCAL_DIR"]) / folder).mkdir(parents=True, exist_ok=True)
+    try:
+        from functions.core.registry_import import import_registry
+
+        count = asyncio.run(import_registry(PROJECT_ROOT / "data" / "demo-registry.json"))
+        print(f"Loaded {count} demo registry entries.")
+        print("Serving http://localhost:7071/api/questions  (mail appears in .local/mail/outbox/)")
+        subprocess.run([sys.executable, "-m", "functions.devhost", "--port", "7071"], check=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    main()

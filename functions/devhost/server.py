@@ -1,0 +1,196 @@
+"""The local dev host: serves `function_app.app` the way Azure Functions Core Tools does.
+
+- every HTTP function under `/api/<route>`, with its methods and route parameters;
+- every timer function on its 6-field NCRONTAB schedule (`%SETTING%` resolved from the environment or the
+  app's defaults), never two runs of one function at a time (Azure runs a timer as a singleton);
+- `POST /admin/functions/<name>` runs any non-HTTP function now, as Core Tools does. Unlike Core Tools it answers
+  202 once the run has finished, so that scripts and tests can rely on its effects;
+- `GET /admin/metrics` (dev host only) reports storage round trips, for the benchmarks.
+
+Auth levels are not enforced, as with Core Tools; in Azure the function keys apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+from aiohttp import web
+from croniter import croniter
+
+log = logging.getLogger("devhost")
+
+_SETTING = re.compile(r"^%([A-Za-z0-9_]+)%$")
+_CONSTRAINT = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+def load_local_settings(path: Path = Path("local.settings.json")) -> None:
+    """Like Core Tools: the Values of local.settings.json become environment variables (the environment wins)."""
+    if not path.exists():
+        return
+    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    for name, value in values.items():
+        os.environ.setdefault(name, str(value))
+
+
+def resolve_setting(value: str) -> str:
+    """`%NAME%` is the app setting NAME; when it is not set, the app's own default for it."""
+    match = _SETTING.match(value)
+    if not match:
+        return value
+    name = match.group(1)
+    if name in os.environ:
+        return os.environ[name]
+    from functions.core.settings import ENV_PREFIX, get_settings
+
+    field = name.removeprefix(ENV_PREFIX).lower()
+    default = getattr(get_settings(), field, None)
+    if default is None:
+        raise KeyError(f"app setting {name} is not set and has no default")
+    return str(default)
+
+
+class DevHost:
+    def __init__(self, app: func.FunctionApp, *, run_timers: bool = True) -> None:
+        self.functions = {f.get_function_name(): f for f in app.get_functions()}
+        self.run_timers = run_timers
+        self._running: dict[str, asyncio.Lock] = {}
+        self._timer_tasks: list[asyncio.Task[None]] = []
+
+    # -- wiring -----------------------------------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        web_app = web.Application(client_max_size=64 * 1024 * 1024)  # the functions enforce their own limits
+        for name, function in sorted(self.functions.items()):
+            trigger = function.get_trigger()
+            if trigger is not None and trigger.get_binding_name() == "httpTrigger":
+                path = "/api/" + _CONSTRAINT.sub(r"{\1}", (getattr(trigger, "route", None) or name).strip("/"))
+                methods = [str(m.value if hasattr(m, "value") else m).upper() for m in (getattr(trigger, "methods", None) or ["GET", "POST"])]
+                for method in methods:
+                    web_app.router.add_route(method, path, self._http_handler(function))
+        web_app.router.add_post("/admin/functions/{name}", self._admin_run)
+        web_app.router.add_get("/admin/metrics", self._metrics)
+        web_app.on_startup.append(self._start_timers)
+        web_app.on_cleanup.append(self._stop)
+        return web_app
+
+    def _http_handler(self, function: Any) -> Callable[[web.Request], Any]:
+        user_function = function.get_user_function()
+        arg_name = function.get_trigger().name
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            req = func.HttpRequest(
+                method=request.method,
+                url=str(request.url),
+                headers=_headers(request),
+                params={k: request.query.getone(k) for k in request.query},
+                route_params=dict(request.match_info),
+                body=await request.read(),
+            )
+            try:
+                response = await _call(user_function, {arg_name: req})
+            except Exception:
+                log.exception("function %s failed", function.get_function_name())
+                return web.Response(status=500, text="Internal server error")
+            return _to_aiohttp(response)
+
+        return handle
+
+    # -- admin ------------------------------------------------------------------------------------------------
+
+    async def _admin_run(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        function = self.functions.get(name)
+        trigger = function.get_trigger() if function else None
+        if function is None or trigger is None or trigger.get_binding_name() == "httpTrigger":
+            return web.json_response({"error": f"no non-HTTP function named {name!r}"}, status=404)
+        try:
+            await self.run_function(name)
+        except Exception as exc:
+            log.exception("function %s failed", name)
+            return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=500)
+        return web.Response(status=202)
+
+    async def run_function(self, name: str) -> None:
+        function = self.functions[name]
+        trigger = function.get_trigger()
+        argument: Any = func.TimerRequest(past_due=False) if trigger.get_binding_name() == "timerTrigger" else None
+        lock = self._running.setdefault(name, asyncio.Lock())
+        async with lock:
+            await _call(function.get_user_function(), {trigger.name: argument})
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        from functions.core.services import get_services
+
+        services = get_services()
+        return web.json_response({"storage_round_trips": services.storage.round_trips})
+
+    # -- timers -----------------------------------------------------------------------------------------------
+
+    async def _start_timers(self, _app: web.Application) -> None:
+        if not self.run_timers:
+            return
+        for name, function in self.functions.items():
+            trigger = function.get_trigger()
+            if trigger is not None and trigger.get_binding_name() == "timerTrigger":
+                schedule = resolve_setting(trigger.schedule)
+                self._timer_tasks.append(asyncio.create_task(self._timer_loop(name, schedule)))
+                log.info("timer %s: %s", name, schedule)
+
+    async def _timer_loop(self, name: str, schedule: str) -> None:
+        times = croniter(schedule, datetime.now(UTC), second_at_beginning=True)
+        while True:
+            due: datetime = times.get_next(datetime)
+            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            if self._running.get(name, asyncio.Lock()).locked():
+                continue  # still running from last time; Azure would skip too
+            try:
+                await self.run_function(name)
+            except Exception:
+                log.exception("timer %s failed", name)
+
+    async def _stop(self, _app: web.Application) -> None:
+        for task in self._timer_tasks:
+            task.cancel()
+        from functions.core.services import _by_loop
+
+        for services in list(_by_loop.values()):
+            await services.close()
+        _by_loop.clear()
+
+
+def _headers(request: web.Request) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        lower = key.lower()
+        if lower in headers:
+            headers[lower] += ("; " if lower == "cookie" else ", ") + value
+        else:
+            headers[lower] = value
+    return headers
+
+
+async def _call(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    if inspect.iscoroutinefunction(function):
+        return await function(**kwargs)
+    return await asyncio.to_thread(function, **kwargs)
+
+
+def _to_aiohttp(response: func.HttpResponse | None) -> web.Response:
+    if response is None:
+        return web.Response(status=204)
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+    content_type = response.mimetype or "text/plain"
+    if content_type.startswith("text/") or content_type in ("application/json", "application/xml"):
+        content_type = f"{content_type}; charset={response.charset or 'utf-8'}"
+    headers["Content-Type"] = content_type
+    return web.Response(body=response.get_body(), status=response.status_code, headers=headers)

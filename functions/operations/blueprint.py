@@ -1,0 +1,42 @@
+"""Operations: the health check and the outbox dispatcher."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from ..core.http import json_response
+from ..core.outbox import dispatch_outbox
+from ..core.services import get_services
+
+log = logging.getLogger(__name__)
+bp = func.Blueprint()
+
+
+@bp.function_name("health")
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def health(req: func.HttpRequest) -> func.HttpResponse:
+    """Is storage reachable, and which mail transport is in use."""
+    services = get_services()
+    storage_ok = await services.storage.ping()
+    body = {
+        "status": "ok" if storage_ok else "degraded",
+        "storage": "ok" if storage_ok else "unreachable",
+        "mail_transport": services.transport.name,
+    }
+    return json_response(body, 200 if storage_ok else 503)
+
+
+@bp.function_name("outbox_dispatch")
+@bp.timer_trigger(arg_name="timer", schedule="%SSU_OUTBOX_SCHEDULE%", run_on_startup=False, use_monitor=True)
+async def outbox_dispatch(timer: func.TimerRequest) -> None:
+    """Send the emails that are due, retrying the ones that failed before."""
+    services = get_services()
+    await dispatch_outbox(
+        services.store,
+        services.transport,
+        services.clock,
+        services.retry_policy,
+        concurrency=services.settings.outbox_concurrency,
+    )
