@@ -24,7 +24,9 @@ async def case_page(req: func.HttpRequest) -> func.HttpResponse:
     """The submitter's view of their case, behind the signed link from their emails."""
     services = get_services()
     reference = req.route_params.get("reference", "")
-    payload = verify(services.settings.effective_signing_key, "case-page", req.params.get("k", ""), services.clock.now())
+    payload = verify(
+        services.settings.effective_signing_key, "case-page", req.params.get("k", ""), services.clock.now()
+    )
     if payload is None or payload.get("r") != reference:
         return html_response(services.renderer.page("not_found", language=requested_language(req)), 404)
     return await case_page_html(services, reference, requested_language(req), receipt=req.params.get("receipt") == "1")

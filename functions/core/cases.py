@@ -1,4 +1,4 @@
-"""Opening a case, whatever the process: submitter verification, the first event, the acknowledgement and Bits' notice."""
+"""Opening a case in any process: submitter verification, the first event, the acknowledgement, Bits' notice."""
 
 from __future__ import annotations
 

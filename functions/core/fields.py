@@ -45,6 +45,12 @@ OrganisationNumber = Annotated[str, StringConstraints(strip_whitespace=True), Af
 EmailAddress = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254), AfterValidator(_email)
 ]
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), AfterValidator(_one_line)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), AfterValidator(_text)]
+PersonName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), AfterValidator(_one_line)
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), AfterValidator(_text)
+]

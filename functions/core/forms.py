@@ -1,4 +1,4 @@
-"""Web form plumbing every process uses: render, parse (form or JSON), validate, protect, answer in the user's language."""
+"""Web form plumbing: render, parse (form or JSON), validate, protect, and answer in the user's language."""
 
 from __future__ import annotations
 
@@ -30,8 +30,14 @@ BROWSER_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Error messages per pydantic error type, (nb, en). Placeholders come from the error's context.
 MESSAGES: dict[str, tuple[str, str]] = {
     "missing": ("Fyll ut dette feltet.", "Please fill in this field."),
-    "string_too_short": ("Teksten er for kort (minst {min_length} tegn).", "Too short (at least {min_length} characters)."),
-    "string_too_long": ("Teksten er for lang (høyst {max_length} tegn).", "Too long (at most {max_length} characters)."),
+    "string_too_short": (
+        "Teksten er for kort (minst {min_length} tegn).",
+        "Too short (at least {min_length} characters).",
+    ),
+    "string_too_long": (
+        "Teksten er for lang (høyst {max_length} tegn).",
+        "Too long (at most {max_length} characters).",
+    ),
     "literal_error": ("Velg et av alternativene.", "Choose one of the options."),
     "enum": ("Velg et av alternativene.", "Choose one of the options."),
     "extra_forbidden": ("Ukjent felt.", "Unknown field."),
@@ -39,7 +45,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Organisasjonsnummeret må ha 9 siffer og gyldig kontrollsiffer.",
         "The organisation number must have 9 digits and a valid check digit.",
     ),
-    "email": ("Skriv en gyldig e-postadresse, for eksempel navn@firma.no.", "Enter a valid email address, e.g. name@company.com."),
+    "email": (
+        "Skriv en gyldig e-postadresse, for eksempel navn@firma.no.",
+        "Enter a valid email address, e.g. name@company.com.",
+    ),
     "one_line": ("Skriv på én linje, uten spesialtegn.", "Use a single line without control characters."),
     "control_characters": ("Teksten inneholder ugyldige tegn.", "The text contains invalid characters."),
     "string_type": ("Ugyldig verdi.", "Invalid value."),
@@ -49,7 +58,10 @@ GENERAL = {
         "Skjemaet er utløpt eller ble ikke sendt fra denne siden. Se over feltene og send på nytt.",
         "The form has expired or was not sent from this page. Check the fields and send it again.",
     ),
-    "invalid": ("Noen felter må rettes. Se meldingene ved feltene.", "Some fields need correcting. See the messages by the fields."),
+    "invalid": (
+        "Noen felter må rettes. Se meldingene ved feltene.",
+        "Some fields need correcting. See the messages by the fields.",
+    ),
     "unavailable": (
         "Vi kan ikke ta imot saken akkurat nå. Ingenting er lagret. Prøv igjen om litt.",
         "We cannot take the case right now. Nothing was saved. Please try again shortly.",
@@ -117,14 +129,18 @@ async def handle_form(req: func.HttpRequest, form: WebForm) -> func.HttpResponse
     except ValidationError as exc:
         errors = field_errors(exc, language)
         if not is_browser:
-            return json_response({"error": "validation", "message": general("invalid", language), "errors": errors}, 422)
+            return json_response(
+                {"error": "validation", "message": general("invalid", language), "errors": errors}, 422
+            )
         return _render(services, form, language, data, errors, general("invalid", language), 422)
     try:
         case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API)
     except StorageUnavailable as exc:
         log.error("form %s: storage unavailable: %s", form.template, exc)
         if not is_browser:
-            return json_response({"error": "unavailable", "message": general("unavailable", language)}, 503, {"Retry-After": "30"})
+            return json_response(
+                {"error": "unavailable", "message": general("unavailable", language)}, 503, {"Retry-After": "30"}
+            )
         return _render(services, form, language, data, {}, general("unavailable", language), 503)
     case_link = services.case_page_link(case.reference)
     if not is_browser:

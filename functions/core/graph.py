@@ -32,7 +32,9 @@ def graph_credential(settings: Settings) -> Any:
             settings.graph_tenant_id, settings.graph_client_id, settings.graph_client_secret.get_secret_value()
         )
     assert settings.graph_certificate_path is not None
-    return CertificateCredential(settings.graph_tenant_id, settings.graph_client_id, str(settings.graph_certificate_path))
+    return CertificateCredential(
+        settings.graph_tenant_id, settings.graph_client_id, str(settings.graph_certificate_path)
+    )
 
 
 class GraphClient:

@@ -59,12 +59,23 @@ async def dispatch_outbox(
 
     await asyncio.gather(*(one(r) for r in due))
     if due:
-        log.info("outbox: sent=%d retried=%d failed=%d skipped=%d", report.sent, report.retried, report.failed, report.skipped)
+        log.info(
+            "outbox: sent=%d retried=%d failed=%d skipped=%d",
+            report.sent,
+            report.retried,
+            report.failed,
+            report.skipped,
+        )
     return report
 
 
 async def _send_one(
-    store: CaseStore, transport: MailTransport, clock: Clock, policy: RetryPolicy, record: MailRecord, report: DispatchReport
+    store: CaseStore,
+    transport: MailTransport,
+    clock: Clock,
+    policy: RetryPolicy,
+    record: MailRecord,
+    report: DispatchReport,
 ) -> None:
     mail = record.mail
     attempt = record.attempts + 1
@@ -83,7 +94,14 @@ async def _send_one(
             return
         now = clock.now()
         next_at = now + timedelta(seconds=policy.delay(record.attempts, retry_after))
-        log.warning("outbox: %s mail %s attempt %d failed (%s); next at %s", mail.reference, mail.mail_id, attempt, error, next_at)
+        log.warning(
+            "outbox: %s mail %s attempt %d failed (%s); next at %s",
+            mail.reference,
+            mail.mail_id,
+            attempt,
+            error,
+            next_at,
+        )
         await store.record_retry(record, now, next_at, error)
         report.retried += 1
         return

@@ -97,7 +97,9 @@ class Services:
         await self.storage.close()
 
 
-def build_services(settings: Settings, *, transport: MailTransport | None = None, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, *, transport: MailTransport | None = None, clock: Clock | None = None
+) -> Services:
     storage = TableStorage(settings)
     registry_store = TableRegistryStore(storage)
     return Services(

@@ -11,7 +11,6 @@ from .mail import MailRecord, OutgoingMail
 from .model import Case, CaseEvent, Process
 from .registry import Registry
 
-
 MailsFor = Callable[[Case], Sequence[OutgoingMail]]
 
 

@@ -22,7 +22,7 @@ import logging
 import random
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,10 +97,8 @@ class TableStorage:
                 return
             with storage_errors():
                 for name in (CASES, META, REGISTRY):
-                    try:
+                    with suppress(ResourceExistsError):
                         await self._service.create_table(f"{self._prefix}{name}")
-                    except ResourceExistsError:
-                        pass
             self._ready = True
 
     async def ping(self) -> bool:
@@ -130,7 +128,7 @@ def storage_errors() -> Iterator[None]:
         if exc.status_code is None or exc.status_code >= 500:
             raise StorageUnavailable(str(exc)) from exc
         raise
-    except (AzureError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, AzureError, OSError) as exc:
         if isinstance(exc, HttpResponseError):
             raise
         raise StorageUnavailable(str(exc)) from exc
@@ -266,7 +264,9 @@ class TableCaseStore:
                 for _ in range(_CREATE_ATTEMPTS):
                     counter = self._counters.get(partition) or await self._read_counter(partition)
                     seq = counter.last + 1
-                    numbered = case.model_copy(update={"reference": format_reference(self._prefix, case.process, year, seq)})
+                    numbered = case.model_copy(
+                        update={"reference": format_reference(self._prefix, case.process, year, seq)}
+                    )
                     ops = self._create_ops(partition, counter, seq, numbered, event, mails(numbered))
                     try:
                         result = await self._cases.submit_transaction(ops)
@@ -487,7 +487,9 @@ class TableRegistryStore:
             {"PartitionKey": "organisation", "RowKey": o.organisation_number, "Body": o.model_dump_json()}
             for o in registry.organisations.values()
         ]
-        rows += [{"PartitionKey": "source", "RowKey": s.key, "Body": s.model_dump_json()} for s in registry.sources.values()]
+        rows += [
+            {"PartitionKey": "source", "RowKey": s.key, "Body": s.model_dump_json()} for s in registry.sources.values()
+        ]
         if registry.bits:
             rows.append({"PartitionKey": "bits", "RowKey": "bits", "Body": registry.bits.model_dump_json()})
         with storage_errors():

@@ -1,4 +1,4 @@
-"""Start and stop Azurite (the storage emulator, from the project's node_modules) for `make run`, tests and benchmarks."""
+"""Start and stop Azurite (the storage emulator, from node_modules) for `make run`, the tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -63,9 +63,18 @@ def start_azurite(location: Path | None = None, table_port: int | None = None, b
         str(AZURITE_BIN),
         "--disableTelemetry",
         "--skipApiVersionCheck",
-        "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
-        "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
-        "--queueHost", "127.0.0.1", "--queuePort", str(free_port()),
+        "--tableHost",
+        "127.0.0.1",
+        "--tablePort",
+        str(table_port),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(blob_port),
+        "--queueHost",
+        "127.0.0.1",
+        "--queuePort",
+        str(free_port()),
     ]
     if location is None:
         args.append("--inMemoryPersistence")

@@ -25,6 +25,7 @@ from typing import Any
 
 import azure.functions as func
 from aiohttp import web
+from azure.functions.timer import TimerRequest
 from croniter import croniter
 
 log = logging.getLogger("devhost")
@@ -74,7 +75,10 @@ class DevHost:
             trigger = function.get_trigger()
             if trigger is not None and trigger.get_binding_name() == "httpTrigger":
                 path = "/api/" + _CONSTRAINT.sub(r"{\1}", (getattr(trigger, "route", None) or name).strip("/"))
-                methods = [str(m.value if hasattr(m, "value") else m).upper() for m in (getattr(trigger, "methods", None) or ["GET", "POST"])]
+                methods = [
+                    str(m.value if hasattr(m, "value") else m).upper()
+                    for m in (getattr(trigger, "methods", None) or ["GET", "POST"])
+                ]
                 for method in methods:
                     web_app.router.add_route(method, path, self._http_handler(function))
         web_app.router.add_post("/admin/functions/{name}", self._admin_run)
@@ -123,7 +127,7 @@ class DevHost:
     async def run_function(self, name: str) -> None:
         function = self.functions[name]
         trigger = function.get_trigger()
-        argument: Any = func.TimerRequest(past_due=False) if trigger.get_binding_name() == "timerTrigger" else None
+        argument: Any = TimerRequest(past_due=False) if trigger.get_binding_name() == "timerTrigger" else None
         lock = self._running.setdefault(name, asyncio.Lock())
         async with lock:
             await _call(function.get_user_function(), {trigger.name: argument})

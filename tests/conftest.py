@@ -1,0 +1,113 @@
+"""Shared fixtures: a real Azurite for the whole run, per-test table prefixes, services, and a dev host over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from functions.core.registry_import import parse_registry_file
+from functions.core.services import Services, build_services
+from functions.core.settings import Settings
+from functions.devhost.azurite import PROJECT_ROOT, Azurite, free_port, start_azurite, wait_for_port
+
+DEMO_REGISTRY = PROJECT_ROOT / "data" / "demo-registry.json"
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    instance = start_azurite()
+    yield instance
+    instance.stop()
+
+
+def unique_prefix() -> str:
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def settings(azurite: Azurite, tmp_path: Path) -> Settings:
+    return Settings(
+        storage_connection_string=azurite.connection_string,  # type: ignore[arg-type]
+        table_prefix=unique_prefix(),
+        mail_local_dir=tmp_path / "mail",
+        outbox_retry_base_seconds=0,
+    )
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    built = build_services(settings)
+    await built.registry_store.save_registry(parse_registry_file(DEMO_REGISTRY))
+    yield built
+    await built.close()
+
+
+@dataclass
+class DevHostProcess:
+    url: str
+    mail_dir: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_devhost(tmp: Path, extra_env: dict[str, str]) -> DevHostProcess:
+    """The dev host in its own process, as `make run` starts it, on a free port."""
+    port = free_port()
+    mail_dir = tmp / "mail"
+    env = {
+        **os.environ,
+        "SSU_TABLE_PREFIX": unique_prefix(),
+        "SSU_MAIL_LOCAL_DIR": str(mail_dir),
+        "SSU_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SSU_OUTBOX_RETRY_BASE_SECONDS": "0",
+        **extra_env,
+    }
+    log = (tmp / "devhost.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions.devhost", "--port", str(port), "--no-timers"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, timeout=60)
+    except TimeoutError:
+        process.kill()
+        raise
+    return DevHostProcess(f"http://127.0.0.1:{port}", mail_dir, env, process)
+
+
+def load_demo_registry(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "functions.core.registry_import", str(DEMO_REGISTRY)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def devhost(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHostProcess]:
+    """One dev host for the e2e tests, on Azurite with the demo registry; tests tell their cases apart by reference."""
+    host = start_devhost(
+        tmp_path_factory.mktemp("devhost"), {"SSU_STORAGE_CONNECTION_STRING": azurite.connection_string}
+    )
+    load_demo_registry(host.env)
+    yield host
+    host.stop()

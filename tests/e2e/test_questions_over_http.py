@@ -1,0 +1,188 @@
+"""Process D through the dev host: forms and JSON in, a case in Azurite, emails out through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import re
+from email.message import Message
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import DevHostProcess
+
+QUESTION = {
+    "organisation_number": "310000019",
+    "name": "Frida Fagerli",
+    "email": "fag@demo-forsikring.example",
+    "subject": "Hvordan tolke uføregrad mot IFU?",
+    "question": "Vi ser uføregrad 50 og IFU i samme svar. Hvilken skal vi bruke?",
+    "service": "ufore",
+    "environment": "production",
+    "category": "data_interpretation",
+}
+
+
+def form_token(client: httpx.Client, url: str) -> str:
+    page = client.get(f"{url}/api/questions")
+    assert page.status_code == 200
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, "the form carries a CSRF token"
+    return match.group(1)
+
+
+def dispatch(host: DevHostProcess) -> None:
+    response = httpx.post(f"{host.url}/admin/functions/outbox_dispatch", json={"input": ""}, timeout=60)
+    assert response.status_code == 202, response.text
+
+
+def outbox_mails(host: DevHostProcess, reference: str) -> list[Message]:
+    folder = host.mail_dir / "outbox"
+    files = sorted(folder.glob(f"{reference}_*.eml")) if folder.exists() else []
+    return [email.message_from_bytes(p.read_bytes(), policy=default) for p in files]
+
+
+def case_json(host: DevHostProcess, reference: str) -> dict[str, Any]:
+    response = httpx.get(f"{host.url}/api/cases/{reference}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def assert_acknowledged(host: DevHostProcess, reference: str, submitter: str) -> None:
+    dispatch(host)
+    mails = outbox_mails(host, reference)
+    by_recipient = {str(m["To"]): m for m in mails}
+    assert set(by_recipient) == {submitter, "support@bits.example"}
+    ack = by_recipient[submitter]
+    assert f"[{reference}]" in str(ack["Subject"])
+    assert ack["Message-ID"].startswith(f"<{reference}.")
+    assert ack["Auto-Submitted"] == "auto-generated"
+    assert ack["X-Auto-Response-Suppress"] == "All"
+    assert "spørsmålet" in str(ack["Subject"])
+    bits = by_recipient["support@bits.example"]
+    assert f"[{reference}]" in str(bits["Subject"]) and "Nytt spørsmål" in str(bits["Subject"])
+    body = bits.get_body(("plain",))
+    assert body is not None and QUESTION["question"] in body.get_content()
+    states = {m["to"]: m["status"] for m in case_json(host, reference)["mails"]}
+    assert states == {submitter: "sent", "support@bits.example": "sent"}
+
+
+def test_question_as_form_gives_case_event_and_emails(devhost: DevHostProcess) -> None:
+    with httpx.Client() as client:
+        token = form_token(client, devhost.url)
+        response = client.post(f"{devhost.url}/api/questions", data={**QUESTION, "csrf_token": token, "website": ""})
+        assert response.status_code == 303
+        receipt = client.get(response.headers["location"])
+    assert receipt.status_code == 200
+    reference = re.search(r'<span id="reference">([^<]+)</span>', receipt.text)
+    assert reference, receipt.text
+    ref = reference.group(1)
+    assert re.fullmatch(r"SSU-D-\d{4}-\d{4}", ref)
+    stored = case_json(devhost, ref)
+    assert stored["case"]["status"] == "new" and stored["case"]["submitter_verified"] is True
+    assert [e["kind"] for e in stored["events"]] == ["received"]
+    assert stored["events"][0]["channel"] == "form"
+    assert stored["events"][0]["data"]["question"] == QUESTION["question"]
+    assert_acknowledged(devhost, ref, QUESTION["email"])
+
+
+def test_question_as_json_gives_201_and_emails(devhost: DevHostProcess) -> None:
+    response = httpx.post(f"{devhost.url}/api/questions", json={**QUESTION, "language": "en"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    ref = body["reference"]
+    assert body["status"] == "new" and response.headers["location"] == body["case_url"]
+    stored = case_json(devhost, ref)
+    assert stored["events"][0]["channel"] == "api" and stored["case"]["language"] == "en"
+    dispatch(devhost)
+    ack = next(m for m in outbox_mails(devhost, ref) if str(m["To"]) == QUESTION["email"])
+    assert "We have received your question" in str(ack["Subject"])
+
+
+def test_fifty_parallel_submissions_get_fifty_references(devhost: DevHostProcess) -> None:
+    async def submit_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            posts = [
+                client.post(f"{devhost.url}/api/questions", json={**QUESTION, "subject": f"Parallell {i:02d}"})
+                for i in range(50)
+            ]
+            return await asyncio.gather(*posts)
+
+    responses = asyncio.run(submit_all())
+    assert [r.status_code for r in responses] == [201] * 50
+    references = {r.json()["reference"] for r in responses}
+    assert len(references) == 50
+    listed = httpx.get(f"{devhost.url}/api/cases", params={"process": "D"}).json()["cases"]
+    assert references <= {c["reference"] for c in listed}
+    dispatch(devhost)
+    acks = [m for ref in references for m in outbox_mails(devhost, ref) if str(m["To"]) == QUESTION["email"]]
+    assert len(acks) == 50
+
+
+def test_unknown_submitter_must_confirm_before_bits_hears(devhost: DevHostProcess) -> None:
+    stranger = {**QUESTION, "email": "ukjent@annet-selskap.example", "name": "Ukjent Person"}
+    response = httpx.post(f"{devhost.url}/api/questions", json=stranger)
+    assert response.status_code == 201
+    ref = response.json()["reference"]
+    assert response.json()["status"] == "awaiting_confirmation"
+    dispatch(devhost)
+    mails = outbox_mails(devhost, ref)
+    assert [str(m["To"]) for m in mails] == [stranger["email"]], "only the confirmation request, Bits not yet"
+    body = mails[0].get_body(("plain",))
+    assert body is not None
+    link = re.search(r"(http://\S+/api/confirm\?t=\S+)", body.get_content())
+    assert link
+    with httpx.Client() as client:
+        page = client.get(link.group(1))
+        assert page.status_code == 200 and "<form method=\"post\"" in page.text
+        assert case_json(devhost, ref)["case"]["status"] == "awaiting_confirmation", "a GET changes nothing"
+        confirmed = client.post(link.group(1))
+        assert confirmed.status_code == 200 and "bekreftet" in confirmed.text
+        again = client.post(link.group(1))
+        assert again.status_code == 200 and "allerede bekreftet" in again.text
+        forged = client.post(link.group(1)[:-3] + "abc")
+        assert forged.status_code == 400
+    stored = case_json(devhost, ref)
+    assert stored["case"]["status"] == "new"
+    assert [e["kind"] for e in stored["events"]] == ["received", "submitter_confirmed"]
+    dispatch(devhost)
+    recipients = sorted(str(m["To"]) for m in outbox_mails(devhost, ref))
+    assert recipients == sorted([stranger["email"], stranger["email"], "support@bits.example"])
+
+
+def test_case_page_needs_the_signed_link(devhost: DevHostProcess) -> None:
+    ref = httpx.post(f"{devhost.url}/api/questions", json=QUESTION).json()["reference"]
+    assert httpx.get(f"{devhost.url}/api/case-page/{ref}").status_code == 404
+    assert httpx.get(f"{devhost.url}/api/case-page/{ref}?k=forged.token").status_code == 404
+
+
+def test_health_reports_storage_and_transport(devhost: DevHostProcess) -> None:
+    response = httpx.get(f"{devhost.url}/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "storage": "ok", "mail_transport": "local"}
+
+
+def test_cases_api_filters_and_rejects_bad_filters(devhost: DevHostProcess) -> None:
+    ref = httpx.post(f"{devhost.url}/api/questions", json=QUESTION).json()["reference"]
+    new = httpx.get(f"{devhost.url}/api/cases", params={"process": "D", "status": "new"}).json()["cases"]
+    assert ref in {c["reference"] for c in new}
+    closed = httpx.get(f"{devhost.url}/api/cases", params={"process": "D", "status": "closed"}).json()["cases"]
+    assert ref not in {c["reference"] for c in closed}
+    assert httpx.get(f"{devhost.url}/api/cases", params={"process": "X"}).status_code == 400
+    assert httpx.get(f"{devhost.url}/api/cases", params={"status": "x' or 1 eq 1"}).status_code == 400
+    assert httpx.get(f"{devhost.url}/api/cases/SSU-D-1999-9999").status_code == 404
+    assert httpx.get(f"{devhost.url}/api/cases/not-a-reference").status_code == 404
+
+
+def test_admin_run_of_unknown_function_is_404(devhost: DevHostProcess) -> None:
+    assert httpx.post(f"{devhost.url}/admin/functions/nope").status_code == 404
+    assert httpx.post(f"{devhost.url}/admin/functions/questions").status_code == 404
+
+
+def outbox_files(host: DevHostProcess) -> set[Path]:
+    folder = host.mail_dir / "outbox"
+    return set(folder.glob("*.eml")) if folder.exists() else set()
