@@ -48,6 +48,7 @@ class GraphClient:
         self._settings = settings
         self._credential = credential
         self._client: GraphServiceClient | None = None
+        self._http: Any = None
         self._lock = asyncio.Lock()
 
     async def client(self) -> GraphServiceClient:
@@ -73,14 +74,14 @@ class GraphClient:
         auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host])
         middleware = [m for m in KiotaClientFactory.get_default_middleware(None) if not isinstance(m, RetryHandler)]
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.graph_timeout_seconds, connect=5.0))
-        http = GraphClientFactory.create_with_custom_middleware(middleware, client=http)
-        adapter = GraphRequestAdapter(auth, client=http)
+        self._http = GraphClientFactory.create_with_custom_middleware(middleware, client=http)
+        adapter = GraphRequestAdapter(auth, client=self._http)
         adapter.base_url = settings.graph_base_url.rstrip("/")
         return GraphServiceClient(request_adapter=adapter)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.request_adapter.get_http_client().aclose()  # type: ignore[attr-defined]
+        if self._http is not None:
+            await self._http.aclose()
         if self._credential is not None and hasattr(self._credential, "close"):
             await self._credential.close()
 

@@ -1,0 +1,176 @@
+"""The outbox dispatcher over real Azurite: local and Graph transports, retries, Retry-After, giving up visibly."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.policy import default
+
+import pytest
+
+from functions.core.graph import GraphClient, GraphTransport
+from functions.core.local_mail import LocalTransport
+from functions.core.mail import MailTransport
+from functions.core.outbox import RetryPolicy, dispatch_outbox
+from functions.core.services import Services
+from functions.core.settings import Settings
+from tests.graph_stub import GraphStub, StaticToken
+from tests.integration.test_case_store import draft, received
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+async def graph_stub() -> AsyncIterator[GraphStub]:
+    stub = GraphStub()
+    await stub.start()
+    yield stub
+    await stub.stop()
+
+
+def graph_transport(settings: Settings, stub: GraphStub) -> GraphTransport:
+    graph_settings = settings.model_copy(update={"graph_base_url": stub.base_url})
+    return GraphTransport(GraphClient(graph_settings, credential=StaticToken()), "ssu@bits.example")
+
+
+async def queue_question(services: Services) -> str:
+    clock = services.clock
+
+    def mails(case):  # type: ignore[no-untyped-def]
+        return [
+            services.compose(
+                reference=case.reference,
+                purpose="acknowledgement",
+                to=case.submitter_email,
+                template="question_received",
+                language="nb",
+                case=case,
+                case_link="http://localhost/x",
+                organisation_name="Demo Forsikring ASA",
+            )
+        ]
+
+    case = await services.store.create_case(draft(created_at=clock.now(), updated_at=clock.now()), received(clock.now()), mails)
+    return case.reference
+
+
+POLICY = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=3600)
+
+
+async def run(services: Services, transport: MailTransport) -> tuple[int, int, int]:
+    report = await dispatch_outbox(services.store, transport, services.clock, POLICY)
+    return report.sent, report.retried, report.failed
+
+
+async def test_local_transport_writes_each_mail_once(services: Services, settings: Settings) -> None:
+    reference = await queue_question(services)
+    transport = LocalTransport(settings.mail_local_dir)
+    assert await run(services, transport) == (1, 0, 0)
+    assert await run(services, transport) == (0, 0, 0), "nothing is sent twice"
+    files = list((settings.mail_local_dir / "outbox").glob("*.eml"))
+    assert len(files) == 1
+    message = email.message_from_bytes(files[0].read_bytes(), policy=default)
+    assert f"[{reference}]" in str(message["Subject"])
+    [record] = await services.store.mails(reference)
+    assert record.status == "sent" and record.attempts == 1 and record.sent_at is not None
+
+
+async def test_graph_sends_our_mime_unchanged(services: Services, settings: Settings, graph_stub: GraphStub) -> None:
+    services.clock = FakeClock()
+    reference = await queue_question(services)
+    transport = graph_transport(settings, graph_stub)
+    try:
+        assert await run(services, transport) == (1, 0, 0)
+    finally:
+        await transport.close()
+    [request] = graph_stub.requests
+    assert request.method == "POST" and request.path == "/v1.0/users/ssu@bits.example/sendMail"
+    assert request.headers["Content-Type"].startswith("text/plain")
+    assert request.headers["Authorization"] == "Bearer stub-token"
+    [mime] = graph_stub.sent_mime()
+    message = email.message_from_bytes(mime, policy=default)
+    assert message["Message-ID"].startswith(f"<{reference}.")
+    assert message["Auto-Submitted"] == "auto-generated" and message["X-Auto-Response-Suppress"] == "All"
+    assert f"[{reference}]" in str(message["Subject"])
+
+
+async def test_graph_429_waits_for_retry_after_then_sends(
+    services: Services, settings: Settings, graph_stub: GraphStub
+) -> None:
+    clock = services.clock = FakeClock()
+    reference = await queue_question(services)
+    graph_stub.script.append((429, {"Retry-After": "120"}, None))
+    transport = graph_transport(settings, graph_stub)
+    try:
+        assert await run(services, transport) == (0, 1, 0)
+        [record] = await services.store.mails(reference)
+        assert record.status == "pending" and record.attempts == 1 and "429" in record.last_error
+        clock.at += timedelta(seconds=119)
+        assert await run(services, transport) == (0, 0, 0), "not before Retry-After has passed"
+        clock.at += timedelta(seconds=2)
+        assert await run(services, transport) == (1, 0, 0)
+    finally:
+        await transport.close()
+    assert len(graph_stub.requests) == 2
+    [record] = await services.store.mails(reference)
+    assert record.status == "sent" and record.attempts == 2
+
+
+async def test_repeated_graph_500s_mark_the_mail_failed_on_its_case(
+    services: Services, settings: Settings, graph_stub: GraphStub
+) -> None:
+    clock = services.clock = FakeClock()
+    reference = await queue_question(services)
+    graph_stub.script.extend([(500, {}, None)] * 3)
+    transport = graph_transport(settings, graph_stub)
+    try:
+        for expected in [(0, 1, 0), (0, 1, 0), (0, 0, 1)]:
+            assert await run(services, transport) == expected
+            clock.at += timedelta(hours=2)
+        assert await run(services, transport) == (0, 0, 0), "a failed mail is not tried again"
+    finally:
+        await transport.close()
+    [record] = await services.store.mails(reference)
+    assert record.status == "failed" and record.attempts == 3
+    events = await services.store.events(reference)
+    assert [e.kind for e in events] == ["received", "mail_failed"]
+    assert events[-1].public is False and "500" in events[-1].summary
+
+
+async def test_graph_down_keeps_mails_pending_until_it_is_back(
+    services: Services, settings: Settings, graph_stub: GraphStub
+) -> None:
+    clock = services.clock = FakeClock()
+    reference = await queue_question(services)
+    await graph_stub.stop()  # nothing listens: connection refused
+    transport = graph_transport(settings, graph_stub)
+    try:
+        assert await run(services, transport) == (0, 1, 0)
+        [record] = await services.store.mails(reference)
+        assert record.status == "pending" and "unreachable" in record.last_error
+        await graph_stub.start()  # back on the same port
+        clock.at += timedelta(minutes=5)
+        assert await run(services, transport) == (1, 0, 0)
+    finally:
+        await transport.close()
+    assert len(graph_stub.sent_mime()) == 1
+
+
+async def test_graph_refusal_fails_at_once(services: Services, settings: Settings, graph_stub: GraphStub) -> None:
+    services.clock = FakeClock()
+    reference = await queue_question(services)
+    graph_stub.script.append((400, {}, {"error": {"code": "ErrorInvalidRecipients", "message": "bad recipient"}}))
+    transport = graph_transport(settings, graph_stub)
+    try:
+        assert await run(services, transport) == (0, 0, 1)
+    finally:
+        await transport.close()
+    [record] = await services.store.mails(reference)
+    assert record.status == "failed" and "400" in record.last_error
