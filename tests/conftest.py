@@ -34,7 +34,7 @@ def unique_prefix() -> str:
 @pytest.fixture
 def settings(azurite: Azurite, tmp_path: Path) -> Settings:
     return Settings(
-        storage_connection_string=azurite.connection_string,  # type: ignore[arg-type]
+        storage_connection_string=azurite.connection_string,
         table_prefix=unique_prefix(),
         mail_local_dir=tmp_path / "mail",
         outbox_retry_base_seconds=0,

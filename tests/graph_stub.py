@@ -1,4 +1,4 @@
-"""A local HTTP server that plays Microsoft Graph for the adapters' tests: it records requests and answers as scripted."""
+"""A local HTTP server that plays Microsoft Graph for the adapter tests: records requests, answers as scripted."""
 
 from __future__ import annotations
 
@@ -34,9 +34,7 @@ class GraphStub:
         return f"http://127.0.0.1:{self.port}/v1.0"
 
     def sent_mime(self) -> list[bytes]:
-        return [
-            base64.b64decode(r.body) for r in self.requests if r.path.endswith("/sendMail") and r.method == "POST"
-        ]
+        return [base64.b64decode(r.body) for r in self.requests if r.path.endswith("/sendMail") and r.method == "POST"]
 
     async def start(self) -> None:
         app = web.Application()
@@ -58,8 +56,10 @@ class GraphStub:
             status, headers, payload = self.script.popleft()
             if payload is None and status >= 400:
                 payload = {"error": {"code": "Stubbed", "message": f"stubbed {status}"}}
-            return web.json_response(payload, status=status, headers=headers) if payload else web.Response(
-                status=status, headers=headers
+            return (
+                web.json_response(payload, status=status, headers=headers)
+                if payload
+                else web.Response(status=status, headers=headers)
             )
         if request.path.endswith("/sendMail"):
             return web.Response(status=202)

@@ -57,9 +57,9 @@ async def open_case(services: Services, intake: CaseIntake, submission: Submissi
         submitter_name=submission.name,
         submitter_email=submission.email,
         submitter_verified=verified,
-        environment=submission.environment,  # type: ignore[arg-type]
+        environment=submission.environment,
         title=submission.title,
-        language=submission.language,  # type: ignore[arg-type]
+        language=submission.language,
         created_at=now,
         updated_at=now,
         details=submission.details,
@@ -86,7 +86,7 @@ def _acknowledgement_and_notice(
     services: Services, registry: Registry, intake: CaseIntake, case: Case, text: dict[str, Any]
 ) -> list[OutgoingMail]:
     organisation = registry.organisation(case.organisation_number)
-    context = {
+    context: dict[str, Any] = {
         "case": case,
         "text": text,
         "case_link": services.case_page_link(case.reference),

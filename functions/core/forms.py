@@ -117,7 +117,7 @@ async def handle_form(req: func.HttpRequest, form: WebForm) -> func.HttpResponse
         data, is_browser = _read_body(req, services, form, language)
     except _Rejected as rejected:
         return rejected.response
-    language = data.get("language") if data.get("language") in ("nb", "en") else language
+    language = "en" if data.get("language") == "en" else ("nb" if data.get("language") == "nb" else language)
     if is_browser:
         if data.pop(HONEYPOT_FIELD, ""):
             log.info("form %s: honeypot filled in; rejected", form.template)

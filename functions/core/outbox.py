@@ -24,8 +24,8 @@ class RetryPolicy:
     def delay(self, attempts_so_far: int, retry_after: float | None) -> float:
         """Seconds to wait before the next attempt: the server's Retry-After when given, else doubling backoff."""
         if retry_after is not None:
-            return min(max(retry_after, 0.0), max(self.max_seconds, retry_after))
-        return min(self.base_seconds * (2**attempts_so_far), self.max_seconds)
+            return float(min(max(retry_after, 0.0), max(self.max_seconds, retry_after)))
+        return float(min(self.base_seconds * (2**attempts_so_far), self.max_seconds))
 
 
 @dataclass

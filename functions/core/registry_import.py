@@ -79,7 +79,7 @@ def _from_csv(path: Path) -> Registry:
                         name=row.get("contact_name", "").strip(),
                         email=row["contact_email"].strip(),
                         roles=_split(row.get("contact_roles", "")),
-                        language=(row.get("contact_language") or "nb").strip(),  # type: ignore[arg-type]
+                        language=(row.get("contact_language") or "nb").strip(),
                     )
                 )
     return Registry.of([Organisation.model_validate(o) for o in orgs.values()], [], None)

@@ -35,7 +35,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from .mail import MailRecord, OutgoingMail
@@ -212,7 +212,7 @@ def _mail_ops(partition: str, mails: Sequence[OutgoingMail], now: datetime) -> l
     return ops
 
 
-def _record_from_outbox(entity: dict[str, Any]) -> MailRecord:
+def _record_from_outbox(entity: TableEntity) -> MailRecord:
     mime = b"".join(bytes(entity[f"Mime{i}"]) for i in range(int(entity["MimeChunks"])))
     mail = OutgoingMail(
         reference=entity["Reference"],
@@ -227,7 +227,11 @@ def _record_from_outbox(entity: dict[str, Any]) -> MailRecord:
         status="pending",
         attempts=int(entity["Attempts"]),
         due_at=entity["DueAt"],
-        store_key={"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], "etag": entity.metadata["etag"]},
+        store_key={
+            "PartitionKey": entity["PartitionKey"],
+            "RowKey": entity["RowKey"],
+            "etag": str(entity.metadata["etag"]),
+        },
     )
 
 
@@ -333,7 +337,7 @@ class TableCaseStore:
                 entity = await self._cases.get_entity(_partition_of(reference), f"case|{reference}")
             except ResourceNotFoundError:
                 return None
-        return StoredCase(Case.model_validate_json(entity["Body"]), entity.metadata["etag"])
+        return StoredCase(Case.model_validate_json(entity["Body"]), str(entity.metadata["etag"]))
 
     async def events(self, reference: str) -> list[CaseEvent]:
         rows = await self._range(_partition_of(reference), f"event|{reference}|")
@@ -398,7 +402,7 @@ class TableCaseStore:
                 if exc.status_code == 409:
                     raise AlreadyQueued(case.reference) from exc
                 raise
-        return StoredCase(case, result[0]["etag"])
+        return StoredCase(case, str(result[0]["etag"]))
 
     # -- the outbox -------------------------------------------------------------------------------------------
 

@@ -62,7 +62,8 @@ def resolve_setting(value: str) -> str:
 
 class DevHost:
     def __init__(self, app: func.FunctionApp, *, run_timers: bool = True) -> None:
-        self.functions = {f.get_function_name(): f for f in app.get_functions()}
+        # Function objects of the SDK are loosely typed; the dev host reads their triggers as Any.
+        self.functions: dict[str, Any] = {str(f.get_function_name()): f for f in app.get_functions()}
         self.run_timers = run_timers
         self._running: dict[str, asyncio.Lock] = {}
         self._timer_tasks: list[asyncio.Task[None]] = []

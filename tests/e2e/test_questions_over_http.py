@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import re
-from email.message import Message
+from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ def dispatch(host: DevHostProcess) -> None:
     assert response.status_code == 202, response.text
 
 
-def outbox_mails(host: DevHostProcess, reference: str) -> list[Message]:
+def outbox_mails(host: DevHostProcess, reference: str) -> list[EmailMessage]:
     folder = host.mail_dir / "outbox"
     files = sorted(folder.glob(f"{reference}_*.eml")) if folder.exists() else []
     return [email.message_from_bytes(p.read_bytes(), policy=default) for p in files]
@@ -138,7 +138,7 @@ def test_unknown_submitter_must_confirm_before_bits_hears(devhost: DevHostProces
     assert link
     with httpx.Client() as client:
         page = client.get(link.group(1))
-        assert page.status_code == 200 and "<form method=\"post\"" in page.text
+        assert page.status_code == 200 and '<form method="post"' in page.text
         assert case_json(devhost, ref)["case"]["status"] == "awaiting_confirmation", "a GET changes nothing"
         confirmed = client.post(link.group(1))
         assert confirmed.status_code == 200 and "bekreftet" in confirmed.text

@@ -123,7 +123,7 @@ async def test_large_mail_bodies_are_chunked_and_come_back_whole(services: Servi
 
 async def test_unreachable_storage_is_reported_quickly_and_clearly(settings: Settings) -> None:
     dead = Settings(
-        storage_connection_string=AZURITE_CONNECTION_STRING.replace(":10002/", ":9/"),  # type: ignore[arg-type]
+        storage_connection_string=AZURITE_CONNECTION_STRING.replace(":10002/", ":9/"),
         table_prefix=settings.table_prefix,
         storage_timeout_seconds=1.0,
     )

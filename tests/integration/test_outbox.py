@@ -43,7 +43,7 @@ def graph_transport(settings: Settings, stub: GraphStub) -> GraphTransport:
 async def queue_question(services: Services) -> str:
     clock = services.clock
 
-    def mails(case):  # type: ignore[no-untyped-def]
+    def mails(case):
         return [
             services.compose(
                 reference=case.reference,
@@ -57,7 +57,9 @@ async def queue_question(services: Services) -> str:
             )
         ]
 
-    case = await services.store.create_case(draft(created_at=clock.now(), updated_at=clock.now()), received(clock.now()), mails)
+    case = await services.store.create_case(
+        draft(created_at=clock.now(), updated_at=clock.now()), received(clock.now()), mails
+    )
     return case.reference
 
 

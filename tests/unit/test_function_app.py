@@ -1,0 +1,50 @@
+"""Importing the function app registers exactly the functions we expect, without side effects or heavy imports."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from typing import Any
+
+from functions.devhost.azurite import PROJECT_ROOT
+
+EXPECTED = {
+    "health": ("httpTrigger", "health"),
+    "outbox_dispatch": ("timerTrigger", None),
+    "questions": ("httpTrigger", "questions"),
+    "case_page": ("httpTrigger", "case-page/{reference}"),
+    "confirm_submitter": ("httpTrigger", "confirm"),
+    "cases_get": ("httpTrigger", "cases/{reference}"),
+    "cases_list": ("httpTrigger", "cases"),
+}
+
+
+@functools.cache
+def registered() -> list[Any]:
+    # The SDK validates names on every get_functions() call and fails on the second: ask once.
+    from function_app import app
+
+    return list(app.get_functions())
+
+
+def test_exact_set_of_registered_functions() -> None:
+    found = {
+        f.get_function_name(): (f.get_trigger().get_binding_name(), getattr(f.get_trigger(), "route", None))
+        for f in registered()
+    }
+    assert found == EXPECTED
+
+
+def test_timer_schedule_comes_from_a_setting() -> None:
+    [timer] = [f for f in registered() if f.get_function_name() == "outbox_dispatch"]
+    assert timer.get_trigger().schedule == "%SSU_OUTBOX_SCHEDULE%"
+
+
+def test_import_needs_no_configuration_and_does_not_load_msgraph() -> None:
+    code = "import sys, function_app; assert 'msgraph' not in sys.modules, 'msgraph imported'; print('ok')"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, env={"PATH": "/usr/bin"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,0 +1,156 @@
+"""Pure parts: identifiers, signed tokens, MIME building, templates, the registry's lookups, retry backoff."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime, timedelta
+from email.policy import default
+from pathlib import Path
+
+import pytest
+
+from functions.core.identifiers import is_valid_organisation_number
+from functions.core.mail import Letter, build_mime
+from functions.core.model import Case, Process, format_reference, parse_reference
+from functions.core.outbox import RetryPolicy
+from functions.core.registry_import import RegistryFileError, parse_registry_file
+from functions.core.rendering import TEMPLATES_DIR, Renderer
+from functions.core.signing import sign, verify
+from tests.conftest import DEMO_REGISTRY
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("number", ["310000019", "916960190", "889640782", "991825827"])
+def test_valid_organisation_numbers(number: str) -> None:
+    assert is_valid_organisation_number(number)
+
+
+@pytest.mark.parametrize("number", ["310000018", "12345678", "1234567890", "31000001a", "", "３１００００019"])
+def test_invalid_organisation_numbers(number: str) -> None:
+    assert not is_valid_organisation_number(number)
+
+
+def test_references_round_trip() -> None:
+    ref = format_reference("SSU", Process.CHANGE_REQUEST, 2026, 7)
+    assert ref == "SSU-E-2026-0007"
+    assert parse_reference(ref) == (Process.CHANGE_REQUEST, 2026, 7)
+    assert parse_reference("SSU-F-2026-0001") is None and parse_reference("SSU-E-2026-7") is None
+
+
+def test_signed_tokens_refuse_tampering_expiry_and_other_purposes() -> None:
+    token = sign(b"key", "confirm", {"r": "SSU-D-2026-0001"}, NOW + timedelta(hours=1))
+    assert verify(b"key", "confirm", token, NOW) == {"r": "SSU-D-2026-0001"}
+    assert verify(b"key", "confirm", token, NOW + timedelta(hours=2)) is None
+    assert verify(b"key", "case-page", token, NOW) is None
+    assert verify(b"other", "confirm", token, NOW) is None
+    body, mac = token.split(".")
+    assert verify(b"key", "confirm", body[:-2] + "AA." + mac, NOW) is None
+    assert verify(b"key", "confirm", "garbage", NOW) is None
+
+
+def test_mime_has_our_headers_and_no_injected_ones() -> None:
+    mail = build_mime(
+        reference="SSU-D-2026-0001",
+        purpose="acknowledgement",
+        sender_name="Bits SSU",
+        sender="ssu@bits.example",
+        to="a@b.example",
+        letter=Letter("[SSU-D-2026-0001] Hei\r\nBcc: victim@evil.example", "tekst æøå", "<p>tekst</p>"),
+        created_at=NOW,
+        domain="bits.example",
+        in_reply_to="<orig@x>",
+    )
+    message = email.message_from_bytes(mail.mime, policy=default)
+    assert message["Bcc"] is None
+    assert str(message["Subject"]) == "[SSU-D-2026-0001] Hei Bcc: victim@evil.example"
+    assert message["Message-ID"] == mail.message_id == f"<SSU-D-2026-0001.{mail.mail_id}@bits.example>"
+    assert message["In-Reply-To"] == "<orig@x>" and message["References"] == "<orig@x>"
+    assert message["Auto-Submitted"] == "auto-generated"
+    plain = message.get_body(("plain",))
+    assert plain is not None and plain.get_content().strip() == "tekst æøå"
+
+
+def sample_case() -> Case:
+    return Case(
+        reference="SSU-D-2026-0042",
+        process=Process.QUESTION,
+        kind="question",
+        status="new",
+        organisation_number="310000019",
+        submitter_name="<b>Frida</b>",
+        submitter_email="fag@demo-forsikring.example",
+        submitter_verified=True,
+        environment="test",
+        title="<script>alert(1)</script>",
+        created_at=NOW,
+        updated_at=NOW,
+        details={"service": "ufore", "category": "consent"},
+    )
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (TEMPLATES_DIR / "emails" / "nb").glob("*.txt")))
+def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: str, language: str) -> None:
+    context = {
+        "case": sample_case(),
+        "text": {"question": "<img src=x>"},
+        "case_link": "http://localhost/case",
+        "confirm_link": "http://localhost/confirm",
+        "organisation_name": "Demo Forsikring ASA",
+        "hours": 72,
+    }
+    letter = Renderer().letter(name, language, "SSU-D-2026-0042", **context)
+    assert letter.subject.startswith("[SSU-D-2026-0042] ")
+    assert "\n" not in letter.subject
+    assert "<script>" not in letter.html and "<img src=x>" not in letter.html and "<b>Frida" not in letter.html
+    assert "SSU-D-2026-0042" in letter.text and "SSU-D-2026-0042" in letter.html
+
+
+def test_every_email_exists_in_both_languages_and_both_formats() -> None:
+    names = {(p.parent.name, p.name) for p in (TEMPLATES_DIR / "emails").glob("*/*")}
+    stems = {name.rsplit(".", 1)[0] for _, name in names}
+    assert names == {(lang, f"{stem}.{ext}") for lang in ("nb", "en") for stem in stems for ext in ("txt", "html")}
+
+
+def test_registry_lookups() -> None:
+    registry = parse_registry_file(DEMO_REGISTRY)
+    assert registry.is_contact_of("Fag@Demo-Forsikring.example", "310000019")
+    assert not registry.is_contact_of("fag@demo-forsikring.example", "310000027")
+    assert [o.legal_name for o in registry.organisations_of_domain("test-pensjon.example")] == ["Test Pensjon AS"]
+    assert [o.organisation_number for o in registry.organisations_of_contact("teknisk@test-pensjon.example")] == [
+        "310000027"
+    ]
+    production_ufore = registry.who_must_hear("production", "ufore", ["technical"])
+    assert "teknisk@demo-forsikring.example" in {r.contact.email for r in production_ufore}
+    assert "teknisk@test-pensjon.example" not in {r.contact.email for r in production_ufore}, "test only"
+    test_ufore = {r.contact.email for r in registry.who_must_hear("test", "ufore", ["technical"])}
+    assert "teknisk@test-pensjon.example" in test_ufore
+    assert [c.email for c in registry.bits_contacts("approver")] == [
+        "godkjenner1@bits.example",
+        "godkjenner2@bits.example",
+    ]
+    assert set(registry.sources) == {"NAV", "ALTINN", "DIGDIR"}
+
+
+def test_registry_csv_import(tmp_path: Path) -> None:
+    path = tmp_path / "companies.csv"
+    path.write_text(
+        "organisation_number,legal_name,status,services,environments,contact_name,contact_email,contact_roles,contact_language\n"
+        "310000094,Ny Forsikring AS,in_production,ufore|aap,test|production,Ola,ola@ny.example,technical|security,nb\n"
+        "310000094,Ny Forsikring AS,in_production,ufore|aap,test|production,Kari,kari@ny.example,business,en\n",
+        encoding="utf-8",
+    )
+    registry = parse_registry_file(path)
+    org = registry.organisation("310000094")
+    assert org is not None and [c.email for c in org.contacts] == ["ola@ny.example", "kari@ny.example"]
+    assert org.environments == ["test", "production"] and org.contacts[1].language == "en"
+    path.write_text("organisation_number,legal_name\n310000018,Feil AS\n", encoding="utf-8")
+    with pytest.raises(RegistryFileError, match="310000018"):
+        parse_registry_file(path)
+
+
+def test_backoff_doubles_and_honours_retry_after() -> None:
+    policy = RetryPolicy(max_attempts=5, base_seconds=30, max_seconds=600)
+    assert [policy.delay(n, None) for n in range(6)] == [30, 60, 120, 240, 480, 600]
+    assert policy.delay(0, 120) == 120
