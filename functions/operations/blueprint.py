@@ -1,16 +1,9 @@
-"""Operations: the health check and the outbox dispatcher."""
+"""Operations: the health check and the outbox dispatcher. Handlers are imported on first call (light cold start)."""
 
 from __future__ import annotations
 
-import logging
-
 import azure.functions as func
 
-from ..core.http import json_response
-from ..core.outbox import dispatch_outbox
-from ..core.services import get_services
-
-log = logging.getLogger(__name__)
 bp = func.Blueprint()
 
 
@@ -18,6 +11,9 @@ bp = func.Blueprint()
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
     """Is storage reachable, and which mail transport is in use."""
+    from ..core.http import json_response
+    from ..core.services import get_services
+
     services = get_services()
     storage_ok = await services.storage.ping()
     body = {
@@ -32,6 +28,9 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="%SSU_OUTBOX_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def outbox_dispatch(timer: func.TimerRequest) -> None:
     """Send the emails that are due, retrying the ones that failed before."""
+    from ..core.outbox import dispatch_outbox
+    from ..core.services import get_services
+
     services = get_services()
     await dispatch_outbox(
         services.store,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core.cases import CaseIntake, Submission, open_case
+from ..core.forms import WebForm
 from ..core.model import Case, Channel, Process
 from ..core.services import Services
 from .models import Question
@@ -33,3 +34,6 @@ async def ask_question(services: Services, question: Question, channel: Channel)
         ),
         channel,
     )
+
+
+QUESTION_FORM = WebForm(template="question", model=Question, submit=ask_question)
