@@ -106,7 +106,7 @@ class GraphTransport:
         builder = client.users.by_user_id(self._mailbox).send_mail
         request = RequestInformation(Method.POST, builder.url_template, builder.path_parameters)
         request.headers.try_add("Accept", "application/json")
-        request.set_stream_content(base64.b64encode(mail.mime), "text/plain")
+        request.set_stream_content(base64.b64encode(mail.mime()), "text/plain")
         try:
             await client.request_adapter.send_no_response_content_async(request, {"XXX": ODataError})
         except APIError as exc:

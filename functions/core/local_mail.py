@@ -23,7 +23,7 @@ class LocalTransport:
         # The name is the mail's identity: sending the same mail again rewrites the same file, never a second one.
         final = self.outbox / f"{mail.reference}_{mail.mail_id}.eml"
         partial = final.with_suffix(".tmp")
-        partial.write_bytes(mail.mime)
+        partial.write_bytes(mail.mime())
         os.replace(partial, final)
 
     async def close(self) -> None:

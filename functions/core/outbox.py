@@ -14,6 +14,10 @@ from .store import CaseStore, ConcurrentUpdate
 
 log = logging.getLogger(__name__)
 
+# Sent mails are settled in one storage transaction per chunk; a crash mid-chunk re-sends at most this many
+# (with the same Message-ID, which mail clients use to drop duplicates).
+CHUNK = 50
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -50,14 +54,22 @@ async def dispatch_outbox(
     due = await store.due_mails(clock.now(), limit)
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(record: MailRecord) -> None:
+    async def attempt(record: MailRecord) -> MailRecord | None:
+        """The record when it was sent; None when it was rescheduled or failed (already recorded)."""
         async with gate:
             try:
-                await _send_one(store, transport, clock, policy, record, report)
+                return await _send_one(store, transport, clock, policy, record, report)
             except ConcurrentUpdate:
                 report.skipped += 1
+                return None
 
-    await asyncio.gather(*(one(r) for r in due))
+    for start in range(0, len(due), CHUNK):
+        results = await asyncio.gather(*(attempt(r) for r in due[start : start + CHUNK]))
+        sent = [r for r in results if r is not None]
+        if sent:
+            settled = await store.record_sent_many(sent, clock.now())
+            report.sent += settled
+            report.skipped += len(sent) - settled
     if due:
         log.info(
             "outbox: sent=%d retried=%d failed=%d skipped=%d",
@@ -76,7 +88,7 @@ async def _send_one(
     policy: RetryPolicy,
     record: MailRecord,
     report: DispatchReport,
-) -> None:
+) -> MailRecord | None:
     mail = record.mail
     attempt = record.attempts + 1
     try:
@@ -84,14 +96,14 @@ async def _send_one(
     except PermanentSendError as exc:
         await _fail(store, clock, record, f"refused: {exc}")
         report.failed += 1
-        return
+        return None
     except Exception as exc:  # a transport error, a timeout, anything: the mail stays and is tried again
         retry_after = exc.retry_after if isinstance(exc, TransientSendError) else None
         error = f"{type(exc).__name__}: {exc}"
         if attempt >= policy.max_attempts:
             await _fail(store, clock, record, f"gave up after {attempt} attempts; last error {error}")
             report.failed += 1
-            return
+            return None
         now = clock.now()
         next_at = now + timedelta(seconds=policy.delay(record.attempts, retry_after))
         log.warning(
@@ -104,9 +116,8 @@ async def _send_one(
         )
         await store.record_retry(record, now, next_at, error)
         report.retried += 1
-        return
-    await store.record_sent(record, clock.now())
-    report.sent += 1
+        return None
+    return record
 
 
 async def _fail(store: CaseStore, clock: Clock, record: MailRecord, error: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .local_mail import LocalTransport
-from .mail import Letter, MailTransport, OutgoingMail, build_mime
+from .mail import Letter, MailTransport, OutgoingMail, compose_mail
 from .outbox import RetryPolicy
 from .registry import Registry
 from .rendering import Renderer
@@ -80,7 +80,7 @@ class Services:
     ) -> OutgoingMail:
         """Render a templated email for one recipient and build its MIME, ready to queue."""
         letter: Letter = self.renderer.letter(template, language, reference, **context)
-        return build_mime(
+        return compose_mail(
             reference=reference,
             purpose=purpose,
             sender_name=self.settings.mail_sender_name,

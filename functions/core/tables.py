@@ -18,6 +18,7 @@ by key range and never scan the table. The `registry` table holds organisations,
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import uuid
@@ -183,9 +184,21 @@ def _mail_state_entity(partition: str, mail: OutgoingMail, status: str, due_at: 
 
 
 def _outbox_entity(partition: str, mail: OutgoingMail, due_at: datetime, attempts: int) -> dict[str, Any]:
-    chunks = [mail.mime[i : i + _CHUNK] for i in range(0, len(mail.mime), _CHUNK)] or [b""]
+    content = json.dumps(
+        {
+            "text": mail.text,
+            "html": mail.html,
+            "sender": mail.sender,
+            "sender_name": mail.sender_name,
+            "created_at": mail.created_at.isoformat(),
+            "in_reply_to": mail.in_reply_to,
+            "reply_to": mail.reply_to,
+        },
+        ensure_ascii=False,
+    ).encode()
+    chunks = [content[i : i + _CHUNK] for i in range(0, len(content), _CHUNK)]
     if len(chunks) > _MAX_CHUNKS:
-        raise ValueError(f"mail {mail.purpose} for {mail.reference} is too large to queue ({len(mail.mime)} bytes)")
+        raise ValueError(f"mail {mail.purpose} for {mail.reference} is too large to queue ({len(content)} bytes)")
     entity: dict[str, Any] = {
         "PartitionKey": partition,
         "RowKey": f"outbox|{_time_key(due_at)}|{mail.reference}|{mail.mail_id}",
@@ -197,10 +210,10 @@ def _outbox_entity(partition: str, mail: OutgoingMail, due_at: datetime, attempt
         "MessageId": mail.message_id,
         "Attempts": attempts,
         "DueAt": due_at,
-        "MimeChunks": len(chunks),
+        "ContentChunks": len(chunks),
     }
     for i, chunk in enumerate(chunks):
-        entity[f"Mime{i}"] = chunk
+        entity[f"Content{i}"] = chunk
     return entity
 
 
@@ -213,14 +226,20 @@ def _mail_ops(partition: str, mails: Sequence[OutgoingMail], now: datetime) -> l
 
 
 def _record_from_outbox(entity: TableEntity) -> MailRecord:
-    mime = b"".join(bytes(entity[f"Mime{i}"]) for i in range(int(entity["MimeChunks"])))
+    content = json.loads(b"".join(bytes(entity[f"Content{i}"]) for i in range(int(entity["ContentChunks"]))))
     mail = OutgoingMail(
         reference=entity["Reference"],
         purpose=entity["Purpose"],
         to=entity["To"],
         subject=entity["Subject"],
         message_id=entity["MessageId"],
-        mime=mime,
+        text=content["text"],
+        html=content["html"],
+        sender=content["sender"],
+        sender_name=content["sender_name"],
+        created_at=datetime.fromisoformat(content["created_at"]),
+        in_reply_to=content["in_reply_to"],
+        reply_to=content["reply_to"],
     )
     return MailRecord(
         mail=mail,
@@ -347,7 +366,9 @@ class TableCaseStore:
         rows = await self._range(_partition_of(reference), f"mail|{reference}|")
         return [
             MailRecord(
-                mail=OutgoingMail(reference, e["Purpose"], e["To"], e["Subject"], e["MessageId"], b""),
+                mail=OutgoingMail(
+                    reference, e["Purpose"], e["To"], e["Subject"], e["MessageId"], "", "", "", "", e["DueAt"]
+                ),
                 status=e["Status"],
                 attempts=int(e.get("Attempts", 0)),
                 due_at=e.get("DueAt"),
@@ -421,7 +442,36 @@ class TableCaseStore:
         return due
 
     async def record_sent(self, record: MailRecord, now: datetime) -> None:
-        await self._settle(record, {"Status": "sent", "SentAt": now, "Attempts": record.attempts + 1, "LastError": ""})
+        await self._settle(record, _sent_state(record, now))
+
+    async def record_sent_many(self, records: Sequence[MailRecord], now: datetime) -> int:
+        """Settle sent mails 50 to a transaction (two operations each, the service allows 100).
+
+        Returns how many were settled; one settled elsewhere in the meantime is skipped, not an error.
+        """
+        by_partition: dict[str, list[MailRecord]] = {}
+        for record in records:
+            by_partition.setdefault(record.store_key["PartitionKey"], []).append(record)
+        settled = 0
+        for group in by_partition.values():
+            for i in range(0, len(group), 50):
+                chunk = group[i : i + 50]
+                ops = [op for r in chunk for op in _settle_ops(r, _sent_state(r, now))]
+                with storage_errors():
+                    try:
+                        await self._cases.submit_transaction(ops)
+                        settled += len(chunk)
+                        continue
+                    except TableTransactionError as exc:
+                        if exc.status_code not in (404, 412):
+                            raise
+                for record in chunk:  # someone settled one of them: do the rest one by one
+                    try:
+                        await self.record_sent(record, now)
+                        settled += 1
+                    except ConcurrentUpdate:
+                        pass
+        return settled
 
     async def record_retry(self, record: MailRecord, now: datetime, next_at: datetime, error: str) -> None:
         partition = record.store_key["PartitionKey"]
@@ -435,21 +485,7 @@ class TableCaseStore:
         await self._settle(record, state, [("create", _event_entity(partition, record.mail.reference, event))])
 
     async def _settle(self, record: MailRecord, state: dict[str, Any], extra: Sequence[tuple[Any, ...]] = ()) -> None:
-        key = record.store_key
-        mail_state = {
-            "PartitionKey": key["PartitionKey"],
-            "RowKey": f"mail|{record.mail.reference}|{record.mail.mail_id}",
-            **state,
-        }
-        ops: list[tuple[Any, ...]] = [
-            (
-                "delete",
-                {"PartitionKey": key["PartitionKey"], "RowKey": key["RowKey"]},
-                {"etag": key["etag"], "match_condition": MatchConditions.IfNotModified},
-            ),
-            ("update", mail_state, {"mode": UpdateMode.MERGE}),
-            *extra,
-        ]
+        ops = [*_settle_ops(record, state), *extra]
         with storage_errors():
             try:
                 await self._cases.submit_transaction(ops)
@@ -458,6 +494,24 @@ class TableCaseStore:
                     # Another dispatcher settled this mail first.
                     raise ConcurrentUpdate(record.mail.reference) from exc
                 raise
+
+
+def _sent_state(record: MailRecord, now: datetime) -> dict[str, Any]:
+    return {"Status": "sent", "SentAt": now, "Attempts": record.attempts + 1, "LastError": ""}
+
+
+def _settle_ops(record: MailRecord, state: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Remove the pending entry (only if no one else changed it) and record the mail's new state."""
+    key = record.store_key
+    mail_state = {"PartitionKey": key["PartitionKey"], "RowKey": f"mail|{record.mail.reference}|{record.mail.mail_id}"}
+    return [
+        (
+            "delete",
+            {"PartitionKey": key["PartitionKey"], "RowKey": key["RowKey"]},
+            {"etag": key["etag"], "match_condition": MatchConditions.IfNotModified},
+        ),
+        ("update", {**mail_state, **state}, {"mode": UpdateMode.MERGE}),
+    ]
 
 
 class TableRegistryStore:

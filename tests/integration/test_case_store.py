@@ -44,7 +44,18 @@ def received(at: datetime | None = None) -> CaseEvent:
 
 
 def mail(case: Case, purpose: str = "acknowledgement", size: int = 10) -> OutgoingMail:
-    return OutgoingMail(case.reference, purpose, case.submitter_email, f"[{case.reference}] x", "<m@x>", b"x" * size)
+    return OutgoingMail(
+        reference=case.reference,
+        purpose=purpose,
+        to=case.submitter_email,
+        subject=f"[{case.reference}] x",
+        message_id="<m@x>",
+        text="x" * size,
+        html="<p>x</p>",
+        sender="ssu@bits.example",
+        sender_name="Bits SSU",
+        created_at=case.created_at,
+    )
 
 
 async def test_new_case_event_and_mails_are_written_together(services: Services) -> None:
@@ -55,7 +66,7 @@ async def test_new_case_event_and_mails_are_written_together(services: Services)
     assert [e.kind for e in await services.store.events(case.reference)] == ["received"]
     assert sorted(m.mail.purpose for m in await services.store.mails(case.reference)) == ["acknowledgement", "notify"]
     due = await services.store.due_mails(datetime(2026, 11, 29, 10, 0, tzinfo=UTC), 10)
-    assert len(due) == 2 and due[0].mail.mime == b"x" * 10
+    assert len(due) == 2 and due[0].mail.text == "x" * 10 and due[0].mail.created_at == case.created_at
 
 
 async def test_a_failed_transaction_leaves_nothing_and_uses_no_number(services: Services) -> None:
@@ -117,8 +128,10 @@ async def test_cases_are_listed_by_process_and_status(services: Services) -> Non
 
 async def test_large_mail_bodies_are_chunked_and_come_back_whole(services: Services) -> None:
     case = await services.store.create_case(draft(), received(), lambda c: [mail(c, size=200_000)])
+    with pytest.raises(ValueError, match="too large"):
+        await services.store.create_case(draft(), received(), lambda c: [mail(c, size=2_000_000)])
     due = await services.store.due_mails(datetime(2026, 11, 30, tzinfo=UTC), 10)
-    assert [len(r.mail.mime) for r in due if r.mail.reference == case.reference] == [200_000]
+    assert [len(r.mail.text) for r in due if r.mail.reference == case.reference] == [200_000]
 
 
 async def test_unreachable_storage_is_reported_quickly_and_clearly(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from functions.core.identifiers import is_valid_organisation_number
-from functions.core.mail import Letter, build_mime
+from functions.core.mail import Letter, compose_mail
 from functions.core.model import Case, Process, format_reference, parse_reference
 from functions.core.outbox import RetryPolicy
 from functions.core.registry_import import RegistryFileError, parse_registry_file
@@ -50,7 +50,7 @@ def test_signed_tokens_refuse_tampering_expiry_and_other_purposes() -> None:
 
 
 def test_mime_has_our_headers_and_no_injected_ones() -> None:
-    mail = build_mime(
+    mail = compose_mail(
         reference="SSU-D-2026-0001",
         purpose="acknowledgement",
         sender_name="Bits SSU",
@@ -61,7 +61,7 @@ def test_mime_has_our_headers_and_no_injected_ones() -> None:
         domain="bits.example",
         in_reply_to="<orig@x>",
     )
-    message = email.message_from_bytes(mail.mime, policy=default)
+    message = email.message_from_bytes(mail.mime(), policy=default)
     assert message["Bcc"] is None
     assert str(message["Subject"]) == "[SSU-D-2026-0001] Hei Bcc: victim@evil.example"
     assert message["Message-ID"] == mail.message_id == f"<SSU-D-2026-0001.{mail.mail_id}@bits.example>"
@@ -69,6 +69,17 @@ def test_mime_has_our_headers_and_no_injected_ones() -> None:
     assert message["Auto-Submitted"] == "auto-generated"
     plain = message.get_body(("plain",))
     assert plain is not None and plain.get_content().strip() == "tekst æøå"
+    with pytest.raises(ValueError):
+        compose_mail(
+            reference="SSU-D-2026-0001",
+            purpose="x",
+            sender_name="Bits",
+            sender="ssu@bits.example",
+            to="a@b.example\r\nBcc: victim@evil.example",
+            letter=Letter("s", "t", "h"),
+            created_at=NOW,
+            domain="bits.example",
+        )
 
 
 def sample_case() -> Case:
