@@ -42,6 +42,7 @@ async def run(connection_string: str, mail_dir: Path) -> None:
                 case=case,
                 case_link="http://localhost:7071/api/case-page/x",
                 organisation_name="Demo Forsikring ASA",
+                identity_numbers_removed=0,
             )
             for i in range(MAILS_PER_CASE)
         ]

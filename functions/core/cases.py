@@ -38,6 +38,7 @@ class Submission:
     environment: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     text: dict[str, Any] = field(default_factory=dict)  # the long fields, kept on the first event
+    identity_numbers_removed: int = 0  # masked by the privacy guard before we got here
 
 
 async def open_case(services: Services, intake: CaseIntake, submission: Submission, channel: Channel) -> Case:
@@ -71,12 +72,13 @@ async def open_case(services: Services, intake: CaseIntake, submission: Submissi
         kind="received",
         public=True,
         summary=f"{intake.process.name.replace('_', ' ').capitalize()} received: {submission.title}",
-        data={**submission.text, "verified": verified},
+        data={**submission.text, "verified": verified, "identity_numbers_removed": submission.identity_numbers_removed},
     )
 
     def mails(numbered: Case) -> Sequence[OutgoingMail]:
         if verified:
-            return _acknowledgement_and_notice(services, registry, intake, numbered, submission.text)
+            text = {**submission.text, "identity_numbers_removed": submission.identity_numbers_removed}
+            return _acknowledgement_and_notice(services, registry, intake, numbered, text)
         return [_confirmation_request(services, numbered)]
 
     return await services.store.create_case(case, event, mails)
@@ -91,6 +93,7 @@ def _acknowledgement_and_notice(
         "text": text,
         "case_link": services.case_page_link(case.reference),
         "organisation_name": organisation.legal_name if organisation else case.organisation_number,
+        "identity_numbers_removed": int(text.get("identity_numbers_removed", 0)),
     }
     mails = [
         services.compose(

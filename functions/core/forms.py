@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .http import html_response, json_response, requested_language
 from .model import Case, Channel
+from .privacy import mask_fields
 from .services import Services, get_services
 from .signing import sign, verify
 from .store import StorageUnavailable
@@ -98,7 +99,7 @@ class WebForm:
 
     template: str
     model: type[BaseModel]
-    submit: Callable[[Services, Any, Channel], Awaitable[Case]]
+    submit: Callable[[Services, Any, Channel, int], Awaitable[Case]]  # the int: identity numbers masked
     max_body_bytes: int | None = None
 
 
@@ -124,6 +125,7 @@ async def handle_form(req: func.HttpRequest, form: WebForm) -> func.HttpResponse
             return _render(services, form, language, data, {}, general("rejected", language), 400)
         if not _csrf_ok(req, services, data.pop(CSRF_FIELD, "")):
             return _render(services, form, language, data, {}, general("expired", language), 403)
+    masked = mask_fields(data)
     try:
         model = form.model.model_validate(data)
     except ValidationError as exc:
@@ -134,7 +136,7 @@ async def handle_form(req: func.HttpRequest, form: WebForm) -> func.HttpResponse
             )
         return _render(services, form, language, data, errors, general("invalid", language), 422)
     try:
-        case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API)
+        case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API, masked)
     except StorageUnavailable as exc:
         log.error("form %s: storage unavailable: %s", form.template, exc)
         if not is_browser:
@@ -144,7 +146,12 @@ async def handle_form(req: func.HttpRequest, form: WebForm) -> func.HttpResponse
         return _render(services, form, language, data, {}, general("unavailable", language), 503)
     case_link = services.case_page_link(case.reference)
     if not is_browser:
-        body = {"reference": case.reference, "status": case.status, "case_url": case_link}
+        body = {
+            "reference": case.reference,
+            "status": case.status,
+            "case_url": case_link,
+            "identity_numbers_removed": masked,
+        }
         return json_response(body, 201, {"Location": case_link})
     # Post/Redirect/Get: the receipt is the case page, so reloading it never sends the form twice.
     return func.HttpResponse(status_code=303, headers={"Location": f"{case_link}&receipt=1&lang={language}"})

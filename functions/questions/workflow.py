@@ -16,7 +16,7 @@ QUESTIONS = CaseIntake(
 )
 
 
-async def ask_question(services: Services, question: Question, channel: Channel) -> Case:
+async def ask_question(services: Services, question: Question, channel: Channel, masked: int = 0) -> Case:
     """Open a question case: the asker gets a receipt with the reference, Bits gets the question."""
     return await open_case(
         services,
@@ -31,6 +31,7 @@ async def ask_question(services: Services, question: Question, channel: Channel)
             environment=question.environment,
             details={"service": question.service, "category": question.category},
             text={"question": question.question},
+            identity_numbers_removed=masked,
         ),
         channel,
     )

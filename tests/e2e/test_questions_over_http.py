@@ -186,3 +186,33 @@ def test_admin_run_of_unknown_function_is_404(devhost: DevHostProcess) -> None:
 def outbox_files(host: DevHostProcess) -> set[Path]:
     folder = host.mail_dir / "outbox"
     return set(folder.glob("*.eml")) if folder.exists() else set()
+
+
+def test_question_as_multipart_form_data(devhost: DevHostProcess) -> None:
+    with httpx.Client() as client:
+        token = form_token(client, devhost.url)
+        fields = {**QUESTION, "csrf_token": token, "website": ""}
+        # A file part forces multipart/form-data, as a browser sends a form with an upload field.
+        response = client.post(
+            f"{devhost.url}/api/questions", data=fields, files={"vedlegg": ("logg.txt", b"ingen", "text/plain")}
+        )
+    assert response.status_code == 303
+    reference = response.headers["location"].split("/api/case-page/")[1].split("?")[0]
+    assert case_json(devhost, reference)["case"]["title"] == QUESTION["subject"]
+
+
+def test_identity_number_is_masked_in_the_case_and_every_email(devhost: DevHostProcess) -> None:
+    fnr = "17050544052"
+    response = httpx.post(
+        f"{devhost.url}/api/questions", json={**QUESTION, "question": f"Kunden {fnr} får feil uføregrad."}
+    )
+    assert response.status_code == 201 and response.json()["identity_numbers_removed"] == 1
+    ref = response.json()["reference"]
+    assert fnr not in str(case_json(devhost, ref))
+    dispatch(devhost)
+    mails = outbox_mails(devhost, ref)
+    assert len(mails) == 2
+    for mail in mails:
+        assert fnr not in mail.as_string() and fnr not in str(mail.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    ack = next(m for m in mails if str(m["To"]) == QUESTION["email"])
+    assert "fjernet 1 fødselsnummer" in ack.get_body(("plain",)).get_content()  # type: ignore[union-attr]

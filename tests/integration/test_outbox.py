@@ -54,6 +54,7 @@ async def queue_question(services: Services) -> str:
                 case=case,
                 case_link="http://localhost/x",
                 organisation_name="Demo Forsikring ASA",
+                identity_numbers_removed=0,
             )
         ]
 

@@ -110,6 +110,7 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "confirm_link": "http://localhost/confirm",
         "organisation_name": "Demo Forsikring ASA",
         "hours": 72,
+        "identity_numbers_removed": 1,
     }
     letter = Renderer().letter(name, language, "SSU-D-2026-0042", **context)
     assert letter.subject.startswith("[SSU-D-2026-0042] ")
