@@ -3,9 +3,10 @@
 import azure.functions as func
 
 from functions.cases.blueprint import bp as cases
+from functions.intake.blueprint import bp as intake
 from functions.operations.blueprint import bp as operations
 from functions.questions.blueprint import bp as questions
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (operations, cases, questions):
+for blueprint in (operations, cases, questions, intake):
     app.register_functions(blueprint)

@@ -17,8 +17,12 @@ from .store import ConcurrentUpdate, StoredCase
 
 @dataclass(frozen=True)
 class CaseIntake:
-    """How a process opens its cases: its templates and who at Bits is told."""
+    """How cases of a process are opened through one channel: its templates and who at Bits is told.
 
+    The name is stored on the case, so that a later step (the submitter's confirmation) uses the same templates.
+    """
+
+    name: str
     process: Process
     acknowledgement_template: str
     bits_template: str
@@ -41,7 +45,9 @@ class Submission:
     identity_numbers_removed: int = 0  # masked by the privacy guard before we got here
 
 
-async def open_case(services: Services, intake: CaseIntake, submission: Submission, channel: Channel) -> Case:
+async def open_case(
+    services: Services, intake: CaseIntake, submission: Submission, channel: Channel, markers: Sequence[str] = ()
+) -> Case:
     """Store a new case, its first event and its first emails in one write.
 
     A submitter who is a registered contact of the organisation is trusted at once: they get the acknowledgement
@@ -63,7 +69,7 @@ async def open_case(services: Services, intake: CaseIntake, submission: Submissi
         language=submission.language,
         created_at=now,
         updated_at=now,
-        details=submission.details,
+        details={**submission.details, "intake": intake.name},
     )
     event = CaseEvent(
         at=now,
@@ -81,7 +87,7 @@ async def open_case(services: Services, intake: CaseIntake, submission: Submissi
             return _acknowledgement_and_notice(services, registry, intake, numbered, text)
         return [_confirmation_request(services, numbered)]
 
-    return await services.store.create_case(case, event, mails)
+    return await services.store.create_case(case, event, mails, markers)
 
 
 def _acknowledgement_and_notice(
@@ -145,7 +151,7 @@ class Confirmation:
     case: Case | None = None
 
 
-async def confirm_submitter(services: Services, token: str, intakes: dict[Process, CaseIntake]) -> Confirmation:
+async def confirm_submitter(services: Services, token: str, intakes: dict[str, CaseIntake]) -> Confirmation:
     """The submitter followed their link: the case goes on, with the acknowledgement and Bits' notice."""
     payload = verify(services.settings.effective_signing_key, "confirm-submitter", token, services.clock.now())
     if payload is None:
@@ -157,7 +163,8 @@ async def confirm_submitter(services: Services, token: str, intakes: dict[Proces
         if stored.case.status != CaseStatus.AWAITING_CONFIRMATION:
             return Confirmation("already", stored.case)
         try:
-            return Confirmation("confirmed", await _confirm(services, stored, intakes[stored.case.process]))
+            intake = intakes[str(stored.case.details.get("intake", ""))]
+            return Confirmation("confirmed", await _confirm(services, stored, intake))
         except ConcurrentUpdate:
             continue  # confirmed twice at once: read again and answer "already"
     raise ConcurrentUpdate(str(payload.get("r")))

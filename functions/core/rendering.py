@@ -27,6 +27,18 @@ def translate(context: Context, nb: str, en: str) -> str:
     return en if context.get("language") == "en" else nb
 
 
+PROCESS_NAMES = {
+    "nb": {"A": "innmelding", "B": "varsel", "C": "feilmelding", "D": "spørsmål", "E": "endringsønske"},
+    "en": {"A": "registration", "B": "notice", "C": "error report", "D": "question", "E": "change request"},
+}
+
+
+@pass_context
+def process_name(context: Context, process: str) -> str:
+    """{{ process_name('C') }}: what the process is called in the page's or email's language."""
+    return PROCESS_NAMES["en" if context.get("language") == "en" else "nb"][process]
+
+
 class Renderer:
     def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
         self.env = Environment(
@@ -39,6 +51,7 @@ class Renderer:
         )
         self.env.filters["local_time"] = local_time
         self.env.globals["t"] = translate
+        self.env.globals["process_name"] = process_name
 
     def page(self, name: str, **context: Any) -> str:
         return self.env.get_template(f"forms/{name}.html").render(**context)

@@ -7,6 +7,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..intake.local_mailbox import LocalMailbox
+from ..intake.mailbox import Mailbox
+from .blobs import BlobStore
 from .clock import Clock, SystemClock
 from .local_mail import LocalTransport
 from .mail import Letter, MailTransport, OutgoingMail, compose_mail
@@ -51,6 +54,8 @@ class Services:
     renderer: Renderer
     transport: MailTransport
     clock: Clock
+    blobs: BlobStore
+    mailbox: Mailbox
 
     async def registry(self) -> Registry:
         return await self.registry_cache.get()
@@ -95,6 +100,8 @@ class Services:
     async def close(self) -> None:
         await self.transport.close()
         await self.storage.close()
+        await self.blobs.close()
+        await self.mailbox.close()
 
 
 def build_services(
@@ -111,6 +118,8 @@ def build_services(
         renderer=Renderer(),
         transport=transport or build_transport(settings),
         clock=clock or SystemClock(),
+        blobs=BlobStore(settings),
+        mailbox=LocalMailbox(settings.mail_local_dir),
     )
 
 

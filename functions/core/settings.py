@@ -14,6 +14,7 @@ AZURITE_CONNECTION_STRING = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
 )
 # Used only when SSU_MODE=local and no key is set: links signed with it are worthless outside this machine.
 LOCAL_SIGNING_KEY = "local-development-signing-key-not-a-secret-0123456789"
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     # Storage: a connection string (Azurite locally) or, in Azure, the table endpoint reached with managed identity.
     storage_connection_string: SecretStr | None = None
     table_endpoint: str | None = None
+    blob_endpoint: str | None = None
+    attachments_container: str = Field("attachments", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
     managed_identity_client_id: str | None = None
     table_prefix: str = Field("ssu", pattern=r"^[A-Za-z][A-Za-z0-9]{0,30}$")
     storage_timeout_seconds: float = Field(5.0, gt=0, le=60)
@@ -59,6 +62,40 @@ class Settings(BaseSettings):
     outbox_retry_max_seconds: float = Field(3600.0, ge=0)
     outbox_concurrency: int = Field(16, ge=1, le=128)
 
+    # Inbound mail.
+    mailbox_schedule: str = "0 */1 * * * *"
+    mailbox_batch_size: int = Field(200, ge=1, le=2000)
+    mailbox_concurrency: int = Field(8, ge=1, le=64)
+    mail_aliases: dict[str, str] = Field(
+        default_factory=lambda: {
+            "feil": "C",
+            "error": "C",
+            "sikkerhet": "C-security",
+            "security": "C-security",
+            "sporsmal": "D",
+            "question": "D",
+            "endring": "E",
+            "change": "E",
+            "innmelding": "A",
+            "registration": "A",
+        }
+    )
+    attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    attachment_types: list[str] = Field(
+        default_factory=lambda: [
+            "application/pdf",
+            "image/png",
+            "image/jpeg",
+            "text/plain",
+            "text/csv",
+            "application/json",
+            "application/xml",
+            "text/xml",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ]
+    )
+
     # Microsoft Graph (mail_transport=graph).
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
     graph_auth: Literal["managed_identity", "client_secret", "certificate"] = "managed_identity"
@@ -73,6 +110,8 @@ class Settings(BaseSettings):
         if self.mode == "azure":
             if not self.table_endpoint and not self.storage_connection_string:
                 _missing("TABLE_ENDPOINT", "the table endpoint, e.g. https://<account>.table.core.windows.net")
+            if not self.blob_endpoint and not self.storage_connection_string:
+                _missing("BLOB_ENDPOINT", "the blob endpoint, e.g. https://<account>.blob.core.windows.net")
             if self.signing_key is None or len(self.signing_key.get_secret_value()) < 32:
                 _missing("SIGNING_KEY", "a random secret of at least 32 characters")
             if not self.public_base_url.startswith("https://"):
@@ -101,10 +140,10 @@ class Settings(BaseSettings):
         return self.shared_mailbox.rsplit("@", 1)[1]
 
     @property
-    def table_connection_string(self) -> str | None:
+    def connection_string(self) -> str | None:
         if self.storage_connection_string is not None:
             return self.storage_connection_string.get_secret_value()
-        if self.mode == "local" and not self.table_endpoint:
+        if self.mode == "local" and not self.table_endpoint and not self.blob_endpoint:
             return AZURITE_CONNECTION_STRING
         return None
 

@@ -22,6 +22,14 @@ class ConcurrentUpdate(Exception):
     """Someone else changed the case first (ETag mismatch); reload and decide again."""
 
 
+class AlreadyProcessed(Exception):
+    """This input (e.g. an email, by its Message-ID) was processed before; `reference` is the case it went to."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
 class AlreadyQueued(Exception):
     """The same mail (case, purpose, recipient) was queued before; nothing was written."""
 
@@ -33,18 +41,34 @@ class StoredCase:
 
 
 class CaseStore(Protocol):
-    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor) -> Case:
+    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor, markers: Sequence[str] = ()) -> Case:
         """Allocate the reference and write the case, its first event and its mails in one transaction.
 
         `mails` builds the emails once the reference is known (they carry it in subject and Message-ID).
+        `markers` are idempotency keys (e.g. of the email that caused it): seen before, AlreadyProcessed is raised.
         """
 
     async def load(self, reference: str) -> StoredCase | None: ...
 
     async def transition(
-        self, stored: StoredCase, case: Case, event: CaseEvent, mails: Sequence[OutgoingMail] = ()
+        self,
+        stored: StoredCase,
+        case: Case,
+        event: CaseEvent,
+        mails: Sequence[OutgoingMail] = (),
+        markers: Sequence[str] = (),
     ) -> StoredCase:
         """Replace the case if it is unchanged since `stored` was read, with the event and mails, atomically."""
+
+    async def append(
+        self, reference: str, event: CaseEvent, mails: Sequence[OutgoingMail] = (), markers: Sequence[str] = ()
+    ) -> None:
+        """Add an event (and its mails) to a case without changing the case itself."""
+
+    async def remember_message(self, key: str, reference: str) -> None:
+        """Index an email's identity (hash of its Message-ID) to the case it belongs to."""
+
+    async def message_reference(self, key: str) -> str | None: ...
 
     async def events(self, reference: str) -> list[CaseEvent]: ...
 

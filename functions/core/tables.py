@@ -9,7 +9,9 @@ its mails share a partition and every change to a case is one entity-group trans
     mail|<reference>|<mail id>       each mail's delivery state (the id is derived from purpose and recipient,
                                      so queuing the same mail twice is a conflict, never a second send)
     outbox|<due time>|<reference>|<mail id>
-                                     a pending mail with its MIME, sorted by when it is due
+                                     a pending mail (the rendered letter), sorted by when it is due
+    inbound|<key>                    an input already processed (an email, by the hash of its Message-ID), written in
+                                     the same transaction as its effect: processing it again conflicts, changes nothing
 
 The `meta` table lists the partitions that exist, so the dispatcher and the case lists read known partitions
 by key range and never scan the table. The `registry` table holds organisations, data sources and Bits.
@@ -43,7 +45,7 @@ from .mail import MailRecord, OutgoingMail
 from .model import Bits, Case, CaseEvent, DataSource, Organisation, Process, format_reference, parse_reference
 from .registry import Registry
 from .settings import Settings
-from .store import AlreadyQueued, ConcurrentUpdate, MailsFor, StorageUnavailable, StoredCase
+from .store import AlreadyProcessed, AlreadyQueued, ConcurrentUpdate, MailsFor, StorageUnavailable, StoredCase
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class TableStorage:
             "read_timeout": settings.storage_timeout_seconds,
             "raw_request_hook": self._count_round_trip,
         }
-        connection_string = settings.table_connection_string
+        connection_string = settings.connection_string
         if connection_string:
             self._service = TableServiceClient.from_connection_string(connection_string, **options)
         else:
@@ -225,6 +227,10 @@ def _mail_ops(partition: str, mails: Sequence[OutgoingMail], now: datetime) -> l
     return ops
 
 
+def _marker_ops(partition: str, reference: str, markers: Sequence[str]) -> list[tuple[Any, ...]]:
+    return [("create", {"PartitionKey": partition, "RowKey": f"inbound|{m}", "Reference": reference}) for m in markers]
+
+
 def _record_from_outbox(entity: TableEntity) -> MailRecord:
     content = json.loads(b"".join(bytes(entity[f"Content{i}"]) for i in range(int(entity["ContentChunks"]))))
     mail = OutgoingMail(
@@ -276,7 +282,7 @@ class TableCaseStore:
 
     # -- creating ---------------------------------------------------------------------------------------------
 
-    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor) -> Case:
+    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor, markers: Sequence[str] = ()) -> Case:
         year = case.created_at.astimezone(UTC).year
         partition = f"{case.process.value}-{year}"
         with storage_errors():
@@ -291,10 +297,12 @@ class TableCaseStore:
                         update={"reference": format_reference(self._prefix, case.process, year, seq)}
                     )
                     ops = self._create_ops(partition, counter, seq, numbered, event, mails(numbered))
+                    ops += _marker_ops(partition, numbered.reference, markers)
                     try:
                         result = await self._cases.submit_transaction(ops)
                     except TableTransactionError as exc:
                         if exc.status_code in (409, 412):
+                            await self._raise_if_processed(partition, markers)
                             # Another instance took this number: read the counter again and take the next.
                             self._counters.pop(partition, None)
                             await asyncio.sleep(random.uniform(0, 0.02))
@@ -323,6 +331,14 @@ class TableCaseStore:
             ("create", _event_entity(partition, case.reference, event)),
             *_mail_ops(partition, mails, case.created_at),
         ]
+
+    async def _raise_if_processed(self, partition: str, markers: Sequence[str]) -> None:
+        for marker in markers:
+            try:
+                entity = await self._cases.get_entity(partition, f"inbound|{marker}")
+            except ResourceNotFoundError:
+                continue
+            raise AlreadyProcessed(str(entity["Reference"]))
 
     async def _read_counter(self, partition: str) -> _Counter:
         try:
@@ -402,7 +418,12 @@ class TableCaseStore:
     # -- changing ---------------------------------------------------------------------------------------------
 
     async def transition(
-        self, stored: StoredCase, case: Case, event: CaseEvent, mails: Sequence[OutgoingMail] = ()
+        self,
+        stored: StoredCase,
+        case: Case,
+        event: CaseEvent,
+        mails: Sequence[OutgoingMail] = (),
+        markers: Sequence[str] = (),
     ) -> StoredCase:
         partition = _partition_of(case.reference)
         ops: list[tuple[Any, ...]] = [
@@ -413,17 +434,50 @@ class TableCaseStore:
             ),
             ("create", _event_entity(partition, case.reference, event)),
             *_mail_ops(partition, mails, case.updated_at),
+            *_marker_ops(partition, case.reference, markers),
         ]
+        result = await self._submit_change(partition, case.reference, ops, markers)
+        return StoredCase(case, str(result[0]["etag"]))
+
+    async def append(
+        self, reference: str, event: CaseEvent, mails: Sequence[OutgoingMail] = (), markers: Sequence[str] = ()
+    ) -> None:
+        partition = _partition_of(reference)
+        ops: list[tuple[Any, ...]] = [
+            ("create", _event_entity(partition, reference, event)),
+            *_mail_ops(partition, mails, event.at),
+            *_marker_ops(partition, reference, markers),
+        ]
+        await self._submit_change(partition, reference, ops, markers)
+
+    async def _submit_change(
+        self, partition: str, reference: str, ops: list[tuple[Any, ...]], markers: Sequence[str]
+    ) -> list[Any]:
         with storage_errors():
             try:
-                result = await self._cases.submit_transaction(ops)
+                return list(await self._cases.submit_transaction(ops))
             except TableTransactionError as exc:
                 if exc.status_code == 412:
-                    raise ConcurrentUpdate(case.reference) from exc
+                    raise ConcurrentUpdate(reference) from exc
                 if exc.status_code == 409:
-                    raise AlreadyQueued(case.reference) from exc
+                    await self._raise_if_processed(partition, markers)
+                    raise AlreadyQueued(reference) from exc
                 raise
-        return StoredCase(case, str(result[0]["etag"]))
+
+    async def remember_message(self, key: str, reference: str) -> None:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            entity = {"PartitionKey": "message", "RowKey": key, "Reference": reference}
+            await self._storage.table(META).upsert_entity(entity)
+
+    async def message_reference(self, key: str) -> str | None:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            try:
+                entity = await self._storage.table(META).get_entity("message", key)
+            except ResourceNotFoundError:
+                return None
+        return str(entity["Reference"])
 
     # -- the outbox -------------------------------------------------------------------------------------------
 

@@ -38,9 +38,8 @@ class Azurite:
 
     @property
     def connection_string(self) -> str:
-        return (
-            AZURITE_CONNECTION_STRING.replace(":10002/", f":{self.table_port}/")
-            + f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;"
+        return AZURITE_CONNECTION_STRING.replace(":10002/", f":{self.table_port}/").replace(
+            ":10000/", f":{self.blob_port}/"
         )
 
     def stop(self) -> None:

@@ -9,6 +9,7 @@ from ..core.services import Services
 from .models import Question
 
 QUESTIONS = CaseIntake(
+    name="question-form",
     process=Process.QUESTION,
     acknowledgement_template="question_received",
     bits_template="question_to_bits",

@@ -12,6 +12,7 @@ from functions.devhost.azurite import PROJECT_ROOT
 EXPECTED = {
     "health": ("httpTrigger", "health"),
     "outbox_dispatch": ("timerTrigger", None),
+    "mailbox_poll": ("timerTrigger", None),
     "questions": ("httpTrigger", "questions"),
     "case_page": ("httpTrigger", "case-page/{reference}"),
     "confirm_submitter": ("httpTrigger", "confirm"),

@@ -105,7 +105,12 @@ def sample_case() -> Case:
 def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: str, language: str) -> None:
     context = {
         "case": sample_case(),
-        "text": {"question": "<img src=x>"},
+        "text": {
+            "question": "<img src=x>",
+            "message": "<img src=x>",
+            "attachments": [{"filename": "a.pdf", "size": 3}],
+        },
+        "sender": "<b>Frida</b>",
         "case_link": "http://localhost/case",
         "confirm_link": "http://localhost/confirm",
         "organisation_name": "Demo Forsikring ASA",

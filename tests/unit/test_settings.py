@@ -13,7 +13,7 @@ def test_no_configuration_means_local(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     settings = load_settings()
     assert settings.mode == "local" and settings.mail_transport == "local"
-    assert settings.table_connection_string == AZURITE_CONNECTION_STRING
+    assert settings.connection_string == AZURITE_CONNECTION_STRING
     assert settings.outbox_schedule == "0 */1 * * * *"
 
 
@@ -28,6 +28,16 @@ def test_no_configuration_means_local(monkeypatch: pytest.MonkeyPatch) -> None:
             {
                 "SSU_MODE": "azure",
                 "SSU_TABLE_ENDPOINT": "https://a.table.core.windows.net",
+                "SSU_SIGNING_KEY": "k" * 40,
+                "SSU_PUBLIC_BASE_URL": "https://x.example",
+            },
+            "SSU_BLOB_ENDPOINT",
+        ),
+        (
+            {
+                "SSU_MODE": "azure",
+                "SSU_TABLE_ENDPOINT": "https://a.table.core.windows.net",
+                "SSU_BLOB_ENDPOINT": "https://a.blob.core.windows.net",
                 "SSU_PUBLIC_BASE_URL": "https://x.example",
             },
             "SSU_SIGNING_KEY",
@@ -48,8 +58,9 @@ def test_bad_configuration_names_the_setting(monkeypatch: pytest.MonkeyPatch, en
 def test_azure_mode_with_everything_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSU_MODE", "azure")
     monkeypatch.setenv("SSU_TABLE_ENDPOINT", "https://a.table.core.windows.net")
+    monkeypatch.setenv("SSU_BLOB_ENDPOINT", "https://a.blob.core.windows.net")
     monkeypatch.setenv("SSU_SIGNING_KEY", "s" * 48)
     monkeypatch.setenv("SSU_PUBLIC_BASE_URL", "https://ssu.example")
     monkeypatch.setenv("SSU_MAIL_TRANSPORT", "graph")
     settings = load_settings()
-    assert settings.table_connection_string is None and settings.graph_auth == "managed_identity"
+    assert settings.connection_string is None and settings.graph_auth == "managed_identity"

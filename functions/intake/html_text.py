@@ -1,0 +1,59 @@
+"""HTML-only email as plain text, safely: scripts, styles and markup are dropped, never interpreted."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+_BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "hr"}
+_SKIP = {"script", "style", "head", "title", "template", "noscript"}
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+        self._quote_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self._skipping += 1
+        elif tag == "blockquote":
+            self._quote_depth += 1
+            self.parts.append("\n")
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag == "blockquote":
+            self._quote_depth = max(0, self._quote_depth - 1)
+            self.parts.append("\n")
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skipping:
+            return
+        text = re.sub(r"[ \t\r\n\xa0]+", " ", data)
+        if self._quote_depth:
+            # Quoted history in HTML mail becomes '>'-quoted text, which the reply splitter understands.
+            text = text.strip()
+            if text:
+                self.parts.append("> " * self._quote_depth + text + "\n")
+            return
+        self.parts.append(text)
+
+
+def html_to_text(html: str) -> str:
+    collector = _TextCollector()
+    try:
+        collector.feed(html)
+        collector.close()
+    except Exception:  # html.parser is lenient; this is a last resort for pathological input
+        return re.sub(r"<[^>]*>", " ", html)
+    lines = [line.strip() for line in "".join(collector.parts).split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -1,0 +1,216 @@
+"""One parser for every inbound email: raw RFC 5322 bytes in, the facts the intake needs out.
+
+Python's `email` package (policy.default) does the MIME work: RFC 2047 headers, transfer encodings, charsets,
+multipart. What it leaves to us: choosing the body, HTML-only mail as text, mislabelled charsets, the new text
+apart from the quoted history, delivery reports, and the headers that tell an automatic message from a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage, Message
+from email.policy import default
+from email.utils import getaddresses, parseaddr
+
+from .html_text import html_to_text
+from .quotes import split_reply
+
+MAX_SUBJECT = 200
+
+
+class MalformedMessage(ValueError):
+    """The bytes are not an email we can act on; the message says why."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    content: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A delivery status notification (bounce): who could not be reached, and the message it was about."""
+
+    recipients: tuple[str, ...]
+    status: str  # e.g. 5.1.1
+    permanent: bool
+    original_message_id: str | None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    message_id: str
+    from_name: str
+    from_address: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    delivered_to: tuple[str, ...]
+    subject: str
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    text: str
+    new_text: str
+    attachments: tuple[Attachment, ...]
+    headers: dict[str, str]  # lower-case names of the few headers the intake looks at
+    delivery_report: DeliveryReport | None = None
+    forwarded: bool = False
+
+    @property
+    def key(self) -> str:
+        """A short, stable identity for idempotency: the hash of the Message-ID."""
+        return hashlib.sha256(self.message_id.encode()).hexdigest()[:32]
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.delivered_to + self.to + self.cc
+
+
+_KEPT_HEADERS = (
+    "auto-submitted",
+    "x-auto-response-suppress",
+    "x-autoreply",
+    "x-autorespond",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "return-path",
+    "authentication-results",
+    "x-ssu-reference",
+    "x-ms-exchange-generated-message-source",
+)
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|vs|wg|tr|videresendt)\s*:", re.IGNORECASE)
+
+
+def parse_message(raw: bytes, *, max_attachment_bytes: int, allowed_types: tuple[str, ...]) -> InboundMessage:
+    """Parse one message. Attachments over the size limit or of other types are kept as metadata only."""
+    if not raw.strip():
+        raise MalformedMessage("empty message")
+    try:
+        msg = message_from_bytes(raw, policy=default)
+        from_name, from_address = parseaddr(str(msg.get("from", "")))
+    except Exception as exc:  # the email package raises many kinds of error on truly broken input
+        raise MalformedMessage(f"unreadable headers: {type(exc).__name__}") from None
+    if "@" not in from_address or any(c.isspace() for c in from_address):
+        raise MalformedMessage("no valid From address")
+    message_id = _first_id(str(msg.get("message-id", ""))) or _synthetic_id(raw)
+    text = _body_text(msg)
+    report = _delivery_report(msg)
+    subject = " ".join(str(msg.get("subject", "")).split())[:MAX_SUBJECT]
+    new_text, _quoted = split_reply(text)
+    return InboundMessage(
+        message_id=message_id,
+        from_name=" ".join(from_name.split()),
+        from_address=from_address.casefold(),
+        to=_addresses(msg, "to"),
+        cc=_addresses(msg, "cc"),
+        delivered_to=_addresses(msg, "delivered-to", "x-original-to", "envelope-to"),
+        subject=subject,
+        in_reply_to=tuple(_MESSAGE_ID.findall(str(msg.get("in-reply-to", "")))),
+        references=tuple(_MESSAGE_ID.findall(str(msg.get("references", "")))),
+        text=text,
+        new_text=new_text,
+        attachments=tuple(_attachments(msg, max_attachment_bytes, allowed_types)),
+        headers={name: " ".join(str(msg.get(name, "")).split()) for name in _KEPT_HEADERS if msg.get(name) is not None},
+        delivery_report=report,
+        forwarded=bool(_FORWARD_SUBJECT.match(subject)),
+    )
+
+
+def _first_id(value: str) -> str | None:
+    found = _MESSAGE_ID.findall(value)
+    return found[0] if found else None
+
+
+def _synthetic_id(raw: bytes) -> str:
+    # A message without Message-ID still needs a stable identity, so that processing it twice changes nothing.
+    return f"<sha256.{hashlib.sha256(raw).hexdigest()}@ssu.invalid>"
+
+
+def _addresses(msg: Message, *names: str) -> tuple[str, ...]:
+    values = [str(v) for name in names for v in (msg.get_all(name) or [])]
+    return tuple(addr.casefold() for _, addr in getaddresses(values) if "@" in addr)
+
+
+def _decode(part: Message) -> str:
+    """A text part's content; a wrong or unknown charset label falls back to windows-1252, then latin-1."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = (part.get_content_charset() or "utf-8").lower()
+    for candidate in (charset, "utf-8", "windows-1252"):
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("latin-1")
+
+
+def _body_text(msg: Message) -> str:
+    if not isinstance(msg, EmailMessage):
+        return ""
+    try:
+        body = msg.get_body(preferencelist=("plain", "html"))
+    except Exception:
+        body = None
+    if body is None:
+        return ""
+    content = _decode(body)
+    if body.get_content_subtype() == "html":
+        content = html_to_text(content)
+    return content.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _attachments(msg: Message, max_bytes: int, allowed_types: tuple[str, ...]) -> list[Attachment]:
+    found: list[Attachment] = []
+    if not isinstance(msg, EmailMessage):
+        return found
+    for part in msg.iter_attachments():
+        content_type = part.get_content_type()
+        if content_type in ("message/delivery-status", "text/rfc822-headers", "message/rfc822"):
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        keep = len(data) <= max_bytes and content_type in allowed_types
+        found.append(
+            Attachment(
+                filename=" ".join((part.get_filename() or "vedlegg").split())[:200],
+                content_type=content_type,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                content=data if keep else b"",
+            )
+        )
+    return found
+
+
+def _delivery_report(msg: Message) -> DeliveryReport | None:
+    if msg.get_content_type() != "multipart/report" or msg.get_param("report-type") != "delivery-status":
+        return None
+    recipients: list[str] = []
+    status, action, original = "", "", None
+    for part in msg.walk():
+        content_type = part.get_content_type()
+        if content_type == "message/delivery-status":
+            blocks = part.get_payload()
+            for block in blocks if isinstance(blocks, list) else []:
+                if not isinstance(block, Message):
+                    continue
+                final = str(block.get("final-recipient", ""))
+                if final:
+                    recipients.append(final.split(";", 1)[-1].strip().casefold())
+                status = status or str(block.get("status", "")).strip()
+                action = action or str(block.get("action", "")).strip().lower()
+        elif content_type in ("text/rfc822-headers", "message/rfc822"):
+            text = _decode(part) if content_type == "text/rfc822-headers" else str(part.get_payload(0))
+            match = re.search(r"^Message-ID:\s*(<[^>]+>)", text, re.IGNORECASE | re.MULTILINE)
+            original = original or (match.group(1) if match else None)
+    permanent = status.startswith("5") or action == "failed"
+    return DeliveryReport(tuple(recipients), status, permanent, original)

@@ -1,0 +1,279 @@
+"""Email intake: one inbound message becomes a new case, a message on an existing case, or is set aside with a reason.
+
+Every effect on a case is written in one transaction together with a marker of the message (the hash of its
+Message-ID), so a message processed twice - a redelivery, or a crash between storing and moving it - has the effect
+of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.cases import CaseIntake, Submission, open_case
+from ..core.mail import OutgoingMail
+from ..core.model import Case, CaseEvent, Channel, Process
+from ..core.privacy import mask_identity_numbers
+from ..core.registry import Registry
+from ..core.services import Services
+from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
+from .mailbox import Mailbox
+from .noise import Kind, classify
+from .parser import InboundMessage, MalformedMessage, parse_message
+from .routing import route
+from .threading import foreign_ids, reference_in_headers, reference_in_subject
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 20_000  # characters of a message kept on its event (an entity property holds 32 K characters)
+
+EMAIL_INTAKES: dict[str, CaseIntake] = {
+    intake.name: intake
+    for intake in [
+        *(CaseIntake(f"email-{p.value}", p, "case_received", "case_to_bits") for p in Process),
+        CaseIntake("email-C-security", Process.ERROR_REPORT, "case_received", "case_to_bits", bits_role="security"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message. `settle_as_processed` decides the folder it is moved to."""
+
+    status: str  # new_case | appended | duplicate | ignored | bounce | held | quarantined
+    reason: str = ""
+    reference: str | None = None
+
+    @property
+    def settle_as_processed(self) -> bool:
+        return self.status not in ("held", "quarantined")
+
+
+async def process_message(services: Services, raw: bytes) -> Outcome:
+    settings = services.settings
+    try:
+        message = parse_message(
+            raw, max_attachment_bytes=settings.attachment_max_bytes, allowed_types=tuple(settings.attachment_types)
+        )
+    except MalformedMessage as exc:
+        return Outcome("quarantined", f"unreadable message: {exc}")
+    known = await services.store.message_reference(message.key)
+    if known:
+        return Outcome("duplicate", "processed before", known)
+    kind = classify(message, own_addresses=(settings.shared_mailbox.casefold(),))
+    if kind is Kind.OWN:
+        return Outcome("ignored", "our own message")
+    reference = await _case_of(services, message)
+    stored = await services.store.load(reference) if reference else None
+    if kind is Kind.BOUNCE:
+        return await _record_bounce(services, message, stored)
+    try:
+        if stored is not None:
+            outcome = await _follow_up(services, message, kind, stored)
+        elif kind is not Kind.PERSON:
+            return Outcome("ignored", f"{kind.value} message that belongs to no case")
+        else:
+            outcome = await _new_case(services, message)
+    except AlreadyProcessed as done:
+        outcome = Outcome("duplicate", "processed before", done.reference)
+    if outcome.reference and outcome.status in ("new_case", "appended", "duplicate"):
+        await services.store.remember_message(message.key, outcome.reference)
+    return outcome
+
+
+async def _case_of(services: Services, message: InboundMessage) -> str | None:
+    settings = services.settings
+    found = reference_in_headers(message, settings.reference_prefix, settings.mail_domain)
+    found = found or reference_in_subject(message.subject, settings.reference_prefix)
+    if found:
+        return found
+    for key in foreign_ids(message)[:5]:
+        found = await services.store.message_reference(key)
+        if found:
+            return found
+    return None
+
+
+def _masked(text: str) -> tuple[str, int]:
+    masked, count = mask_identity_numbers(text)
+    if len(masked) > MAX_TEXT:
+        masked = masked[:MAX_TEXT] + "\n[…]"
+    return masked, count
+
+
+async def _attachments(services: Services, message: InboundMessage) -> list[dict[str, Any]]:
+    """Store kept attachments in Blob Storage (by content hash: storing twice is a no-op); return their metadata."""
+    kept = [a for a in message.attachments if a.content]
+    await asyncio.gather(*(services.blobs.put(a.sha256, a.content, a.content_type) for a in kept))
+    return [
+        {
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "stored": bool(a.content),
+        }
+        for a in message.attachments
+    ]
+
+
+def _language(text: str) -> str:
+    norwegian = re.search(r"[æøåÆØÅ]|\b(hei|og|ikke|vi|dere|takk|hilsen|gjelder|spørsmål)\b", text, re.IGNORECASE)
+    return "nb" if norwegian else "en"
+
+
+async def _new_case(services: Services, message: InboundMessage) -> Outcome:
+    registry = await services.registry()
+    where = route(message.recipients, message.subject, message.text, services.settings.mail_aliases)
+    organisations = registry.organisations_of_contact(message.from_address) or registry.organisations_of_domain(
+        message.from_address.rsplit("@", 1)[-1]
+    )
+    text, masked = _masked(message.text)
+    subject, masked_in_subject = mask_identity_numbers(message.subject)
+    intake_name = "email-C-security" if where.kind == "security_breach" else f"email-{where.process.value}"
+    submission = Submission(
+        kind=where.kind,
+        organisation_number=organisations[0].organisation_number if organisations else "",
+        name=message.from_name or message.from_address.split("@", 1)[0],
+        email=message.from_address,
+        title=subject or "(uten emne)",
+        language=_language(f"{message.subject}\n{message.text[:2000]}"),
+        details={"source": "email", "routed_by": where.by},
+        text={
+            "message": text,
+            "message_id": message.message_id,
+            "attachments": await _attachments(services, message),
+        },
+        identity_numbers_removed=masked + masked_in_subject,
+    )
+    case = await open_case(services, EMAIL_INTAKES[intake_name], submission, Channel.EMAIL, markers=[message.key])
+    log.info("intake: %s opened %s (%s, routed by %s)", message.key, case.reference, where.kind, where.by)
+    return Outcome("new_case", where.kind, case.reference)
+
+
+def _is_participant(registry: Registry, case: Case, sender: str) -> str | None:
+    """The sender's part in the case, or None when they have none (and the message is held for Bits)."""
+    if sender == case.submitter_email.casefold():
+        return "submitter"
+    if case.organisation_number and registry.is_contact_of(sender, case.organisation_number):
+        return "organisation"
+    if registry.bits and any(c.email.casefold() == sender for c in registry.bits.contacts):
+        return "bits"
+    for source in registry.sources.values():
+        if any(c.email.casefold() == sender for c in source.contacts):
+            return "source"
+    return None
+
+
+async def _follow_up(services: Services, message: InboundMessage, kind: Kind, stored: StoredCase) -> Outcome:
+    case = stored.case
+    now = services.clock.now()
+    if kind is not Kind.PERSON:
+        event = CaseEvent(
+            at=now,
+            actor=message.from_address,
+            channel=Channel.EMAIL,
+            kind="automatic_reply",
+            public=False,
+            summary=f"Automatic message ({kind.value}): {message.subject}",
+            data={"message_id": message.message_id},
+        )
+        await services.store.append(case.reference, event, markers=[message.key])
+        return Outcome("appended", kind.value, case.reference)
+    registry = await services.registry()
+    part = _is_participant(registry, case, message.from_address)
+    if part is None:
+        return Outcome("held", f"held for Bits: the sender is not a participant of {case.reference}", case.reference)
+    text, masked = _masked(message.new_text or message.text)
+    attachments = await _attachments(services, message)
+    from_bits = part == "bits"
+    event = CaseEvent(
+        at=now,
+        actor=message.from_address,
+        channel=Channel.EMAIL,
+        kind="note" if from_bits else "message",
+        public=not from_bits,
+        summary=f"{'Note from Bits' if from_bits else 'Message'} by email: {message.subject}",
+        data={
+            "message": text,
+            "message_id": message.message_id,
+            "attachments": attachments,
+            "identity_numbers_removed": masked,
+        },
+    )
+    mails: list[OutgoingMail] = []
+    if not from_bits:
+        for contact in registry.bits_contacts("support"):
+            mails.append(
+                services.compose(
+                    reference=case.reference,
+                    purpose=f"message-{message.key[:16]}",
+                    to=contact.email,
+                    template="case_message_to_bits",
+                    language=contact.language,
+                    in_reply_to=message.message_id,
+                    case=case,
+                    sender=message.from_name or message.from_address,
+                    text={"message": text, "attachments": attachments},
+                )
+            )
+    await services.store.append(case.reference, event, mails, markers=[message.key])
+    return Outcome("appended", part, case.reference)
+
+
+async def _record_bounce(services: Services, message: InboundMessage, stored: StoredCase | None) -> Outcome:
+    report = message.delivery_report
+    assert report is not None
+    if stored is None:
+        return Outcome("ignored", "delivery report about no known case")
+    event = CaseEvent(
+        at=services.clock.now(),
+        actor="mail-system",
+        channel=Channel.EMAIL,
+        kind="mail_bounced",
+        public=False,
+        summary=f"Delivery to {', '.join(report.recipients) or 'a recipient'} failed ({report.status or 'no status'})",
+        data={"recipients": list(report.recipients), "status": report.status, "permanent": report.permanent},
+    )
+    try:
+        await services.store.append(stored.case.reference, event, markers=[message.key])
+    except AlreadyProcessed:
+        return Outcome("duplicate", "processed before", stored.case.reference)
+    return Outcome("bounce", report.status, stored.case.reference)
+
+
+@dataclass
+class PollReport:
+    outcomes: dict[str, int]
+    left_for_later: int = 0
+
+
+async def poll_mailbox(services: Services, mailbox: Mailbox) -> PollReport:
+    """Process what waits in the mailbox, a few at a time. One bad message never blocks the others; when storage is
+    down, messages stay in the mailbox for the next poll."""
+    settings = services.settings
+    items = await mailbox.fetch(settings.mailbox_batch_size)
+    gate = asyncio.Semaphore(settings.mailbox_concurrency)
+    report = PollReport(outcomes={})
+
+    async def one(item_raw: Any) -> None:
+        async with gate:
+            try:
+                outcome = await process_message(services, item_raw.raw)
+            except StorageUnavailable as exc:
+                log.warning("intake: storage unavailable, %s stays in the mailbox: %s", item_raw.id, exc)
+                report.left_for_later += 1
+                return
+            except Exception as exc:  # never let one message stop the poll
+                log.exception("intake: %s could not be processed", item_raw.id)
+                outcome = Outcome("quarantined", f"internal error: {type(exc).__name__}")
+            await mailbox.settle(item_raw, outcome.settle_as_processed, f"{outcome.status}: {outcome.reason}")
+            report.outcomes[outcome.status] = report.outcomes.get(outcome.status, 0) + 1
+
+    await asyncio.gather(*(one(item) for item in items))
+    if items:
+        log.info("intake: %s", report)
+    return report
