@@ -103,7 +103,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int, allowed_types: tuple
     message_id = _first_id(str(msg.get("message-id", ""))) or _synthetic_id(raw)
     text = _body_text(msg)
     report = _delivery_report(msg)
-    subject = " ".join(str(msg.get("subject", "")).split())[:MAX_SUBJECT]
+    subject = " ".join(_header_text(raw, msg, "subject").split())[:MAX_SUBJECT]
     new_text, _quoted = split_reply(text)
     return InboundMessage(
         message_id=message_id,
@@ -122,6 +122,21 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int, allowed_types: tuple
         delivery_report=report,
         forwarded=bool(_FORWARD_SUBJECT.match(subject)),
     )
+
+
+def _header_text(raw: bytes, msg: Message, name: str) -> str:
+    """A header's text. Raw 8-bit headers (not RFC 2047 encoded) are read as UTF-8, else as windows-1252."""
+    value = str(msg.get(name, ""))
+    if "\ufffd" not in value and not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    match = re.search(rb"^" + name.encode() + rb":[ \t]*(.*(?:\r?\n[ \t].*)*)", raw, re.IGNORECASE | re.MULTILINE)
+    if match is None:
+        return value
+    data = match.group(1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("windows-1252", errors="replace")
 
 
 def _first_id(value: str) -> str | None:

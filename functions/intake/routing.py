@@ -57,6 +57,10 @@ _KEYWORDS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# Words that mark an error in a subject line, though they are too common to count in a body.
+_SUBJECT_ONLY: list[tuple[str, re.Pattern[str]]] = [("C", re.compile(r"\bfeil\b|\bfails?\b|\bfailing\b", re.I))]
+
+
 def route(recipients: tuple[str, ...], subject: str, text: str, aliases: dict[str, str]) -> Route:
     """Aliases map a full address or a plus tag (ssu+feil@…) to a route key: C, C-security, D, E or A."""
     for address in recipients:
@@ -66,8 +70,8 @@ def route(recipients: tuple[str, ...], subject: str, text: str, aliases: dict[st
             if key and key in aliases and aliases[key] in ROUTES:
                 found = ROUTES[aliases[key]]
                 return Route(found.process, found.kind, "address")
-    for haystack in (subject, text[:5000]):
-        for key, pattern in _KEYWORDS:
+    for haystack, patterns in ((subject, _KEYWORDS + _SUBJECT_ONLY), (text[:5000], _KEYWORDS)):
+        for key, pattern in patterns:
             if pattern.search(haystack):
                 found = ROUTES[key]
                 return Route(found.process, found.kind, "keywords")

@@ -15,7 +15,9 @@ def message_key(message_id: str) -> str:
 def reference_in_headers(message: InboundMessage, prefix: str, domain: str) -> str | None:
     """Our own Message-IDs look like <SSU-D-2026-0001.<hash>@domain>: a reply names one of them."""
     ours = re.compile(rf"^<({re.escape(prefix)}-[A-E]-\d{{4}}-\d{{4,}})\.[0-9a-f]+@{re.escape(domain)}>$", re.I)
-    for message_id in (*message.in_reply_to, *reversed(message.references)):
+    report = message.delivery_report
+    bounced = (report.original_message_id,) if report and report.original_message_id else ()
+    for message_id in (*message.in_reply_to, *reversed(message.references), *bounced):
         match = ours.match(message_id)
         if match:
             return match.group(1).upper()
