@@ -65,8 +65,8 @@ class CaseStore(Protocol):
     ) -> None:
         """Add an event (and its mails) to a case without changing the case itself."""
 
-    async def remember_message(self, key: str, reference: str) -> None:
-        """Index an email's identity (hash of its Message-ID) to the case it belongs to."""
+    async def remember_messages(self, references: dict[str, str]) -> None:
+        """Index emails' identities (hashes of their Message-IDs) to the cases they belong to."""
 
     async def message_reference(self, key: str) -> str | None: ...
 

@@ -464,11 +464,11 @@ class TableCaseStore:
                     raise AlreadyQueued(reference) from exc
                 raise
 
-    async def remember_message(self, key: str, reference: str) -> None:
+    async def remember_messages(self, references: dict[str, str]) -> None:
+        rows = [{"PartitionKey": "message", "RowKey": key, "Reference": ref} for key, ref in references.items()]
         with storage_errors():
             await self._storage.ensure_tables()
-            entity = {"PartitionKey": "message", "RowKey": key, "Reference": reference}
-            await self._storage.table(META).upsert_entity(entity)
+            await _upsert_in_batches(self._storage.table(META), rows)
 
     async def message_reference(self, key: str) -> str | None:
         with storage_errors():

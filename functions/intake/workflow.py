@@ -46,6 +46,7 @@ class Outcome:
     status: str  # new_case | appended | duplicate | ignored | bounce | held | quarantined
     reason: str = ""
     reference: str | None = None
+    message_key: str | None = None  # set when the message belongs to a case: to be indexed for threading
 
     @property
     def settle_as_processed(self) -> bool:
@@ -60,9 +61,6 @@ async def process_message(services: Services, raw: bytes) -> Outcome:
         )
     except MalformedMessage as exc:
         return Outcome("quarantined", f"unreadable message: {exc}")
-    known = await services.store.message_reference(message.key)
-    if known:
-        return Outcome("duplicate", "processed before", known)
     kind = classify(message, own_addresses=(settings.shared_mailbox.casefold(),))
     if kind is Kind.OWN:
         return Outcome("ignored", "our own message")
@@ -80,7 +78,7 @@ async def process_message(services: Services, raw: bytes) -> Outcome:
     except AlreadyProcessed as done:
         outcome = Outcome("duplicate", "processed before", done.reference)
     if outcome.reference and outcome.status in ("new_case", "appended", "duplicate"):
-        await services.store.remember_message(message.key, outcome.reference)
+        outcome = Outcome(outcome.status, outcome.reason, outcome.reference, message.key)
     return outcome
 
 
@@ -258,6 +256,7 @@ async def poll_mailbox(services: Services, mailbox: Mailbox) -> PollReport:
     items = await mailbox.fetch(settings.mailbox_batch_size)
     gate = asyncio.Semaphore(settings.mailbox_concurrency)
     report = PollReport(outcomes={})
+    to_index: dict[str, str] = {}
 
     async def one(item_raw: Any) -> None:
         async with gate:
@@ -270,10 +269,15 @@ async def poll_mailbox(services: Services, mailbox: Mailbox) -> PollReport:
             except Exception as exc:  # never let one message stop the poll
                 log.exception("intake: %s could not be processed", item_raw.id)
                 outcome = Outcome("quarantined", f"internal error: {type(exc).__name__}")
+            if outcome.message_key and outcome.reference:
+                to_index[outcome.message_key] = outcome.reference
             await mailbox.settle(item_raw, outcome.settle_as_processed, f"{outcome.status}: {outcome.reason}")
             report.outcomes[outcome.status] = report.outcomes.get(outcome.status, 0) + 1
 
     await asyncio.gather(*(one(item) for item in items))
+    # Index the messages' ids to their cases, so that a reply to an insurer's own email finds its case too. In
+    # batches: on a crash before this, a later reply still threads by our Message-IDs and the subject's reference.
+    await services.store.remember_messages(to_index)
     if items:
         log.info("intake: %s", report)
     return report

@@ -219,12 +219,8 @@ def test_attachments_are_kept_in_blob_storage(devhost: DevHostProcess, tmp_path:
     message = email.message_from_bytes((MAIL / "gmail_en_error.eml").read_bytes(), policy=default)
     del message["Message-ID"]
     message["Message-ID"] = "<with-attachment@mail.gmail.com>"
-    message.add_attachment(
-        b"%PDF-1.4 log", maintype="application", subtype="pdf", filename="logg.pdf"
-    )
-    message.add_attachment(
-        b"MZ\x90", maintype="application", subtype="x-msdownload", filename="x.exe"
-    )
+    message.add_attachment(b"%PDF-1.4 log", maintype="application", subtype="pdf", filename="logg.pdf")
+    message.add_attachment(b"MZ\x90", maintype="application", subtype="x-msdownload", filename="x.exe")
     path = tmp_path / "with_attachment.eml"
     path.write_bytes(message.as_bytes())
     shutil.copy(path, devhost.mail_dir / "inbox" / "with_attachment.eml")
