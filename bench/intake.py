@@ -43,7 +43,6 @@ async def run(connection_string: str, mail_dir: Path) -> None:
         table_prefix="i" + uuid.uuid4().hex[:10],
         mail_local_dir=mail_dir,
         mailbox_batch_size=1000,
-        mailbox_concurrency=16,
     )
     services = build_services(settings)
     await services.registry_store.save_registry(parse_registry_file(ROOT / "data" / "demo-registry.json"))
@@ -54,7 +53,9 @@ async def run(connection_string: str, mail_dir: Path) -> None:
     total = sum(report.outcomes.values())
     queued = len(await services.store.due_mails(services.clock.now(), 10_000))
     await services.close()
-    print(f"intake from the local inbox into Azurite ({total} messages, one poll, 16 at a time):")
+    print(
+        f"intake from the local inbox into Azurite ({total} messages, one poll, {settings.mailbox_concurrency} at a time):"
+    )
     print(f"  {total} messages in {elapsed:.2f} s = {total / elapsed:.0f} messages/s (target >= 110)")
     print(f"  outcomes: {report.outcomes}; acknowledgements queued: {queued}")
     big = (mail_dir / "processed" / "zz-big-attachment.eml").exists()

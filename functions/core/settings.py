@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # Inbound mail.
     mailbox_schedule: str = "0 */1 * * * *"
     mailbox_batch_size: int = Field(200, ge=1, le=2000)
-    mailbox_concurrency: int = Field(8, ge=1, le=64)
+    mailbox_concurrency: int = Field(32, ge=1, le=128)
     mail_aliases: dict[str, str] = Field(
         default_factory=lambda: {
             "feil": "C",

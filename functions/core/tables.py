@@ -26,6 +26,7 @@ import random
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -260,6 +261,52 @@ def _record_from_outbox(entity: TableEntity) -> MailRecord:
     )
 
 
+_BATCH_OPS = 100  # the service's limit of operations in one transaction
+_BATCH_BYTES = 3_000_000  # well under the service's 4 MiB limit of a transaction's payload
+
+
+def _payload_bytes(ops: list[tuple[Any, ...]]) -> int:
+    return sum(len(v) for op in ops for v in op[1].values() if isinstance(v, bytes | str))
+
+
+@dataclass
+class _Creation:
+    """A new case waiting to be written, and the future its writer resolves."""
+
+    case: Case
+    event: CaseEvent
+    mails: MailsFor
+    markers: tuple[str, ...]
+    done: asyncio.Future[Case]
+
+
+def _take_batch(queue: list[_Creation]) -> list[_Creation]:
+    """The oldest waiting cases that surely fit in one transaction (a case queues at most a few mails)."""
+    batch: list[_Creation] = []
+    ops = 1  # the counter
+    while queue:
+        estimate = 2 + len(queue[0].markers) + 2 * 4
+        if batch and ops + estimate > _BATCH_OPS:
+            break
+        batch.append(queue.pop(0))
+        ops += estimate
+    return batch
+
+
+def _fail_all(batch: list[_Creation], exc: BaseException) -> None:
+    for creation in batch:
+        if not creation.done.done():
+            creation.done.set_exception(exc)
+
+
+def _counter_op(partition: str, counter: _Counter, seq: int) -> tuple[Any, ...]:
+    entity = {"PartitionKey": partition, "RowKey": "counter", "Kind": "counter", "Last": seq}
+    if counter.etag is None:
+        return ("create", entity)
+    options = {"mode": UpdateMode.REPLACE, "etag": counter.etag, "match_condition": MatchConditions.IfNotModified}
+    return ("update", entity, options)
+
+
 class _Counter:
     def __init__(self, last: int, etag: str | None) -> None:
         self.last = last
@@ -274,6 +321,7 @@ class TableCaseStore:
         self._prefix = reference_prefix
         self._counters: dict[str, _Counter] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._queues: dict[str, list[_Creation]] = {}
         self._known_partitions: set[str] = set()
 
     @property
@@ -285,52 +333,87 @@ class TableCaseStore:
     async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor, markers: Sequence[str] = ()) -> Case:
         year = case.created_at.astimezone(UTC).year
         partition = f"{case.process.value}-{year}"
+        creation = _Creation(case, event, mails, tuple(markers), asyncio.get_running_loop().create_future())
         with storage_errors():
             await self._storage.ensure_tables()
             await self._remember_partition(partition)
-            # One writer per partition in this process: the counter's ETag then only conflicts across instances.
-            async with self._locks.setdefault(partition, asyncio.Lock()):
-                for _ in range(_CREATE_ATTEMPTS):
-                    counter = self._counters.get(partition) or await self._read_counter(partition)
-                    seq = counter.last + 1
-                    numbered = case.model_copy(
-                        update={"reference": format_reference(self._prefix, case.process, year, seq)}
-                    )
-                    ops = self._create_ops(partition, counter, seq, numbered, event, mails(numbered))
-                    ops += _marker_ops(partition, numbered.reference, markers)
-                    try:
-                        result = await self._cases.submit_transaction(ops)
-                    except TableTransactionError as exc:
-                        if exc.status_code in (409, 412):
-                            await self._raise_if_processed(partition, markers)
-                            # Another instance took this number: read the counter again and take the next.
-                            self._counters.pop(partition, None)
-                            await asyncio.sleep(random.uniform(0, 0.02))
-                            continue
-                        raise
-                    self._counters[partition] = _Counter(seq, result[0]["etag"])
-                    return numbered
-        raise ConcurrentUpdate(f"could not allocate a reference in {partition} after {_CREATE_ATTEMPTS} attempts")
+        queue = self._queues.setdefault(partition, [])
+        queue.append(creation)
+        # Group commit: whoever holds the partition's lock writes the waiting cases together, one counter update
+        # and one transaction for up to _BATCH_OPS operations. Alone, a case is one transaction of its own.
+        async with self._locks.setdefault(partition, asyncio.Lock()):
+            while not creation.done.done():
+                await self._commit(partition, year, _take_batch(queue))
+        return creation.done.result()
 
-    def _create_ops(
-        self, partition: str, counter: _Counter, seq: int, case: Case, event: CaseEvent, mails: Sequence[OutgoingMail]
-    ) -> list[tuple[Any, ...]]:
-        counter_entity = {"PartitionKey": partition, "RowKey": "counter", "Kind": "counter", "Last": seq}
-        counter_op: tuple[Any, ...]
-        if counter.etag is None:
-            counter_op = ("create", counter_entity)
-        else:
-            counter_op = (
-                "update",
-                counter_entity,
-                {"mode": UpdateMode.REPLACE, "etag": counter.etag, "match_condition": MatchConditions.IfNotModified},
-            )
-        return [
-            counter_op,
-            ("create", _case_entity(partition, case)),
-            ("create", _event_entity(partition, case.reference, event)),
-            *_mail_ops(partition, mails, case.created_at),
-        ]
+    async def _commit(self, partition: str, year: int, batch: list[_Creation]) -> None:
+        """Write a batch of new cases with consecutive references; every creation's future is resolved."""
+        for _ in range(_CREATE_ATTEMPTS):
+            counter = self._counters.get(partition) or await self._read_counter_safely(partition, batch)
+            if counter is None:
+                return
+            numbered: list[tuple[_Creation, Case, list[tuple[Any, ...]]]] = []
+            seq = counter.last
+            for creation in batch:
+                reference = format_reference(self._prefix, creation.case.process, year, seq + 1)
+                case = creation.case.model_copy(update={"reference": reference})
+                try:
+                    ops = [
+                        ("create", _case_entity(partition, case)),
+                        ("create", _event_entity(partition, reference, creation.event)),
+                        *_mail_ops(partition, creation.mails(case), case.created_at),
+                        *_marker_ops(partition, reference, creation.markers),
+                    ]
+                except Exception as exc:  # this case cannot be written (e.g. a mail too large): it fails alone
+                    creation.done.set_exception(exc)
+                    continue
+                seq += 1
+                numbered.append((creation, case, ops))
+            if not numbered:
+                return
+            ops = [_counter_op(partition, counter, seq)] + [op for _, _, case_ops in numbered for op in case_ops]
+            if len(numbered) > 1 and (len(ops) > _BATCH_OPS or _payload_bytes(ops) > _BATCH_BYTES):
+                for creation, _, _ in numbered:  # too much for one transaction: one case at a time
+                    await self._commit(partition, year, [creation])
+                return
+            try:
+                with storage_errors():
+                    result = await self._cases.submit_transaction(ops)
+            except TableTransactionError as exc:
+                if exc.status_code not in (409, 412):
+                    _fail_all(batch, exc)
+                    return
+                self._counters.pop(partition, None)
+                if len(numbered) > 1:
+                    # Which one conflicted is not reliably reported: write them one by one to find out.
+                    for creation, _, _ in numbered:
+                        await self._commit(partition, year, [creation])
+                    return
+                try:
+                    with storage_errors():
+                        await self._raise_if_processed(partition, numbered[0][0].markers)
+                except Exception as processed:
+                    _fail_all(batch, processed)
+                    return
+                # Another instance took this number: read the counter again and take the next.
+                await asyncio.sleep(random.uniform(0, 0.02))
+                continue
+            except Exception as exc:
+                _fail_all(batch, exc)
+                return
+            self._counters[partition] = _Counter(seq, result[0]["etag"])
+            for creation, case, _ in numbered:
+                creation.done.set_result(case)
+            return
+        _fail_all(batch, ConcurrentUpdate(f"no reference could be allocated in {partition}"))
+
+    async def _read_counter_safely(self, partition: str, batch: list[_Creation]) -> _Counter | None:
+        try:
+            with storage_errors():
+                return await self._read_counter(partition)
+        except Exception as exc:
+            _fail_all(batch, exc)
+            return None
 
     async def _raise_if_processed(self, partition: str, markers: Sequence[str]) -> None:
         for marker in markers:

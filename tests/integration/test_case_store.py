@@ -11,7 +11,7 @@ from functions.core.mail import OutgoingMail
 from functions.core.model import Case, CaseEvent, Channel, Process
 from functions.core.services import Services, build_services
 from functions.core.settings import AZURITE_CONNECTION_STRING, Settings
-from functions.core.store import AlreadyQueued, ConcurrentUpdate, StorageUnavailable
+from functions.core.store import AlreadyProcessed, AlreadyQueued, ConcurrentUpdate, StorageUnavailable
 
 
 def draft(**changes: object) -> Case:
@@ -147,3 +147,19 @@ async def test_unreachable_storage_is_reported_quickly_and_clearly(settings: Set
         assert await broken.storage.ping() is False
     finally:
         await broken.close()
+
+
+async def test_cases_written_together_fail_alone(services: Services) -> None:
+    first = await services.store.create_case(draft(), received(), lambda c: [mail(c)], markers=["seen-before"])
+    creations = [
+        services.store.create_case(draft(title=f"Sak {i}"), received(), lambda c: [mail(c)], markers=[f"m{i}"])
+        for i in range(10)
+    ]
+    creations.append(services.store.create_case(draft(), received(), lambda c: [mail(c)], markers=["seen-before"]))
+    creations.append(services.store.create_case(draft(), received(), lambda c: [mail(c, size=2_000_000)]))
+    results = await asyncio.gather(*creations, return_exceptions=True)
+    written = [r for r in results if isinstance(r, Case)]
+    assert sorted(c.reference for c in written) == [f"SSU-D-2026-{n:04d}" for n in range(2, 12)]
+    assert isinstance(results[10], AlreadyProcessed) and results[10].reference == first.reference
+    assert isinstance(results[11], ValueError)
+    assert len(await services.store.cases(Process.QUESTION)) == 11
