@@ -53,9 +53,8 @@ async def run(connection_string: str, mail_dir: Path) -> None:
     total = sum(report.outcomes.values())
     queued = len(await services.store.due_mails(services.clock.now(), 10_000))
     await services.close()
-    print(
-        f"intake from the local inbox into Azurite ({total} messages, one poll, {settings.mailbox_concurrency} at a time):"
-    )
+    at_a_time = settings.mailbox_concurrency
+    print(f"intake from the local inbox into Azurite ({total} messages, one poll, {at_a_time} at a time):")
     print(f"  {total} messages in {elapsed:.2f} s = {total / elapsed:.0f} messages/s (target >= 110)")
     print(f"  outcomes: {report.outcomes}; acknowledgements queued: {queued}")
     big = (mail_dir / "processed" / "zz-big-attachment.eml").exists()
