@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from functions.devhost.azurite import free_port
 
@@ -16,18 +18,46 @@ from functions.devhost.azurite import free_port
 class Recorded:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
     body: bytes
 
 
 @dataclass
+class StubMessage:
+    id: str
+    raw: bytes
+    seq: int
+    folder: str = "inbox"
+
+
+@dataclass
 class GraphStub:
-    """`script` holds the answers to give, in order (status, headers, json); when empty, sendMail gets 202."""
+    """`script` holds the answers to give, in order (status, headers, json), before the stub's own behaviour:
+    sendMail is accepted; a mailbox (delta, $value, move, folders) and subscriptions are played."""
 
     requests: list[Recorded] = field(default_factory=list)
     script: deque[tuple[int, dict[str, str], dict[str, Any] | None]] = field(default_factory=deque)
     port: int = 0
+    page_size: int = 2
+    messages: dict[str, StubMessage] = field(default_factory=dict)
+    folders: dict[str, str] = field(default_factory=dict)  # id -> display name
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
+
+    def fail(self, suffix: str, status: int, headers: dict[str, str], skip: int = 0) -> None:
+        """Answer `status` to the next request whose path ends with `suffix`, after letting `skip` of them pass."""
+        self.failures.append({"suffix": suffix, "status": status, "headers": headers, "skip": skip})
+
+    def deliver(self, raw: bytes) -> str:
+        seq = len(self.messages) + 1
+        message_id = f"AAMkImmutable{seq:04d}"
+        self.messages[message_id] = StubMessage(message_id, raw, seq)
+        return message_id
+
+    def in_folder(self, name: str) -> list[str]:
+        folder_id = next((i for i, n in self.folders.items() if n == name), name)
+        return [m.id for m in self.messages.values() if m.folder == folder_id]
 
     @property
     def base_url(self) -> str:
@@ -51,7 +81,15 @@ class GraphStub:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        self.requests.append(Recorded(request.method, request.path, CIMultiDict(request.headers), body))
+        for rule in self.failures:
+            if request.path.endswith(rule["suffix"]):
+                if rule["skip"]:
+                    rule["skip"] -= 1
+                    break
+                self.failures.remove(rule)
+                payload = {"error": {"code": "Stubbed", "message": f"stubbed {rule['status']}"}}
+                return web.json_response(payload, status=rule["status"], headers=rule["headers"])
         if self.script:
             status, headers, payload = self.script.popleft()
             if payload is None and status >= 400:
@@ -63,7 +101,64 @@ class GraphStub:
             )
         if request.path.endswith("/sendMail"):
             return web.Response(status=202)
-        return web.json_response({"error": {"code": "NotFound", "message": request.path}}, status=404)
+        return self._mailbox(request, body)
+
+    def _mailbox(self, request: web.Request, body: bytes) -> web.Response:
+        path, query = request.path, request.query
+        base = f"http://127.0.0.1:{self.port}"
+        if path.endswith(("/mailFolders/inbox/messages/delta", "/mailFolders/inbox/messages/delta()")):
+            since = int(query.get("$deltatoken", "0"))
+            offset = int(query.get("$skiptoken", "0"))
+            fresh = [m for m in self.messages.values() if m.folder == "inbox" and m.seq > since]
+            page = fresh[offset : offset + self.page_size]
+            value: list[dict[str, Any]] = [{"id": m.id} for m in page]
+            if offset == 0 and since:
+                value += [
+                    {"id": m.id, "@removed": {"reason": "deleted"}}
+                    for m in self.messages.values()
+                    if m.folder != "inbox" and m.seq > since - 1
+                ]
+            result: dict[str, Any] = {"value": value}
+            if offset + self.page_size < len(fresh):
+                result["@odata.nextLink"] = f"{base}{path}?$deltatoken={since}&$skiptoken={offset + self.page_size}"
+            else:
+                top = max([m.seq for m in self.messages.values()] or [0])
+                result["@odata.deltaLink"] = f"{base}{path}?$deltatoken={top}"
+            return web.json_response(result)
+        parts = path.split("/")
+        if path.endswith("/$value") and "messages" in parts:
+            message = self.messages.get(parts[-2])
+            return web.Response(body=message.raw, content_type="message/rfc822") if message else _not_found(path)
+        if path.endswith("/move"):
+            message = self.messages.get(parts[-2])
+            if message is None:
+                return _not_found(path)
+            message.folder = {k.lower(): v for k, v in json.loads(body).items()}["destinationid"]
+            return web.json_response({"id": message.id}, status=201)
+        if path.endswith("/mailFolders") and request.method == "GET":
+            wanted = query.get("$filter", "").split("'")[1] if "'" in query.get("$filter", "") else ""
+            found = [{"id": i, "displayName": n} for i, n in self.folders.items() if n == wanted]
+            return web.json_response({"value": found})
+        if path.endswith("/mailFolders") and request.method == "POST":
+            name = json.loads(body)["displayName"]
+            folder_id = f"folder-{len(self.folders) + 1}"
+            self.folders[folder_id] = name
+            return web.json_response({"id": folder_id, "displayName": name}, status=201)
+        if path.endswith("/subscriptions") and request.method == "POST":
+            subscription = {**json.loads(body), "id": f"sub-{len(self.subscriptions) + 1}"}
+            self.subscriptions[subscription["id"]] = subscription
+            return web.json_response(subscription, status=201)
+        if "/subscriptions/" in path and request.method == "PATCH":
+            subscription = self.subscriptions.get(parts[-1])
+            if subscription is None:
+                return _not_found(path)
+            subscription.update(json.loads(body))
+            return web.json_response(subscription)
+        return _not_found(path)
+
+
+def _not_found(path: str) -> web.Response:
+    return web.json_response({"error": {"code": "NotFound", "message": path}}, status=404)
 
 
 class StaticToken:

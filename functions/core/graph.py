@@ -80,10 +80,13 @@ class GraphClient:
         return GraphServiceClient(request_adapter=adapter)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-        if self._credential is not None and hasattr(self._credential, "close"):
-            await self._credential.close()
+        """Idempotent: the transport and the mailbox share one client, and both close it."""
+        http, credential = self._http, self._credential
+        self._http, self._credential, self._client = None, None, None
+        if http is not None:
+            await http.aclose()
+        if credential is not None and hasattr(credential, "close"):
+            await credential.close()
 
 
 class GraphTransport:
@@ -112,7 +115,7 @@ class GraphTransport:
         except APIError as exc:
             status = exc.response_status_code or 0
             if status == 429 or status >= 500 or status == 408:
-                raise TransientSendError(f"Graph answered {status}", _retry_after(exc.response_headers)) from exc
+                raise TransientSendError(f"Graph answered {status}", retry_after(exc.response_headers)) from exc
             raise PermanentSendError(f"Graph answered {status}: {_odata_message(exc)}") from exc
         except httpx.HTTPError as exc:
             raise TransientSendError(f"Graph unreachable: {type(exc).__name__}") from exc
@@ -121,7 +124,7 @@ class GraphTransport:
         await self._graph.close()
 
 
-def _retry_after(headers: dict[str, str] | None) -> float | None:
+def retry_after(headers: dict[str, str] | None) -> float | None:
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             try:

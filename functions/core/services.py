@@ -19,7 +19,7 @@ from .rendering import Renderer
 from .settings import Settings, get_settings
 from .signing import sign
 from .store import CaseStore, RegistryStore
-from .tables import TableCaseStore, TableRegistryStore, TableStorage
+from .tables import TableCaseStore, TableRegistryStore, TableStateStore, TableStorage
 
 
 @dataclass
@@ -109,6 +109,11 @@ def build_services(
 ) -> Services:
     storage = TableStorage(settings)
     registry_store = TableRegistryStore(storage)
+    graph = None
+    if settings.mail_transport == "graph" or settings.mailbox == "graph":
+        from .graph import GraphClient
+
+        graph = GraphClient(settings)  # one client for sending and reading: one token cache, one connection pool
     return Services(
         settings=settings,
         storage=storage,
@@ -116,19 +121,33 @@ def build_services(
         registry_store=registry_store,
         registry_cache=RegistryCache(registry_store, settings.registry_cache_seconds),
         renderer=Renderer(),
-        transport=transport or build_transport(settings),
+        transport=transport or build_transport(settings, graph),
         clock=clock or SystemClock(),
         blobs=BlobStore(settings),
-        mailbox=LocalMailbox(settings.mail_local_dir),
+        mailbox=build_mailbox(settings, graph, storage),
     )
 
 
-def build_transport(settings: Settings) -> MailTransport:
+def build_transport(settings: Settings, graph: Any) -> MailTransport:
     if settings.mail_transport == "graph":
-        from .graph import GraphClient, GraphTransport
+        from .graph import GraphTransport
 
-        return GraphTransport(GraphClient(settings), settings.shared_mailbox)
+        return GraphTransport(graph, settings.shared_mailbox)
     return LocalTransport(settings.mail_local_dir)
+
+
+def build_mailbox(settings: Settings, graph: Any, storage: TableStorage) -> Mailbox:
+    if settings.mailbox == "graph":
+        from ..intake.graph_mailbox import GraphMailbox
+
+        return GraphMailbox(
+            graph,
+            settings.shared_mailbox,
+            TableStateStore(storage),
+            settings.mailbox_processed_folder,
+            settings.mailbox_failed_folder,
+        )
+    return LocalMailbox(settings.mail_local_dir)
 
 
 _by_loop: dict[int, Services] = {}

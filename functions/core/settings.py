@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     outbox_concurrency: int = Field(16, ge=1, le=128)
 
     # Inbound mail.
+    mailbox: Literal["local", "graph"] = "local"
+    mailbox_processed_folder: str = Field("SSU behandlet", min_length=1, max_length=100)
+    mailbox_failed_folder: str = Field("SSU avvist", min_length=1, max_length=100)
+    graph_notification_client_state: SecretStr | None = None
     mailbox_schedule: str = "0 */1 * * * *"
     mailbox_batch_size: int = Field(200, ge=1, le=2000)
     mailbox_concurrency: int = Field(32, ge=1, le=128)
@@ -116,7 +120,12 @@ class Settings(BaseSettings):
                 _missing("SIGNING_KEY", "a random secret of at least 32 characters")
             if not self.public_base_url.startswith("https://"):
                 _missing("PUBLIC_BASE_URL", "the app's https:// address")
-        if self.mail_transport == "graph":
+        if self.mailbox == "graph" and (
+            self.graph_notification_client_state is None
+            or len(self.graph_notification_client_state.get_secret_value()) < 16
+        ):
+            _missing("GRAPH_NOTIFICATION_CLIENT_STATE", "a random secret of at least 16 characters (SSU_MAILBOX=graph)")
+        if self.mail_transport == "graph" or self.mailbox == "graph":
             if self.graph_auth == "managed_identity" and self.mode != "azure":
                 _missing("GRAPH_AUTH", "client_secret or certificate outside Azure")
             if self.graph_auth in ("client_secret", "certificate"):

@@ -701,3 +701,26 @@ async def _upsert_in_batches(table: TableClient, rows: list[dict[str, Any]]) -> 
     for part in by_partition.values():
         for i in range(0, len(part), 100):
             await table.submit_transaction([("upsert", r, {"mode": UpdateMode.REPLACE}) for r in part[i : i + 100]])
+
+
+class TableStateStore:
+    """Small named pieces of operational state (a delta link, a subscription) as JSON in the meta table."""
+
+    def __init__(self, storage: TableStorage) -> None:
+        self._storage = storage
+
+    async def get(self, name: str) -> dict[str, Any] | None:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            try:
+                entity = await self._storage.table(META).get_entity("state", name)
+            except ResourceNotFoundError:
+                return None
+        value = json.loads(entity["Body"])
+        return value if isinstance(value, dict) else None
+
+    async def put(self, name: str, value: dict[str, Any]) -> None:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            entity = {"PartitionKey": "state", "RowKey": name, "Body": json.dumps(value)}
+            await self._storage.table(META).upsert_entity(entity, mode=UpdateMode.REPLACE)

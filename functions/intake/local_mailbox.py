@@ -45,5 +45,8 @@ class LocalMailbox:
         with suppress(FileNotFoundError):  # already moved by a second run
             os.replace(source, target / item.id)
 
+    async def checkpoint(self, complete: bool) -> None:
+        return None  # files that stay in inbox/ are simply read again
+
     async def close(self) -> None:
         return None

@@ -23,4 +23,7 @@ class Mailbox(Protocol):
     async def settle(self, item: InboxItem, processed: bool, reason: str) -> None:
         """Move the message to processed/ or failed/; the reason is kept beside a failed one."""
 
+    async def checkpoint(self, complete: bool) -> None:
+        """After a round: `complete` when every fetched message was settled (the Graph delta link moves on then)."""
+
     async def close(self) -> None: ...

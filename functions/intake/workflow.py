@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.cases import CaseIntake, Submission, open_case
-from ..core.mail import OutgoingMail
+from ..core.mail import OutgoingMail, TransientSendError
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
@@ -253,7 +253,11 @@ async def poll_mailbox(services: Services, mailbox: Mailbox) -> PollReport:
     """Process what waits in the mailbox, a few at a time. One bad message never blocks the others; when storage is
     down, messages stay in the mailbox for the next poll."""
     settings = services.settings
-    items = await mailbox.fetch(settings.mailbox_batch_size)
+    try:
+        items = await mailbox.fetch(settings.mailbox_batch_size)
+    except TransientSendError as exc:
+        log.warning("intake: the mailbox cannot be read now (%s); next poll", exc)
+        return PollReport(outcomes={}, left_for_later=-1)
     gate = asyncio.Semaphore(settings.mailbox_concurrency)
     report = PollReport(outcomes={})
     to_index: dict[str, str] = {}
@@ -271,13 +275,19 @@ async def poll_mailbox(services: Services, mailbox: Mailbox) -> PollReport:
                 outcome = Outcome("quarantined", f"internal error: {type(exc).__name__}")
             if outcome.message_key and outcome.reference:
                 to_index[outcome.message_key] = outcome.reference
-            await mailbox.settle(item_raw, outcome.settle_as_processed, f"{outcome.status}: {outcome.reason}")
+            try:
+                await mailbox.settle(item_raw, outcome.settle_as_processed, f"{outcome.status}: {outcome.reason}")
+            except TransientSendError as exc:  # processed, but not moved: seen again next time, which is harmless
+                log.warning("intake: %s not moved now: %s", item_raw.id, exc)
+                report.left_for_later += 1
+                return
             report.outcomes[outcome.status] = report.outcomes.get(outcome.status, 0) + 1
 
     await asyncio.gather(*(one(item) for item in items))
     # Index the messages' ids to their cases, so that a reply to an insurer's own email finds its case too. In
     # batches: on a crash before this, a later reply still threads by our Message-IDs and the subject's reference.
     await services.store.remember_messages(to_index)
+    await mailbox.checkpoint(complete=report.left_for_later == 0)
     if items:
         log.info("intake: %s", report)
     return report
