@@ -18,6 +18,7 @@ from functions.core.settings import Settings
 from functions.devhost.azurite import PROJECT_ROOT, Azurite, free_port, start_azurite, wait_for_port
 
 DEMO_REGISTRY = PROJECT_ROOT / "data" / "demo-registry.json"
+NOTIFICATION_SECRET = "client-state-for-the-tests-0123456789"
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +75,7 @@ def start_devhost(tmp: Path, extra_env: dict[str, str]) -> DevHostProcess:
         "SSU_MAIL_LOCAL_DIR": str(mail_dir),
         "SSU_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SSU_OUTBOX_RETRY_BASE_SECONDS": "0",
+        "SSU_GRAPH_NOTIFICATION_CLIENT_STATE": NOTIFICATION_SECRET,
         **extra_env,
     }
     log = (tmp / "devhost.log").open("wb")

@@ -88,8 +88,8 @@ class GraphStub:
                     rule["skip"] -= 1
                     break
                 self.failures.remove(rule)
-                payload = {"error": {"code": "Stubbed", "message": f"stubbed {rule['status']}"}}
-                return web.json_response(payload, status=rule["status"], headers=rule["headers"])
+                error = {"error": {"code": "Stubbed", "message": f"stubbed {rule['status']}"}}
+                return web.json_response(error, status=rule["status"], headers=rule["headers"])
         if self.script:
             status, headers, payload = self.script.popleft()
             if payload is None and status >= 400:
@@ -145,15 +145,15 @@ class GraphStub:
             self.folders[folder_id] = name
             return web.json_response({"id": folder_id, "displayName": name}, status=201)
         if path.endswith("/subscriptions") and request.method == "POST":
-            subscription = {**json.loads(body), "id": f"sub-{len(self.subscriptions) + 1}"}
-            self.subscriptions[subscription["id"]] = subscription
-            return web.json_response(subscription, status=201)
+            created = {**json.loads(body), "id": f"sub-{len(self.subscriptions) + 1}"}
+            self.subscriptions[created["id"]] = created
+            return web.json_response(created, status=201)
         if "/subscriptions/" in path and request.method == "PATCH":
-            subscription = self.subscriptions.get(parts[-1])
-            if subscription is None:
+            existing = self.subscriptions.get(parts[-1])
+            if existing is None:
                 return _not_found(path)
-            subscription.update(json.loads(body))
-            return web.json_response(subscription)
+            existing.update(json.loads(body))
+            return web.json_response(existing)
         return _not_found(path)
 
 

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     mailbox_processed_folder: str = Field("SSU behandlet", min_length=1, max_length=100)
     mailbox_failed_folder: str = Field("SSU avvist", min_length=1, max_length=100)
     graph_notification_client_state: SecretStr | None = None
+    graph_notification_url: str | None = Field(None, pattern=r"^https://\S+$")
+    subscription_schedule: str = "0 0 */6 * * *"
     mailbox_schedule: str = "0 */1 * * * *"
     mailbox_batch_size: int = Field(200, ge=1, le=2000)
     mailbox_concurrency: int = Field(32, ge=1, le=128)

@@ -16,3 +16,34 @@ async def mailbox_poll(timer: func.TimerRequest) -> None:
 
     services = get_services()
     await poll_mailbox(services, services.mailbox)
+
+
+@bp.function_name("mailbox_notifications")
+@bp.route(route="mailbox/notifications", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+async def mailbox_notifications(req: func.HttpRequest) -> func.HttpResponse:
+    """Graph change notifications: answer the validation handshake, check clientState, acknowledge at once."""
+    from ..core.services import get_services
+    from .subscription import receive_notifications
+
+    token = req.params.get("validationToken")
+    if token is not None:
+        if len(token) > 2048:
+            return func.HttpResponse("validation token too long", status_code=400)
+        # Graph requires the token back as plain text within 10 seconds.
+        return func.HttpResponse(
+            token, status_code=200, mimetype="text/plain", headers={"X-Content-Type-Options": "nosniff"}
+        )
+    if len(req.get_body() or b"") > 1_048_576:
+        return func.HttpResponse(status_code=413)
+    result = await receive_notifications(get_services(), req.get_body() or b"")
+    return func.HttpResponse(status_code=result.status)
+
+
+@bp.function_name("mailbox_subscription_renew")
+@bp.timer_trigger(arg_name="timer", schedule="%SSU_SUBSCRIPTION_SCHEDULE%", run_on_startup=False, use_monitor=True)
+async def mailbox_subscription_renew(timer: func.TimerRequest) -> None:
+    """Create the Graph subscription on the shared inbox, or renew it before it expires."""
+    from ..core.services import get_services
+    from .subscription import keep_subscription
+
+    await keep_subscription(get_services())

@@ -32,6 +32,7 @@ class GraphMailbox:
     name = "graph"
 
     def __init__(self, graph: GraphClient, mailbox: str, state: TableStateStore, processed: str, failed: str) -> None:
+        self.graph = graph
         self._graph = graph
         self._mailbox = mailbox
         self._state = state

@@ -13,6 +13,8 @@ EXPECTED = {
     "health": ("httpTrigger", "health"),
     "outbox_dispatch": ("timerTrigger", None),
     "mailbox_poll": ("timerTrigger", None),
+    "mailbox_notifications": ("httpTrigger", "mailbox/notifications"),
+    "mailbox_subscription_renew": ("timerTrigger", None),
     "questions": ("httpTrigger", "questions"),
     "case_page": ("httpTrigger", "case-page/{reference}"),
     "confirm_submitter": ("httpTrigger", "confirm"),
