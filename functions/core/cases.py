@@ -8,11 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 from .mail import OutgoingMail
-from .model import Case, CaseEvent, CaseStatus, Channel, Process
+from .model import Case, CaseEvent, CaseStatus, Channel, DecisionToken, Process
 from .registry import Registry
 from .services import Services
 from .signing import sign, verify
 from .store import ConcurrentUpdate, StoredCase
+from .tokens import issue, reply_address
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class CaseIntake:
     acknowledgement_template: str
     bits_template: str
     bits_role: str = "support"
+    bits_decision: str | None = None  # the decision Bits' people can take by replying to the notice
 
 
 @dataclass(frozen=True)
@@ -81,17 +83,34 @@ async def open_case(
         data={**submission.text, "verified": verified, "identity_numbers_removed": submission.identity_numbers_removed},
     )
 
+    tokens = _bits_tokens(services, registry, intake) if verified else {}
+
     def mails(numbered: Case) -> Sequence[OutgoingMail]:
         if verified:
             text = {**submission.text, "identity_numbers_removed": submission.identity_numbers_removed}
-            return _acknowledgement_and_notice(services, registry, intake, numbered, text)
+            return _acknowledgement_and_notice(services, registry, intake, numbered, text, tokens)
         return [_confirmation_request(services, numbered)]
 
-    return await services.store.create_case(case, event, mails, markers)
+    return await services.store.create_case(case, event, mails, markers, list(tokens.values()))
+
+
+def _bits_tokens(services: Services, registry: Registry, intake: CaseIntake) -> dict[str, DecisionToken]:
+    """One token per person at Bits who gets the notice, when the process lets them act by replying to it."""
+    if intake.bits_decision is None:
+        return {}
+    return {
+        contact.email: issue(services, contact.email, intake.bits_decision, single_use=False)
+        for contact in registry.bits_contacts(intake.bits_role)
+    }
 
 
 def _acknowledgement_and_notice(
-    services: Services, registry: Registry, intake: CaseIntake, case: Case, text: dict[str, Any]
+    services: Services,
+    registry: Registry,
+    intake: CaseIntake,
+    case: Case,
+    text: dict[str, Any],
+    tokens: dict[str, DecisionToken],
 ) -> list[OutgoingMail]:
     organisation = registry.organisation(case.organisation_number)
     context: dict[str, Any] = {
@@ -112,6 +131,7 @@ def _acknowledgement_and_notice(
         )
     ]
     for contact in registry.bits_contacts(intake.bits_role):
+        token = tokens.get(contact.email)
         mails.append(
             services.compose(
                 reference=case.reference,
@@ -119,6 +139,9 @@ def _acknowledgement_and_notice(
                 to=contact.email,
                 template=intake.bits_template,
                 language=contact.language,
+                reply_to=reply_address(services, token.token) if token else None,
+                token=token.token if token else None,
+                replies_decide=token is not None,
                 **context,
             )
         )
@@ -184,6 +207,7 @@ async def _confirm(services: Services, stored: StoredCase, intake: CaseIntake) -
     )
     received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
     text = {k: v for k, v in (received.data if received else {}).items() if k != "verified"}
-    mails = _acknowledgement_and_notice(services, registry, intake, case, text)
-    await services.store.transition(stored, case, event, mails)
+    tokens = _bits_tokens(services, registry, intake)
+    mails = _acknowledgement_and_notice(services, registry, intake, case, text, tokens)
+    await services.store.transition(stored, case, event, mails, tokens=list(tokens.values()))
     return case

@@ -146,3 +146,21 @@ def parse_reference(reference: str) -> tuple[Process, int, int] | None:
     if match is None:
         return None
     return Process(match["process"]), int(match["year"]), int(match["seq"])
+
+
+class DecisionToken(BaseModel):
+    """A one-time (or, for an ongoing conversation, reusable) token bound to a case, a person and a decision asked.
+
+    It travels in the subject (`#token`) and in a plus-addressed Reply-To (`ssu+token@…`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str
+    person: str
+    decision: str
+    expires_at: datetime
+    single_use: bool = True
+    used_at: datetime | None = None
+    used_by: str | None = None
+    used_command: str | None = None

@@ -81,10 +81,14 @@ class Services:
         template: str,
         language: str,
         in_reply_to: str | None = None,
+        reply_to: str | None = None,
+        token: str | None = None,
         **context: Any,
     ) -> OutgoingMail:
-        """Render a templated email for one recipient and build its MIME, ready to queue."""
+        """Render a templated email for one recipient, ready to queue. A decision token goes in the subject."""
         letter: Letter = self.renderer.letter(template, language, reference, **context)
+        if token:
+            letter = Letter(f"{letter.subject} #{token}", letter.text, letter.html)
         return compose_mail(
             reference=reference,
             purpose=purpose,
@@ -95,6 +99,7 @@ class Services:
             created_at=self.clock.now(),
             domain=self.settings.mail_domain,
             in_reply_to=in_reply_to,
+            reply_to=reply_to,
         )
 
     async def close(self) -> None:

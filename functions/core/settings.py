@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     mailbox_processed_folder: str = Field("SSU behandlet", min_length=1, max_length=100)
     mailbox_failed_folder: str = Field("SSU avvist", min_length=1, max_length=100)
     graph_notification_client_state: SecretStr | None = None
+    decision_token_days: int = Field(30, ge=1, le=365)
+    require_dmarc: bool | None = None  # None: required in Azure, not locally
     graph_notification_url: str | None = Field(None, pattern=r"^https://\S+$")
     subscription_schedule: str = "0 0 */6 * * *"
     mailbox_schedule: str = "0 */1 * * * *"
@@ -145,6 +147,10 @@ class Settings(BaseSettings):
         if self.signing_key is not None:
             return self.signing_key.get_secret_value().encode()
         return LOCAL_SIGNING_KEY.encode()
+
+    @property
+    def dmarc_required(self) -> bool:
+        return self.mode == "azure" if self.require_dmarc is None else self.require_dmarc
 
     @property
     def mail_domain(self) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .mail import MailRecord, OutgoingMail
-from .model import Case, CaseEvent, Process
+from .model import Case, CaseEvent, DecisionToken, Process
 from .registry import Registry
 
 MailsFor = Callable[[Case], Sequence[OutgoingMail]]
@@ -40,12 +40,26 @@ class StoredCase:
     etag: str
 
 
+@dataclass(frozen=True)
+class StoredToken:
+    token: DecisionToken
+    etag: str
+
+
 class CaseStore(Protocol):
-    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor, markers: Sequence[str] = ()) -> Case:
+    async def create_case(
+        self,
+        case: Case,
+        event: CaseEvent,
+        mails: MailsFor,
+        markers: Sequence[str] = (),
+        tokens: Sequence[DecisionToken] = (),
+    ) -> Case:
         """Allocate the reference and write the case, its first event and its mails in one transaction.
 
         `mails` builds the emails once the reference is known (they carry it in subject and Message-ID).
         `markers` are idempotency keys (e.g. of the email that caused it): seen before, AlreadyProcessed is raised.
+        `tokens` are the decision tokens its emails carry.
         """
 
     async def load(self, reference: str) -> StoredCase | None: ...
@@ -57,8 +71,15 @@ class CaseStore(Protocol):
         event: CaseEvent,
         mails: Sequence[OutgoingMail] = (),
         markers: Sequence[str] = (),
+        tokens: Sequence[DecisionToken] = (),
+        use_token: StoredToken | None = None,
     ) -> StoredCase:
-        """Replace the case if it is unchanged since `stored` was read, with the event and mails, atomically."""
+        """Replace the case if it is unchanged since `stored` was read, with the event and mails, atomically.
+
+        `use_token` records a decision token as used, guarded by its ETag like the case.
+        """
+
+    async def load_token(self, reference: str, token: str) -> StoredToken | None: ...
 
     async def append(
         self, reference: str, event: CaseEvent, mails: Sequence[OutgoingMail] = (), markers: Sequence[str] = ()

@@ -43,10 +43,28 @@ from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from .mail import MailRecord, OutgoingMail
-from .model import Bits, Case, CaseEvent, DataSource, Organisation, Process, format_reference, parse_reference
+from .model import (
+    Bits,
+    Case,
+    CaseEvent,
+    DataSource,
+    DecisionToken,
+    Organisation,
+    Process,
+    format_reference,
+    parse_reference,
+)
 from .registry import Registry
 from .settings import Settings
-from .store import AlreadyProcessed, AlreadyQueued, ConcurrentUpdate, MailsFor, StorageUnavailable, StoredCase
+from .store import (
+    AlreadyProcessed,
+    AlreadyQueued,
+    ConcurrentUpdate,
+    MailsFor,
+    StorageUnavailable,
+    StoredCase,
+    StoredToken,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +246,30 @@ def _mail_ops(partition: str, mails: Sequence[OutgoingMail], now: datetime) -> l
     return ops
 
 
+def _token_ops(partition: str, reference: str, tokens: Sequence[DecisionToken]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            "create",
+            {
+                "PartitionKey": partition,
+                "RowKey": f"token|{t.token}",
+                "Reference": reference,
+                "Body": t.model_dump_json(),
+            },
+        )
+        for t in tokens
+    ]
+
+
+def _use_token_op(partition: str, used: StoredToken) -> tuple[Any, ...]:
+    entity = {"PartitionKey": partition, "RowKey": f"token|{used.token.token}", "Body": used.token.model_dump_json()}
+    return (
+        "update",
+        entity,
+        {"mode": UpdateMode.MERGE, "etag": used.etag, "match_condition": MatchConditions.IfNotModified},
+    )
+
+
 def _marker_ops(partition: str, reference: str, markers: Sequence[str]) -> list[tuple[Any, ...]]:
     return [("create", {"PartitionKey": partition, "RowKey": f"inbound|{m}", "Reference": reference}) for m in markers]
 
@@ -277,6 +319,7 @@ class _Creation:
     event: CaseEvent
     mails: MailsFor
     markers: tuple[str, ...]
+    tokens: tuple[DecisionToken, ...]
     done: asyncio.Future[Case]
 
 
@@ -285,7 +328,7 @@ def _take_batch(queue: list[_Creation]) -> list[_Creation]:
     batch: list[_Creation] = []
     ops = 1  # the counter
     while queue:
-        estimate = 2 + len(queue[0].markers) + 2 * 4
+        estimate = 2 + len(queue[0].markers) + len(queue[0].tokens) + 2 * 4
         if batch and ops + estimate > _BATCH_OPS:
             break
         batch.append(queue.pop(0))
@@ -330,10 +373,18 @@ class TableCaseStore:
 
     # -- creating ---------------------------------------------------------------------------------------------
 
-    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor, markers: Sequence[str] = ()) -> Case:
+    async def create_case(
+        self,
+        case: Case,
+        event: CaseEvent,
+        mails: MailsFor,
+        markers: Sequence[str] = (),
+        tokens: Sequence[DecisionToken] = (),
+    ) -> Case:
         year = case.created_at.astimezone(UTC).year
         partition = f"{case.process.value}-{year}"
-        creation = _Creation(case, event, mails, tuple(markers), asyncio.get_running_loop().create_future())
+        future = asyncio.get_running_loop().create_future()
+        creation = _Creation(case, event, mails, tuple(markers), tuple(tokens), future)
         with storage_errors():
             await self._storage.ensure_tables()
             await self._remember_partition(partition)
@@ -363,6 +414,7 @@ class TableCaseStore:
                         ("create", _event_entity(partition, reference, creation.event)),
                         *_mail_ops(partition, creation.mails(case), case.created_at),
                         *_marker_ops(partition, reference, creation.markers),
+                        *_token_ops(partition, reference, creation.tokens),
                     ]
                 except Exception as exc:  # this case cannot be written (e.g. a mail too large): it fails alone
                     creation.done.set_exception(exc)
@@ -507,6 +559,8 @@ class TableCaseStore:
         event: CaseEvent,
         mails: Sequence[OutgoingMail] = (),
         markers: Sequence[str] = (),
+        tokens: Sequence[DecisionToken] = (),
+        use_token: StoredToken | None = None,
     ) -> StoredCase:
         partition = _partition_of(case.reference)
         ops: list[tuple[Any, ...]] = [
@@ -518,6 +572,8 @@ class TableCaseStore:
             ("create", _event_entity(partition, case.reference, event)),
             *_mail_ops(partition, mails, case.updated_at),
             *_marker_ops(partition, case.reference, markers),
+            *_token_ops(partition, case.reference, tokens),
+            *([_use_token_op(partition, use_token)] if use_token else []),
         ]
         result = await self._submit_change(partition, case.reference, ops, markers)
         return StoredCase(case, str(result[0]["etag"]))
@@ -546,6 +602,17 @@ class TableCaseStore:
                     await self._raise_if_processed(partition, markers)
                     raise AlreadyQueued(reference) from exc
                 raise
+
+    async def load_token(self, reference: str, token: str) -> StoredToken | None:
+        if parse_reference(reference) is None:
+            return None
+        with storage_errors():
+            await self._storage.ensure_tables()
+            try:
+                entity = await self._cases.get_entity(_partition_of(reference), f"token|{token}")
+            except ResourceNotFoundError:
+                return None
+        return StoredToken(DecisionToken.model_validate_json(entity["Body"]), str(entity.metadata["etag"]))
 
     async def remember_messages(self, references: dict[str, str]) -> None:
         rows = [{"PartitionKey": "message", "RowKey": key, "Reference": ref} for key, ref in references.items()]

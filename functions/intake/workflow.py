@@ -20,8 +20,11 @@ from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
+from ..questions.workflow import QUESTION_DECISION
+from .commands import Decision, take_decision, token_in
 from .mailbox import Mailbox
 from .noise import Kind, classify
+from .outcome import Outcome
 from .parser import InboundMessage, MalformedMessage, parse_message
 from .routing import route
 from .threading import foreign_ids, reference_in_headers, reference_in_subject
@@ -33,24 +36,13 @@ MAX_TEXT = 20_000  # characters of a message kept on its event (an entity proper
 EMAIL_INTAKES: dict[str, CaseIntake] = {
     intake.name: intake
     for intake in [
-        *(CaseIntake(f"email-{p.value}", p, "case_received", "case_to_bits") for p in Process),
+        *(CaseIntake(f"email-{p.value}", p, "case_received", "case_to_bits") for p in Process if p != Process.QUESTION),
+        CaseIntake("email-D", Process.QUESTION, "case_received", "case_to_bits", bits_decision=QUESTION_DECISION.name),
         CaseIntake("email-C-security", Process.ERROR_REPORT, "case_received", "case_to_bits", bits_role="security"),
     ]
 }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one message. `settle_as_processed` decides the folder it is moved to."""
-
-    status: str  # new_case | appended | duplicate | ignored | bounce | held | quarantined
-    reason: str = ""
-    reference: str | None = None
-    message_key: str | None = None  # set when the message belongs to a case: to be indexed for threading
-
-    @property
-    def settle_as_processed(self) -> bool:
-        return self.status not in ("held", "quarantined")
+# The decisions people can take by replying, as the processes declare them.
+DECISIONS: dict[str, Decision] = {decision.name: decision for decision in (QUESTION_DECISION,)}
 
 
 async def process_message(services: Services, raw: bytes) -> Outcome:
@@ -68,8 +60,11 @@ async def process_message(services: Services, raw: bytes) -> Outcome:
     stored = await services.store.load(reference) if reference else None
     if kind is Kind.BOUNCE:
         return await _record_bounce(services, message, stored)
+    token = token_in(message, settings.shared_mailbox) if kind is Kind.PERSON else None
     try:
-        if stored is not None:
+        if stored is not None and token is not None:
+            outcome = await take_decision(services, message, stored, token, DECISIONS)
+        elif stored is not None:
             outcome = await _follow_up(services, message, kind, stored)
         elif kind is not Kind.PERSON:
             return Outcome("ignored", f"{kind.value} message that belongs to no case")
@@ -77,7 +72,7 @@ async def process_message(services: Services, raw: bytes) -> Outcome:
             outcome = await _new_case(services, message)
     except AlreadyProcessed as done:
         outcome = Outcome("duplicate", "processed before", done.reference)
-    if outcome.reference and outcome.status in ("new_case", "appended", "duplicate"):
+    if outcome.reference and outcome.status != "held":
         outcome = Outcome(outcome.status, outcome.reason, outcome.reference, message.key)
     return outcome
 

@@ -1,0 +1,28 @@
+"""Decision tokens: issued with emails that ask someone to act, carried in the subject and a plus-addressed Reply-To."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from .model import DecisionToken
+from .services import Services
+
+_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o or 1/l to confuse
+TOKEN_LENGTH = 12
+
+
+def new_token() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(TOKEN_LENGTH))
+
+
+def issue(services: Services, person: str, decision: str, *, single_use: bool = True) -> DecisionToken:
+    expires = services.clock.now() + timedelta(days=services.settings.decision_token_days)
+    return DecisionToken(
+        token=new_token(), person=person.casefold(), decision=decision, expires_at=expires, single_use=single_use
+    )
+
+
+def reply_address(services: Services, token: str) -> str:
+    local, domain = services.settings.shared_mailbox.split("@", 1)
+    return f"{local}+{token}@{domain}"

@@ -1,0 +1,291 @@
+"""Decisions by email reply: the one mechanism every process uses to let people act by answering our emails.
+
+An email that asks someone to act carries a token bound to (case, person, decision), in the subject (`#token`) and
+in a plus-addressed Reply-To (`ssu+token@…`). A process declares a `Decision`: its command words (nb and en), the
+case states in which it may be taken, and the handler that moves the case. This module reads the first line of
+what the person wrote (never the quoted history), authenticates the reply, applies the handler once under the
+case's ETag and the token's, and records every outcome - applied, refused, unclear, already decided - as an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..core.mail import OutgoingMail
+from ..core.model import Case, CaseEvent, Channel, DecisionToken
+from ..core.registry import Registry
+from ..core.rendering import local_time
+from ..core.services import Services
+from ..core.store import ConcurrentUpdate, StoredCase, StoredToken
+from ..core.tokens import reply_address
+from .outcome import Outcome
+from .parser import InboundMessage
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"^[a-z2-9]{12}$")
+_SUBJECT_TOKEN = re.compile(r"#([a-z2-9]{12})\b")
+_NEGATIONS = ("IKKE", "IKKJE", "NOT", "NO", "NEI", "ALDRI", "NEVER", "DON'T", "DONT")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    words: tuple[str, ...]  # upper case, nb and en: ("LØST", "RESOLVED")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An authenticated reply: the command it gave (None for plain text) and the person's text after it."""
+
+    command: Command | None
+    text: str
+    sender: str
+    sender_name: str
+    message_id: str
+
+
+@dataclass
+class Change:
+    """What a handler decided: the case as it becomes, its event, and the emails (and new tokens) that go with it."""
+
+    case: Case
+    event: CaseEvent
+    mails: list[OutgoingMail] = field(default_factory=list)
+    tokens: list[DecisionToken] = field(default_factory=list)
+
+
+Handler = Callable[[Services, StoredCase, Reply, Registry], Awaitable[Change]]
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    commands: tuple[Command, ...]
+    states: frozenset[str]
+    handle: Handler
+    accepts_plain_text: bool = False  # a reply without a command word means something (e.g. an answer to relay)
+
+
+def token_in(message: InboundMessage, shared_mailbox: str) -> str | None:
+    """The token a reply carries: in the plus address it was sent to, or in the subject."""
+    local, domain = shared_mailbox.casefold().split("@", 1)
+    for address in message.recipients:
+        name, _, at = address.partition("@")
+        base, _, tag = name.partition("+")
+        if at == domain and base == local and _TOKEN.match(tag):
+            return tag
+    match = _SUBJECT_TOKEN.search(message.subject.lower())
+    return match.group(1) if match else None
+
+
+# -- reading what the person wrote ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    command: Command | None
+    text: str
+    problem: str | None = None  # negated | ambiguous | quoted_only | forwarded | empty
+
+
+def _words_in(line: str, decision: Decision) -> list[tuple[int, Command, str]]:
+    found = []
+    for command in decision.commands:
+        for word in command.words:
+            for match in re.finditer(rf"(?<![\wÆØÅ]){re.escape(word)}(?![\wÆØÅ])", line):
+                found.append((match.start(), command, word))
+    # A longer phrase wins over a word inside it ("ANBEFALER IKKE" over "ANBEFALER").
+    found.sort(key=lambda f: (f[0], -len(f[2])))
+    kept: list[tuple[int, Command, str]] = []
+    for start, command, word in found:
+        if kept and start < kept[-1][0] + len(kept[-1][2]):
+            continue
+        kept.append((start, command, word))
+    return kept
+
+
+def read_reply(message: InboundMessage, decision: Decision) -> Reading:
+    if message.forwarded:
+        return Reading(None, "", "forwarded")
+    lines = [line.strip() for line in message.new_text.split("\n")]
+    content = [line for line in lines if line]
+    if not content:
+        quoted = message.text.upper()
+        if any(_words_in(quoted, decision)):
+            return Reading(None, "", "quoted_only")
+        return Reading(None, "", "empty")
+    first = content[0].upper()
+    found = _words_in(first, decision)
+    if not found:
+        if any(_words_in(message.text.upper(), decision)) and not decision.accepts_plain_text:
+            return Reading(None, "", "quoted_only")
+        return Reading(None, "\n".join(lines).strip(), None if decision.accepts_plain_text else "empty")
+    if len({command.name for _, command, _ in found}) > 1:
+        return Reading(None, "", "ambiguous")
+    start, command, word = found[0]
+    # A negation anywhere on the command's line makes it no decision: better to ask than to act on "LØST, eller ikke".
+    outside = first[:start] + " " + first[start + len(word) :]  # "ANBEFALER IKKE" is itself a command
+    if any(w in _NEGATIONS for w in re.findall(r"[\wÆØÅ']+", outside)):
+        return Reading(None, "", "negated")
+    if first[:start].strip(" :-–,.!"):
+        return Reading(None, "", "ambiguous")  # the command must open the reply: "GODKJENT", not "kanskje GODKJENT"
+    rest = content[0][len(word) :].strip(" :-–,.")
+    text = "\n".join([rest, *lines[lines.index(content[0]) + 1 :]]).strip()
+    return Reading(command, text)
+
+
+# -- authenticating and applying ------------------------------------------------------------------------------------
+
+
+def dmarc_result(message: InboundMessage) -> str | None:
+    """The DMARC verdict our receiving server wrote (the topmost Authentication-Results), if it wrote one."""
+    results = message.headers.get("authentication-results", "")
+    match = re.search(r"\bdmarc=(\w+)", results, re.IGNORECASE)
+    return match.group(1).lower() if match else None
+
+
+async def take_decision(
+    services: Services, message: InboundMessage, stored: StoredCase, token: str, decisions: dict[str, Decision]
+) -> Outcome:
+    """Apply the reply's decision once, or record why not (and tell a legitimate sender what to do)."""
+    reference = stored.case.reference
+    for _ in range(5):
+        found = await services.store.load_token(reference, token)
+        if found is None:
+            return await _refuse(services, message, stored, "unknown token")
+        problem = _authenticate(services, message, found.token)
+        if problem:
+            return await _refuse(services, message, stored, problem)
+        decision = decisions.get(found.token.decision)
+        if decision is None:
+            return await _refuse(services, message, stored, f"no process declares the decision {found.token.decision}")
+        if found.token.used_at is not None and found.token.single_use:
+            return await _already(services, message, stored, found)
+        if stored.case.status not in decision.states:
+            return await _already(services, message, stored, found)
+        reading = read_reply(message, decision)
+        if reading.problem:
+            return await _unclear(services, message, stored, found, decision, reading.problem)
+        registry = await services.registry()
+        reply = Reply(reading.command, reading.text, message.from_address, message.from_name, message.message_id)
+        change = await decision.handle(services, stored, reply, registry)
+        used = found.token.model_copy(
+            update={
+                "used_at": services.clock.now(),
+                "used_by": message.from_address,
+                "used_command": reading.command.name if reading.command else "text",
+            }
+        )
+        try:
+            await services.store.transition(
+                stored,
+                change.case,
+                change.event,
+                change.mails,
+                markers=[message.key],
+                tokens=change.tokens,
+                use_token=StoredToken(used, found.etag),
+            )
+        except ConcurrentUpdate:
+            # Someone decided at the same moment: read again, and the second reply learns it was already decided.
+            reloaded = await services.store.load(reference)
+            if reloaded is None:
+                break
+            stored = reloaded
+            continue
+        log.info("decision: %s %s by token %s…", reference, used.used_command, token[:4])
+        return Outcome("decided", used.used_command or "", reference, message.key)
+    raise ConcurrentUpdate(reference)
+
+
+def _authenticate(services: Services, message: InboundMessage, token: DecisionToken) -> str | None:
+    if message.from_address != token.person:
+        return "the sender is not the person the token was issued to"
+    if token.expires_at < services.clock.now():
+        return "the token has expired"
+    dmarc = dmarc_result(message)
+    if dmarc is not None and dmarc != "pass":
+        return f"DMARC {dmarc}"
+    if dmarc is None and services.settings.dmarc_required:
+        return "no DMARC result from our receiving server"
+    return None
+
+
+def _event(services: Services, message: InboundMessage, kind: str, summary: str, **data: object) -> CaseEvent:
+    return CaseEvent(
+        at=services.clock.now(),
+        actor=message.from_address,
+        channel=Channel.EMAIL,
+        kind=kind,
+        public=False,
+        summary=summary,
+        data={"message_id": message.message_id, **data},
+    )
+
+
+async def _refuse(services: Services, message: InboundMessage, stored: StoredCase, reason: str) -> Outcome:
+    """A reply that may not decide: recorded and logged, nothing else. No answer: it would only help a forger."""
+    log.warning("decision refused on %s: %s", stored.case.reference, reason)
+    event = _event(services, message, "decision_refused", f"A reply was refused as a decision: {reason}", reason=reason)
+    await services.store.append(stored.case.reference, event, markers=[message.key])
+    return Outcome("refused", reason, stored.case.reference, message.key)
+
+
+async def _unclear(
+    services: Services,
+    message: InboundMessage,
+    stored: StoredCase,
+    found: StoredToken,
+    decision: Decision,
+    problem: str,
+) -> Outcome:
+    registry = await services.registry()
+    mail = services.compose(
+        reference=stored.case.reference,
+        purpose=f"clarify-{message.key[:16]}",
+        to=message.from_address,
+        template="decision_unclear",
+        language=_language_of(registry, message.from_address),
+        in_reply_to=message.message_id,
+        reply_to=reply_address(services, found.token.token),
+        token=found.token.token,
+        case=stored.case,
+        problem=problem,
+        commands=[c.words for c in decision.commands],
+    )
+    event = _event(
+        services, message, "decision_unclear", f"A reply could not be read as a decision ({problem})", problem=problem
+    )
+    await services.store.append(stored.case.reference, event, [mail], markers=[message.key])
+    return Outcome("unclear", problem, stored.case.reference, message.key)
+
+
+async def _already(services: Services, message: InboundMessage, stored: StoredCase, found: StoredToken) -> Outcome:
+    registry = await services.registry()
+    decided_at: datetime = found.token.used_at or stored.case.updated_at
+    mail = services.compose(
+        reference=stored.case.reference,
+        purpose=f"already-{message.key[:16]}",
+        to=message.from_address,
+        template="decision_already_taken",
+        language=_language_of(registry, message.from_address),
+        in_reply_to=message.message_id,
+        case=stored.case,
+        decided_by=found.token.used_by or "",
+        decided_at=local_time(decided_at),
+    )
+    event = _event(services, message, "decision_too_late", "A reply came after the case was decided")
+    await services.store.append(stored.case.reference, event, [mail], markers=[message.key])
+    return Outcome("already_decided", "", stored.case.reference, message.key)
+
+
+def _language_of(registry: Registry, email: str) -> str:
+    people = [*(registry.bits.contacts if registry.bits else [])]
+    people += [c for s in registry.sources.values() for c in s.contacts]
+    people += [c for o in registry.organisations_of_contact(email) for c in o.contacts]
+    return next((c.language for c in people if c.email.casefold() == email), "nb")

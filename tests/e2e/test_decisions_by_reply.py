@@ -1,0 +1,162 @@
+"""Decisions by email reply, through the dev host: Bits answers and closes a question by replying to its notice."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from email.message import EmailMessage
+
+import httpx
+
+from tests.conftest import DevHostProcess
+from tests.e2e.test_email_intake import poll
+from tests.e2e.test_questions_over_http import QUESTION, case_json, dispatch, outbox_mails
+
+
+def ask(host: DevHostProcess) -> tuple[str, EmailMessage]:
+    """A new question; returns its reference and Bits' notice (with the token)."""
+    response = httpx.post(f"{host.url}/api/questions", json={**QUESTION, "subject": f"Spørsmål {uuid.uuid4().hex[:6]}"})
+    reference = response.json()["reference"]
+    dispatch(host)
+    notice = next(m for m in outbox_mails(host, reference) if str(m["To"]) == "support@bits.example")
+    return reference, notice
+
+
+def reply(
+    host: DevHostProcess,
+    notice: EmailMessage,
+    body: str,
+    *,
+    sender: str = "Bits brukerstøtte <support@bits.example>",
+    extra_headers: dict[str, str] | None = None,
+    subject_prefix: str = "SV: ",
+) -> str:
+    """An Outlook-style reply to `notice`, sent to its Reply-To, dropped in the inbox and taken in."""
+    name = f"reply-{uuid.uuid4().hex[:8]}.eml"
+    quoted = notice.get_body(("plain",))
+    assert quoted is not None
+    lines = [
+        f"From: {sender}",
+        f"To: {notice['Reply-To']}",
+        f"Subject: {subject_prefix}{notice['Subject']}",
+        f"Message-ID: <{uuid.uuid4().hex}@bits.example>",
+        f"In-Reply-To: {notice['Message-ID']}",
+        f"References: {notice['Message-ID']}",
+        *(f"{k}: {v}" for k, v in (extra_headers or {}).items()),
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        body,
+        "",
+        "________________________________",
+        "Fra: Bits SSU <ssu@bits.example>",
+        "Sendt: søndag 29. november 2026 10:00",
+        "Til: support@bits.example",
+        f"Emne: {notice['Subject']}",
+        "",
+        quoted.get_content(),
+    ]
+    (host.mail_dir / "inbox").mkdir(parents=True, exist_ok=True)
+    (host.mail_dir / "inbox" / name).write_bytes("\r\n".join(lines).encode())
+    poll(host)
+    return name
+
+
+def kinds(host: DevHostProcess, reference: str) -> list[str]:
+    return [e["kind"] for e in case_json(host, reference)["events"]]
+
+
+def mails_to_asker(host: DevHostProcess, reference: str) -> list[EmailMessage]:
+    dispatch(host)
+    return [m for m in outbox_mails(host, reference) if str(m["To"]) == QUESTION["email"]]
+
+
+def test_notice_carries_the_token_in_reply_to_and_subject(devhost: DevHostProcess) -> None:
+    _, notice = ask(devhost)
+    token = re.fullmatch(r"ssu\+([a-z2-9]{12})@bits\.example", str(notice["Reply-To"]))
+    assert token, notice["Reply-To"]
+    assert str(notice["Subject"]).endswith(f"#{token.group(1)}")
+    body = notice.get_body(("plain",))
+    assert body is not None and "Skriv LØST alene på første linje" in body.get_content()
+
+
+def test_bits_answers_then_closes_by_reply(devhost: DevHostProcess) -> None:
+    reference, notice = ask(devhost)
+    reply(devhost, notice, "Hei!\n\nBruk uføregrad; IFU er inntekten før uførhet.\n\nHilsen Bits")
+    stored = case_json(devhost, reference)
+    assert stored["case"]["status"] == "answered"
+    answer_event = stored["events"][-1]
+    assert answer_event["kind"] == "answered" and answer_event["public"] is True
+    assert answer_event["data"]["text"] == "Hei!\n\nBruk uføregrad; IFU er inntekten før uførhet.\n\nHilsen Bits"
+    [answer] = [m for m in mails_to_asker(devhost, reference) if "Svar fra Bits" in str(m["Subject"])]
+    text = answer.get_body(("plain",))
+    assert text is not None
+    assert "IFU er inntekten før uførhet" in text.get_content()
+    assert "Fra: Bits SSU" not in text.get_content(), "the quoted history is not relayed"
+    assert answer["In-Reply-To"].startswith(f"<{reference}.")
+
+    reply(devhost, notice, "LØST\nSpørsmålet er besvart.")
+    assert case_json(devhost, reference)["case"]["status"] == "closed"
+    assert any("avsluttet" in str(m["Subject"]) for m in mails_to_asker(devhost, reference))
+
+    before = len(outbox_mails(devhost, reference))
+    reply(devhost, notice, "LØST")
+    assert case_json(devhost, reference)["case"]["status"] == "closed"
+    assert kinds(devhost, reference)[-1] == "decision_too_late"
+    dispatch(devhost)
+    late = [m for m in outbox_mails(devhost, reference) if "allerede avgjort" in str(m["Subject"])]
+    assert len(late) == 1 and str(late[0]["To"]) == "support@bits.example"
+    assert len(outbox_mails(devhost, reference)) == before + 1
+
+
+def test_unclear_replies_get_a_clarification_and_change_nothing(devhost: DevHostProcess) -> None:
+    reference, notice = ask(devhost)
+    for body, problem in [("Ikke løst ennå, vi ser på det", "negated"), ("LØST eller kanskje ikke", "negated")]:
+        reply(devhost, notice, body)
+        stored = case_json(devhost, reference)
+        assert stored["case"]["status"] == "new"
+        assert stored["events"][-1]["kind"] == "decision_unclear"
+        assert stored["events"][-1]["data"]["problem"] == problem
+    reply(devhost, notice, "", subject_prefix="")
+    assert kinds(devhost, reference)[-1] == "decision_unclear"
+    reply(devhost, notice, "LØST", subject_prefix="VS: ")  # forwarded, not a reply
+    assert case_json(devhost, reference)["case"]["status"] == "new"
+    dispatch(devhost)
+    clarifications = [m for m in outbox_mails(devhost, reference) if "forsto ikke" in str(m["Subject"])]
+    assert len(clarifications) == 4
+    assert all(str(m["To"]) == "support@bits.example" for m in clarifications)
+
+
+def test_spoofed_decisions_change_nothing_and_are_logged_as_refused(devhost: DevHostProcess) -> None:
+    reference, notice = ask(devhost)
+    spoofs = [
+        {"sender": "Mallory <mallory@evil.example>"},
+        {"sender": '"support@bits.example" <mallory@evil.example>'},  # the display-name trick
+        {"sender": "Frida Fagerli <fag@demo-forsikring.example>"},  # a real participant, but not the token's holder
+        {
+            "extra_headers": {
+                "Authentication-Results": "mx.bits.example; spf=fail; dkim=none; dmarc=fail header.from=bits.example"
+            }
+        },
+    ]
+    for spoof in spoofs:
+        reply(devhost, notice, "LØST", **spoof)  # type: ignore[arg-type]
+    stored = case_json(devhost, reference)
+    assert stored["case"]["status"] == "new"
+    refused = [e for e in stored["events"] if e["kind"] == "decision_refused"]
+    assert len(refused) == 4 and all(not e["public"] for e in refused)
+    assert "DMARC fail" in refused[-1]["data"]["reason"]
+    dispatch(devhost)
+    assert not [m for m in outbox_mails(devhost, reference) if str(m["To"]) == "mallory@evil.example"]
+    assert len(mails_to_asker(devhost, reference)) == 1, "only the acknowledgement"
+
+
+def test_a_reply_processed_twice_decides_once(devhost: DevHostProcess) -> None:
+    reference, notice = ask(devhost)
+    name = reply(devhost, notice, "Svaret er ja.")
+    raw = (devhost.mail_dir / "processed" / name).read_bytes()
+    (devhost.mail_dir / "inbox" / f"again-{name}").write_bytes(raw)
+    poll(devhost)
+    assert kinds(devhost, reference).count("answered") == 1
+    assert len([m for m in mails_to_asker(devhost, reference) if "Svar fra Bits" in str(m["Subject"])]) == 1
