@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from .clock import Clock
 from .mail import MailRecord, MailTransport, PermanentSendError, TransientSendError
 from .model import CaseEvent, Channel
-from .store import CaseStore, ConcurrentUpdate
+from .store import CaseStore, ConcurrentUpdate, DeliveryLimits
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +46,43 @@ async def dispatch_outbox(
     clock: Clock,
     policy: RetryPolicy,
     *,
+    limits: DeliveryLimits | None = None,
+    daily_cap: int = 200,
     concurrency: int = 16,
     limit: int = 2000,
 ) -> DispatchReport:
-    """Send every mail that is due now, at most `concurrency` at a time."""
+    """Send every mail that is due now, at most `concurrency` at a time.
+
+    With `limits`: no mail to an address suppressed after repeated bounces, and at most `daily_cap` mails a day to
+    one address (what is over the cap waits for tomorrow): a loop that slips past the intake's checks stops there.
+    """
     report = DispatchReport()
-    due = await store.due_mails(clock.now(), limit)
+    now = clock.now()
+    due = await store.due_mails(now, limit)
+    if not due:
+        return report
     gate = asyncio.Semaphore(concurrency)
+    day = now.astimezone(UTC).date()
+    suppressed = await limits.suppressed() if limits else set()
+    sent_today = await limits.sent_today(day.isoformat()) if limits else {}
+    counted: dict[str, int] = {}
 
     async def attempt(record: MailRecord) -> MailRecord | None:
         """The record when it was sent; None when it was rescheduled or failed (already recorded)."""
+        to = record.mail.to.casefold()
         async with gate:
             try:
+                if to in suppressed:
+                    await _fail(store, clock, record, "the address is suppressed after repeated permanent bounces")
+                    report.failed += 1
+                    return None
+                if limits and sent_today.get(to, 0) + counted.get(to, 0) >= daily_cap:
+                    tomorrow = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+                    log.warning("outbox: daily cap reached for a recipient of %s; waits", record.mail.reference)
+                    await store.record_retry(record, clock.now(), tomorrow, f"daily cap of {daily_cap} reached")
+                    report.retried += 1
+                    return None
+                counted[to] = counted.get(to, 0) + 1
                 return await _send_one(store, transport, clock, policy, record, report)
             except ConcurrentUpdate:
                 report.skipped += 1
@@ -70,6 +95,8 @@ async def dispatch_outbox(
             settled = await store.record_sent_many(sent, clock.now())
             report.sent += settled
             report.skipped += len(sent) - settled
+    if limits and counted:
+        await limits.add_sent(day.isoformat(), {a: sent_today.get(a, 0) + n for a, n in counted.items()})
     if due:
         log.info(
             "outbox: sent=%d retried=%d failed=%d skipped=%d",

@@ -18,8 +18,8 @@ from .registry import Registry
 from .rendering import Renderer
 from .settings import Settings, get_settings
 from .signing import sign
-from .store import CaseStore, RegistryStore
-from .tables import TableCaseStore, TableRegistryStore, TableStateStore, TableStorage
+from .store import CaseStore, DeliveryLimits, RegistryStore
+from .tables import TableCaseStore, TableDeliveryLimits, TableRegistryStore, TableStateStore, TableStorage
 
 
 @dataclass
@@ -56,6 +56,7 @@ class Services:
     clock: Clock
     blobs: BlobStore
     mailbox: Mailbox
+    limits: DeliveryLimits
 
     async def registry(self) -> Registry:
         return await self.registry_cache.get()
@@ -130,6 +131,7 @@ def build_services(
         clock=clock or SystemClock(),
         blobs=BlobStore(settings),
         mailbox=build_mailbox(settings, graph, storage),
+        limits=TableDeliveryLimits(storage),
     )
 
 

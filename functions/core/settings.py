@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     outbox_retry_base_seconds: float = Field(30.0, ge=0)
     outbox_retry_max_seconds: float = Field(3600.0, ge=0)
     outbox_concurrency: int = Field(16, ge=1, le=128)
+    daily_cap_per_recipient: int = Field(200, ge=1)
+    suppress_after_bounces: int = Field(3, ge=1, le=100)
 
     # Inbound mail.
     mailbox: Literal["local", "graph"] = "local"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from .mail import MailRecord, OutgoingMail
 from .model import Case, CaseEvent, DecisionToken, Process
@@ -113,3 +113,17 @@ class RegistryStore(Protocol):
 
     async def save_registry(self, registry: Registry) -> int:
         """Upsert every organisation, source and Bits entry; returns how many entries were written."""
+
+
+class DeliveryLimits(Protocol):
+    async def suppressed(self) -> set[str]: ...
+
+    async def suppressions(self) -> list[dict[str, Any]]: ...
+
+    async def record_bounce(self, address: str, at: datetime, suppress_after: int) -> bool: ...
+
+    async def lift(self, address: str) -> bool: ...
+
+    async def sent_today(self, day: str) -> dict[str, int]: ...
+
+    async def add_sent(self, day: str, totals: dict[str, int]) -> None: ...

@@ -20,6 +20,7 @@ by key range and never scan the table. The `registry` table holds organisations,
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -791,3 +792,104 @@ class TableStateStore:
             await self._storage.ensure_tables()
             entity = {"PartitionKey": "state", "RowKey": name, "Body": json.dumps(value)}
             await self._storage.table(META).upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else None
+
+
+def _address_key(address: str) -> str:
+    # Row keys may not hold '/', '\\', '#' or '?', which addresses can: key by a hash, keep the address as a property.
+    return hashlib.sha256(address.casefold().encode()).hexdigest()[:32]
+
+
+class TableDeliveryLimits:
+    """Loop and bounce protection for outgoing mail: addresses suppressed after repeated permanent bounces (visible
+    and reversible), and how many mails each address got today (for the daily cap)."""
+
+    def __init__(self, storage: TableStorage) -> None:
+        self._storage = storage
+
+    @property
+    def _meta(self) -> TableClient:
+        return self._storage.table(META)
+
+    async def suppressed(self) -> set[str]:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            rows = self._meta.query_entities("PartitionKey eq 'bounces' and Suppressed eq true")
+            return {str(e["Address"]) async for e in rows}
+
+    async def suppressions(self) -> list[dict[str, Any]]:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            rows = self._meta.query_entities("PartitionKey eq 'bounces'")
+            return [
+                {
+                    "address": e["Address"],
+                    "permanent_bounces": int(e.get("Count", 0)),
+                    "suppressed": bool(e.get("Suppressed", False)),
+                    "last_bounce_at": _iso(e.get("LastAt")),
+                }
+                async for e in rows
+            ]
+
+    async def record_bounce(self, address: str, at: datetime, suppress_after: int) -> bool:
+        """Count a permanent bounce; returns True when the address is (now) suppressed."""
+        key = _address_key(address)
+        with storage_errors():
+            await self._storage.ensure_tables()
+            for _ in range(5):
+                try:
+                    entity = await self._meta.get_entity("bounces", key)
+                except ResourceNotFoundError:
+                    entity = None
+                count = int(entity["Count"]) + 1 if entity else 1
+                row = {
+                    "PartitionKey": "bounces",
+                    "RowKey": key,
+                    "Address": address.casefold(),
+                    "Count": count,
+                    "LastAt": at,
+                    "Suppressed": count >= suppress_after,
+                }
+                try:
+                    if entity is None:
+                        await self._meta.create_entity(row)
+                    else:
+                        await self._meta.update_entity(
+                            row,
+                            mode=UpdateMode.REPLACE,
+                            etag=entity.metadata["etag"],
+                            match_condition=MatchConditions.IfNotModified,
+                        )
+                    return count >= suppress_after
+                except (ResourceExistsError, HttpResponseError) as exc:
+                    if isinstance(exc, HttpResponseError) and exc.status_code not in (409, 412):
+                        raise
+        raise ConcurrentUpdate(f"bounce count for {key}")
+
+    async def lift(self, address: str) -> bool:
+        """Lift a suppression (and forget the bounces); False when the address was not listed."""
+        with storage_errors():
+            await self._storage.ensure_tables()
+            try:
+                await self._meta.get_entity("bounces", _address_key(address))
+            except ResourceNotFoundError:
+                return False
+            await self._meta.delete_entity("bounces", _address_key(address))
+        return True
+
+    async def sent_today(self, day: str) -> dict[str, int]:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            rows = self._meta.query_entities("PartitionKey eq @p", parameters={"p": f"sent|{day}"})
+            return {str(e["Address"]): int(e["Count"]) async for e in rows}
+
+    async def add_sent(self, day: str, totals: dict[str, int]) -> None:
+        rows = [
+            {"PartitionKey": f"sent|{day}", "RowKey": _address_key(a), "Address": a, "Count": n}
+            for a, n in totals.items()
+        ]
+        with storage_errors():
+            await _upsert_in_batches(self._meta, rows)

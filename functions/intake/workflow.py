@@ -222,6 +222,13 @@ async def _record_bounce(services: Services, message: InboundMessage, stored: St
     assert report is not None
     if stored is None:
         return Outcome("ignored", "delivery report about no known case")
+    suppressed = []
+    if report.permanent:
+        for recipient in report.recipients:
+            if await services.limits.record_bounce(
+                recipient, services.clock.now(), services.settings.suppress_after_bounces
+            ):
+                suppressed.append(recipient)
     event = CaseEvent(
         at=services.clock.now(),
         actor="mail-system",
@@ -229,7 +236,12 @@ async def _record_bounce(services: Services, message: InboundMessage, stored: St
         kind="mail_bounced",
         public=False,
         summary=f"Delivery to {', '.join(report.recipients) or 'a recipient'} failed ({report.status or 'no status'})",
-        data={"recipients": list(report.recipients), "status": report.status, "permanent": report.permanent},
+        data={
+            "recipients": list(report.recipients),
+            "status": report.status,
+            "permanent": report.permanent,
+            "suppressed": suppressed,
+        },
     )
     try:
         await services.store.append(stored.case.reference, event, markers=[message.key])

@@ -37,5 +37,28 @@ async def outbox_dispatch(timer: func.TimerRequest) -> None:
         services.transport,
         services.clock,
         services.retry_policy,
+        limits=services.limits,
+        daily_cap=services.settings.daily_cap_per_recipient,
         concurrency=services.settings.outbox_concurrency,
     )
+
+
+@bp.function_name("mail_suppressions")
+@bp.route(route="mail/suppressions", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def mail_suppressions(req: func.HttpRequest) -> func.HttpResponse:
+    """Bits: addresses with permanent bounces, and which of them no longer get mail."""
+    from ..core.http import json_response
+    from ..core.services import get_services
+
+    return json_response({"addresses": await get_services().limits.suppressions()})
+
+
+@bp.function_name("mail_suppression_lift")
+@bp.route(route="mail/suppressions/{address}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
+async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
+    """Bits: send to an address again (after it was fixed), forgetting its bounces."""
+    from ..core.http import json_response
+    from ..core.services import get_services
+
+    lifted = await get_services().limits.lift(req.route_params.get("address", ""))
+    return json_response({"lifted": lifted}, 200 if lifted else 404)

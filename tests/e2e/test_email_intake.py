@@ -208,7 +208,16 @@ def test_auto_replies_bounces_and_strangers(devhost: DevHostProcess, new_cases: 
         "recipients": ["fag@demo-forsikring.example"],
         "status": "5.1.1",
         "permanent": True,
+        "suppressed": [],
     }
+    listed = httpx.get(f"{devhost.url}/api/mail/suppressions").json()["addresses"]
+    assert {k: v for k, v in listed[0].items() if k != "last_bounce_at"} == {
+        "address": "fag@demo-forsikring.example",
+        "permanent_bounces": 1,
+        "suppressed": False,
+    }
+    assert httpx.delete(f"{devhost.url}/api/mail/suppressions/fag@demo-forsikring.example").json() == {"lifted": True}
+    assert httpx.get(f"{devhost.url}/api/mail/suppressions").json()["addresses"] == []
     assert "message" not in events, "the stranger's message is not appended"
     assert "held for Bits" in (failed_reason(devhost, "stranger_reply.eml") or "")
     dispatch(devhost)

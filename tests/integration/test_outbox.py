@@ -177,3 +177,38 @@ async def test_graph_refusal_fails_at_once(services: Services, settings: Setting
         await transport.close()
     [record] = await services.store.mails(reference)
     assert record.status == "failed" and "400" in record.last_error
+
+
+async def test_suppressed_addresses_get_no_mail_until_lifted(services: Services, settings: Settings) -> None:
+    clock = services.clock = FakeClock()
+    for _ in range(3):
+        await services.limits.record_bounce("fag@demo-forsikring.example", clock.now(), suppress_after=3)
+    assert await services.limits.suppressed() == {"fag@demo-forsikring.example"}
+    reference = await queue_question(services)
+    report = await dispatch_outbox(
+        services.store, LocalTransport(settings.mail_local_dir), clock, POLICY, limits=services.limits
+    )
+    assert (report.sent, report.failed) == (0, 1)
+    [record] = await services.store.mails(reference)
+    assert record.status == "failed" and "suppressed" in record.last_error
+    assert "mail_failed" in [e.kind for e in await services.store.events(reference)]
+    assert await services.limits.lift("FAG@demo-forsikring.example") is True
+    assert await services.limits.suppressed() == set()
+
+
+async def test_daily_cap_holds_the_rest_until_tomorrow(services: Services, settings: Settings) -> None:
+    clock = services.clock = FakeClock()
+    references = [await queue_question(services) for _ in range(3)]
+    transport = LocalTransport(settings.mail_local_dir)
+    report = await dispatch_outbox(services.store, transport, clock, POLICY, limits=services.limits, daily_cap=2)
+    assert (report.sent, report.retried) == (2, 1)
+    held = [m for ref in references for m in await services.store.mails(ref) if m.status == "pending"]
+    assert len(held) == 1 and "daily cap" in held[0].last_error
+    assert held[0].due_at == datetime(2026, 11, 30, tzinfo=UTC)
+    assert (
+        await dispatch_outbox(services.store, transport, clock, POLICY, limits=services.limits, daily_cap=2)
+    ).sent == 0
+    clock.at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    assert (
+        await dispatch_outbox(services.store, transport, clock, POLICY, limits=services.limits, daily_cap=2)
+    ).sent == 1

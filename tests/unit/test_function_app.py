@@ -12,6 +12,8 @@ from functions.devhost.azurite import PROJECT_ROOT
 EXPECTED = {
     "health": ("httpTrigger", "health"),
     "outbox_dispatch": ("timerTrigger", None),
+    "mail_suppressions": ("httpTrigger", "mail/suppressions"),
+    "mail_suppression_lift": ("httpTrigger", "mail/suppressions/{address}"),
     "mailbox_poll": ("timerTrigger", None),
     "mailbox_notifications": ("httpTrigger", "mailbox/notifications"),
     "mailbox_subscription_renew": ("timerTrigger", None),
