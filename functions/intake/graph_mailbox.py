@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -38,6 +39,7 @@ class GraphMailbox:
         self._state = state
         self._folder_names = {True: processed, False: failed}
         self._folder_ids: dict[bool, str] = {}
+        self._folder_lock = asyncio.Lock()  # settles run concurrently: look the folder up (or create it) once
         self._next_delta: str | None = None
         self._round_complete = True
 
@@ -105,6 +107,12 @@ class GraphMailbox:
     async def _folder(self, processed: bool) -> str:
         if processed in self._folder_ids:
             return self._folder_ids[processed]
+        async with self._folder_lock:
+            if processed not in self._folder_ids:
+                self._folder_ids[processed] = await self._find_or_create_folder(processed)
+        return self._folder_ids[processed]
+
+    async def _find_or_create_folder(self, processed: bool) -> str:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.models.mail_folder import MailFolder
         from msgraph.generated.users.item.mail_folders.mail_folders_request_builder import (
@@ -123,7 +131,6 @@ class GraphMailbox:
         else:
             created = await _call(self._user(client).mail_folders.post(MailFolder(display_name=name)))
             folder_id = str(created.id)
-        self._folder_ids[processed] = folder_id
         return folder_id
 
     async def close(self) -> None:
