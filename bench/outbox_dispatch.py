@@ -36,7 +36,7 @@ async def run(connection_string: str, mail_dir: Path) -> None:
             services.compose(
                 reference=case.reference,
                 purpose=f"acknowledgement-{i}",
-                to=f"person{i}@demo-forsikring.example",
+                to=f"person{i}.{case.reference.lower()}@demo-forsikring.example",
                 template="question_received",
                 language="nb",
                 case=case,
@@ -65,7 +65,13 @@ async def run(connection_string: str, mail_dir: Path) -> None:
     total = CASES * MAILS_PER_CASE
     start = time.perf_counter()
     report = await dispatch_outbox(
-        services.store, services.transport, services.clock, services.retry_policy, limit=total
+        services.store,
+        services.transport,
+        services.clock,
+        services.retry_policy,
+        limits=services.limits,  # as the timer runs it: suppressions and the daily cap are checked
+        daily_cap=settings.daily_cap_per_recipient,
+        limit=total,
     )
     elapsed = time.perf_counter() - start
     files = len(list((mail_dir / "outbox").glob("*.eml")))
