@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from functions.core.registry_import import parse_registry_file
 from functions.core.services import Services, build_services
 from functions.core.settings import Settings
 from functions.devhost.azurite import PROJECT_ROOT, Azurite, free_port, start_azurite, wait_for_port
+from tests.graph_stub import GraphStub
 
 DEMO_REGISTRY = PROJECT_ROOT / "data" / "demo-registry.json"
 NOTIFICATION_SECRET = "client-state-for-the-tests-0123456789"
@@ -113,3 +115,21 @@ def devhost(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Itera
     load_demo_registry(host.env)
     yield host
     host.stop()
+
+
+class FakeClock:
+    """A clock the test moves by hand (set `at`)."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+async def graph_stub() -> AsyncIterator[GraphStub]:
+    stub = GraphStub()
+    await stub.start()
+    yield stub
+    await stub.stop()

@@ -19,14 +19,6 @@ MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
 
 @pytest.fixture
-async def graph_stub() -> AsyncIterator[GraphStub]:
-    stub = GraphStub()
-    await stub.start()
-    yield stub
-    await stub.stop()
-
-
-@pytest.fixture
 async def mailbox(services: Services, settings: Settings, graph_stub: GraphStub) -> AsyncIterator[GraphMailbox]:
     graph = GraphClient(settings.model_copy(update={"graph_base_url": graph_stub.base_url}), credential=StaticToken())
     box = GraphMailbox(graph, "ssu@bits.example", TableStateStore(services.storage), "SSU behandlet", "SSU avvist")

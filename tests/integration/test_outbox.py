@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import email
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.policy import default
-
-import pytest
 
 from functions.core.graph import GraphClient, GraphTransport
 from functions.core.local_mail import LocalTransport
@@ -15,24 +12,9 @@ from functions.core.mail import MailTransport
 from functions.core.outbox import RetryPolicy, dispatch_outbox
 from functions.core.services import Services
 from functions.core.settings import Settings
+from tests.conftest import FakeClock
 from tests.graph_stub import GraphStub, StaticToken
 from tests.integration.test_case_store import draft, received
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture
-async def graph_stub() -> AsyncIterator[GraphStub]:
-    stub = GraphStub()
-    await stub.start()
-    yield stub
-    await stub.stop()
 
 
 def graph_transport(settings: Settings, stub: GraphStub) -> GraphTransport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -14,16 +14,8 @@ from functions.core.services import Services
 from functions.core.tables import TableStateStore
 from functions.intake.graph_mailbox import GraphMailbox
 from functions.intake.subscription import SUBSCRIPTION_STATE, keep_subscription, receive_notifications
-from tests.conftest import NOTIFICATION_SECRET
+from tests.conftest import NOTIFICATION_SECRET, FakeClock
 from tests.graph_stub import GraphStub, StaticToken
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture
