@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from functions.core.model import Channel
+from functions.core.model import CaseEvent, Channel
+from functions.core.registry import Registry
 from functions.core.services import Services
+from functions.core.store import StoredCase
+from functions.core.tokens import issue, reply_address
+from functions.intake.commands import Change, Command, Decision, Reply, take_decision
+from functions.intake.parser import parse_message
 from functions.intake.workflow import process_message
 from functions.questions.models import Question
 from functions.questions.workflow import ask_question
@@ -41,3 +46,61 @@ async def test_two_replies_at_once_give_one_decision(services: Services) -> None
     assert stored is not None and stored.case.status == "closed"
     kinds = [e.kind for e in await services.store.events(case.reference)]
     assert kinds.count("resolved") == 1 and kinds.count("decision_too_late") == 1
+
+
+async def test_a_single_use_token_decides_once(services: Services) -> None:
+    """What approvals (onboarding, triage, change requests) use: a second reply with the same token changes nothing."""
+    approve = Command("approve", ("GODKJENT", "APPROVE"))
+
+    async def approve_case(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+        now = services.clock.now()
+        event = CaseEvent(at=now, actor=reply.sender, channel=Channel.EMAIL, kind="approved", public=True, summary="ok")
+        return Change(stored.case.model_copy(update={"status": "approved", "updated_at": now}), event)
+
+    decision = Decision("test.approval", (approve,), frozenset({"new", "approved"}), approve_case)
+    case = await ask_question(
+        services,
+        Question(
+            organisation_number="310000019",
+            name="Frida",
+            email="fag@demo-forsikring.example",
+            subject="Godkjenning",
+            question="Kan dette godkjennes?",
+            service="ufore",
+            environment="test",
+            category="other",
+        ),
+        Channel.FORM,
+    )
+    token = issue(services, "godkjenner1@bits.example", decision.name)
+    stored = await services.store.load(case.reference)
+    assert stored is not None
+    await services.store.transition(
+        stored,
+        stored.case,
+        CaseEvent(
+            at=services.clock.now(),
+            actor="test",
+            channel=Channel.API,
+            kind="approval_asked",
+            public=False,
+            summary="asked",
+        ),
+        tokens=[token],
+    )
+
+    def approval(n: int) -> bytes:
+        return (
+            f"From: godkjenner1@bits.example\r\nTo: {reply_address(services, token.token)}\r\n"
+            f"Subject: SV: [{case.reference}] Beslutning\r\nMessage-ID: <approve-{n}@bits.example>\r\n\r\nGODKJENT\r\n"
+        ).encode()
+
+    outcomes = []
+    for n in range(2):
+        message = parse_message(approval(n), max_attachment_bytes=0, allowed_types=())
+        current = await services.store.load(case.reference)
+        assert current is not None
+        outcomes.append(await take_decision(services, message, current, token.token, {decision.name: decision}))
+    assert [o.status for o in outcomes] == ["decided", "already_decided"]
+    kinds = [e.kind for e in await services.store.events(case.reference)]
+    assert kinds.count("approved") == 1 and kinds.count("decision_too_late") == 1

@@ -54,6 +54,7 @@ def test_html_only_becomes_safe_text() -> None:
     [
         ("outlook_nb_reply.eml.tmpl", "det gjelder produksjon", "registrert hos Bits"),
         ("gmail_en_reply.eml.tmpl", "It works again since 10:30", "thank you for your email"),
+        ("outlook_en_reply.eml.tmpl", "The errors stopped at 10:25", "Hello Tess Tester"),
         ("apple_mail_reply.eml.tmpl", "gjelder dette også AAP?", "takk for spørsmålet"),
         ("thunderbird_reply.eml.tmpl", "funnet svaret selv", "Frida Fagerli, Demo"),
     ],
