@@ -85,12 +85,17 @@ def _from_csv(path: Path) -> Registry:
     return Registry.of([Organisation.model_validate(o) for o in orgs.values()], [], None)
 
 
-async def import_registry(path: Path) -> int:
+async def import_registry(path: Path, *, az_cli: bool = False) -> int:
     from .services import build_services
     from .settings import get_settings
 
     registry = parse_registry_file(path)
-    services = build_services(get_settings())
+    credential = None
+    if az_cli:
+        from azure.identity.aio import AzureCliCredential
+
+        credential = AzureCliCredential()
+    services = build_services(get_settings(), storage_credential=credential)
     try:
         return await services.registry_store.save_registry(registry)
     finally:
@@ -100,9 +105,10 @@ async def import_registry(path: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", type=Path)
+    parser.add_argument("--az-cli", action="store_true", help="reach Azure storage as the user signed in with az login")
     args = parser.parse_args()
     try:
-        count = asyncio.run(import_registry(args.file))
+        count = asyncio.run(import_registry(args.file, az_cli=args.az_cli))
     except RegistryFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -111,9 +111,14 @@ class Services:
 
 
 def build_services(
-    settings: Settings, *, transport: MailTransport | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    transport: MailTransport | None = None,
+    clock: Clock | None = None,
+    storage_credential: Any | None = None,
 ) -> Services:
-    storage = TableStorage(settings)
+    """`storage_credential` replaces the managed identity, for commands run by a person (see registry_import)."""
+    storage = TableStorage(settings, storage_credential)
     registry_store = TableRegistryStore(storage)
     graph = None
     if settings.mail_transport == "graph" or settings.mailbox == "graph":

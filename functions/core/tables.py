@@ -79,7 +79,7 @@ _CREATE_ATTEMPTS = 25
 class TableStorage:
     """One service client per process, shared by every table; counts HTTP round trips for the benchmarks."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, credential: Any | None = None) -> None:
         self.round_trips = 0
         options: dict[str, Any] = {
             "retry_total": 2,
@@ -95,7 +95,7 @@ class TableStorage:
             from azure.identity.aio import ManagedIdentityCredential
 
             assert settings.table_endpoint is not None
-            credential = ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
+            credential = credential or ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
             self._service = TableServiceClient(endpoint=settings.table_endpoint, credential=credential, **options)
         self._prefix = settings.table_prefix
         self._tables: dict[str, TableClient] = {}

@@ -1,0 +1,108 @@
+// The SSU governance app in Azure: one resource group with the Function App (Flex Consumption, Python 3.11), its
+// storage, monitoring and Key Vault, all reached with one user-assigned managed identity. `azd up` deploys it.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(20)
+@description('Name of the azd environment, e.g. ssu-test or ssu-prod: every resource name derives from it.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource (one that offers Flex Consumption, e.g. norwayeast or swedencentral).')
+param location string
+
+@description('The shared mailbox the app sends from and reads (Exchange Online).')
+param sharedMailbox string = 'ssu@bits.example'
+
+@description('Object id of the person or group who may manage the Key Vault secrets (set by azd as the signed-in user).')
+param secretsOfficerPrincipalId string = ''
+
+@description('Read the shared mailbox through Graph (graph) or not at all yet (local: nothing is read).')
+@allowed(['graph', 'local'])
+param mailbox string = 'graph'
+
+var tags = {
+  'azd-env-name': environmentName
+  application: 'ssu-governance'
+  owner: 'Bits AS'
+}
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+
+resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: group
+  params: {
+    name: 'id-${environmentName}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: group
+  params: {
+    environmentName: environmentName
+    location: location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: group
+  params: {
+    name: 'st${take(replace(environmentName, '-', ''), 11)}${take(token, 11)}'
+    location: location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module vault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: group
+  params: {
+    name: 'kv-${take(replace(environmentName, '-', ''), 10)}-${take(token, 8)}'
+    location: location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+    secretsOfficerPrincipalId: secretsOfficerPrincipalId
+  }
+}
+
+module app 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: group
+  params: {
+    name: 'func-${environmentName}-${take(token, 6)}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    tableEndpoint: storage.outputs.tableEndpoint
+    blobEndpoint: storage.outputs.blobEndpoint
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    keyVaultUri: vault.outputs.uri
+    sharedMailbox: sharedMailbox
+    mailbox: mailbox
+  }
+}
+
+output AZURE_RESOURCE_GROUP string = group.name
+output AZURE_FUNCTION_APP_NAME string = app.outputs.name
+output AZURE_FUNCTION_APP_URL string = app.outputs.url
+output AZURE_KEY_VAULT_NAME string = vault.outputs.name
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output SHARED_MAILBOX string = sharedMailbox
