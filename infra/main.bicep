@@ -59,7 +59,7 @@ module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: group
   params: {
-    name: 'st${take(replace(environmentName, '-', ''), 11)}${take(token, 11)}'
+    name: toLower('st${take(replace(environmentName, '-', ''), 11)}${take(token, 11)}')
     location: location
     tags: tags
     identityPrincipalId: identity.outputs.principalId
@@ -70,7 +70,7 @@ module vault 'modules/keyvault.bicep' = {
   name: 'keyvault'
   scope: group
   params: {
-    name: 'kv-${take(replace(environmentName, '-', ''), 10)}-${take(token, 8)}'
+    name: toLower('kv-${take(replace(environmentName, '-', ''), 10)}-${take(token, 8)}')
     location: location
     tags: tags
     identityPrincipalId: identity.outputs.principalId

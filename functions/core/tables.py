@@ -671,11 +671,9 @@ class TableCaseStore:
                         if exc.status_code not in (404, 412):
                             raise
                 for record in chunk:  # someone settled one of them: do the rest one by one
-                    try:
+                    with suppress(ConcurrentUpdate):
                         await self.record_sent(record, now)
                         settled += 1
-                    except ConcurrentUpdate:
-                        pass
         return settled
 
     async def record_retry(self, record: MailRecord, now: datetime, next_at: datetime, error: str) -> None:

@@ -24,8 +24,8 @@ def main() -> None:
         print(f"Loaded {count} demo registry entries.")
         print("Serving http://localhost:7071/api/questions  (mail appears in .local/mail/outbox/)")
         subprocess.run([sys.executable, "-m", "functions.devhost", "--port", "7071"], check=False)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # Ctrl-C ends `make run`; Azurite is stopped below
+        print()
     finally:
         azurite.stop()
 

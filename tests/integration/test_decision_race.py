@@ -24,18 +24,21 @@ def resolve_reply(reply_to: str, reference: str, n: int) -> bytes:
     ).encode()
 
 
-async def test_two_replies_at_once_give_one_decision(services: Services) -> None:
-    question = Question(
+def question(subject: str) -> Question:
+    return Question(
         organisation_number="310000019",
         name="Frida",
         email="fag@demo-forsikring.example",
-        subject="Kappløp",
-        question="Hvem vinner?",
+        subject=subject,
+        question="Hva gjelder?",
         service="ufore",
         environment="test",
         category="other",
     )
-    case = await ask_question(services, question, Channel.FORM)
+
+
+async def test_two_replies_at_once_give_one_decision(services: Services) -> None:
+    case = await ask_question(services, question("Kappløp"), Channel.FORM)
     [notice] = [r.mail for r in await services.store.due_mails(services.clock.now(), 10) if r.mail.reply_to]
     assert notice.reply_to is not None
     outcomes = await asyncio.gather(
@@ -58,20 +61,7 @@ async def test_a_single_use_token_decides_once(services: Services) -> None:
         return Change(stored.case.model_copy(update={"status": "approved", "updated_at": now}), event)
 
     decision = Decision("test.approval", (approve,), frozenset({"new", "approved"}), approve_case)
-    case = await ask_question(
-        services,
-        Question(
-            organisation_number="310000019",
-            name="Frida",
-            email="fag@demo-forsikring.example",
-            subject="Godkjenning",
-            question="Kan dette godkjennes?",
-            service="ufore",
-            environment="test",
-            category="other",
-        ),
-        Channel.FORM,
-    )
+    case = await ask_question(services, question("Godkjenning"), Channel.FORM)
     token = issue(services, "godkjenner1@bits.example", decision.name)
     stored = await services.store.load(case.reference)
     assert stored is not None
