@@ -160,3 +160,16 @@ def test_a_reply_processed_twice_decides_once(devhost: DevHostProcess) -> None:
     poll(devhost)
     assert kinds(devhost, reference).count("answered") == 1
     assert len([m for m in mails_to_asker(devhost, reference) if "Svar fra Bits" in str(m["Subject"])]) == 1
+
+
+def test_the_case_page_shows_bits_answer(devhost: DevHostProcess) -> None:
+    reference, notice = ask(devhost)
+    reply(devhost, notice, "Svaret er <b>ja</b>.")
+    ack = next(m for m in mails_to_asker(devhost, reference) if "mottatt" in str(m["Subject"]))
+    body = ack.get_body(("plain",))
+    assert body is not None
+    link = re.search(r"(http://\S+/api/case-page/\S+)", body.get_content())
+    assert link
+    page = httpx.get(link.group(1))
+    assert "Bits svarte" in page.text and "Svaret er &lt;b&gt;ja&lt;/b&gt;." in page.text
+    assert "Besvart av Bits" in page.text
