@@ -27,6 +27,8 @@ var tags = {
   owner: 'Bits AS'
 }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
+// Storage and Key Vault names allow letters and digits (and Key Vault single hyphens): keep only those.
+var compact = toLower(replace(replace(replace(environmentName, '-', ''), '_', ''), '.', ''))
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -59,7 +61,7 @@ module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: group
   params: {
-    name: toLower('st${take(replace(environmentName, '-', ''), 11)}${take(token, 11)}')
+    name: 'st${take(compact, 11)}${take(token, 11)}'
     location: location
     tags: tags
     identityPrincipalId: identity.outputs.principalId
@@ -70,7 +72,7 @@ module vault 'modules/keyvault.bicep' = {
   name: 'keyvault'
   scope: group
   params: {
-    name: toLower('kv-${take(replace(environmentName, '-', ''), 10)}-${take(token, 8)}')
+    name: 'kv-${take(compact, 10)}-${take(token, 8)}'
     location: location
     tags: tags
     identityPrincipalId: identity.outputs.principalId
@@ -82,7 +84,7 @@ module app 'modules/functionapp.bicep' = {
   name: 'functionapp'
   scope: group
   params: {
-    name: 'func-${environmentName}-${take(token, 6)}'
+    name: 'func-${take(compact, 18)}-${take(token, 6)}'
     location: location
     tags: tags
     identityId: identity.outputs.id
