@@ -3,10 +3,11 @@
 import azure.functions as func
 
 from functions.cases.blueprint import bp as cases
+from functions.incidents.blueprint import bp as incidents
 from functions.intake.blueprint import bp as intake
 from functions.operations.blueprint import bp as operations
 from functions.questions.blueprint import bp as questions
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (operations, cases, questions, intake):
+for blueprint in (operations, cases, questions, incidents, intake):
     app.register_functions(blueprint)

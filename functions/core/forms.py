@@ -53,6 +53,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "one_line": ("Skriv på én linje, uten spesialtegn.", "Use a single line without control characters."),
     "control_characters": ("Teksten inneholder ugyldige tegn.", "The text contains invalid characters."),
     "string_type": ("Ugyldig verdi.", "Invalid value."),
+    "string_pattern_mismatch": ("Ugyldige tegn i feltet.", "The field contains characters that are not allowed."),
+    "int_parsing": ("Skriv et helt tall.", "Enter a whole number."),
+    "int_type": ("Skriv et helt tall.", "Enter a whole number."),
+    "greater_than_equal": ("Tallet må være minst {ge}.", "The number must be at least {ge}."),
+    "less_than_equal": ("Tallet kan være høyst {le}.", "The number must be at most {le}."),
+    "datetime_parsing": ("Skriv dato og klokkeslett.", "Enter a date and time."),
+    "datetime_from_date_parsing": ("Skriv dato og klokkeslett.", "Enter a date and time."),
+    "datetime_type": ("Skriv dato og klokkeslett.", "Enter a date and time."),
+    "future": ("Tidspunktet kan ikke være frem i tid.", "The time cannot be in the future."),
 }
 GENERAL = {
     "expired": (

@@ -20,6 +20,7 @@ from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
+from ..incidents.workflow import TRIAGE_DECISION
 from ..questions.workflow import QUESTION_DECISION
 from .commands import Decision, take_decision, token_in
 from .mailbox import Mailbox
@@ -36,13 +37,20 @@ MAX_TEXT = 20_000  # characters of a message kept on its event (an entity proper
 EMAIL_INTAKES: dict[str, CaseIntake] = {
     intake.name: intake
     for intake in [
-        *(CaseIntake(f"email-{p.value}", p, "case_received", "case_to_bits") for p in Process if p != Process.QUESTION),
+        *(
+            CaseIntake(f"email-{p.value}", p, "case_received", "case_to_bits")
+            for p in Process
+            if p not in (Process.QUESTION, Process.ERROR_REPORT)
+        ),
         CaseIntake("email-D", Process.QUESTION, "case_received", "case_to_bits", bits_decision=QUESTION_DECISION.name),
+        CaseIntake(
+            "email-C", Process.ERROR_REPORT, "case_received", "case_to_bits", bits_decision=TRIAGE_DECISION.name
+        ),
         CaseIntake("email-C-security", Process.ERROR_REPORT, "case_received", "case_to_bits", bits_role="security"),
     ]
 }
 # The decisions people can take by replying, as the processes declare them.
-DECISIONS: dict[str, Decision] = {decision.name: decision for decision in (QUESTION_DECISION,)}
+DECISIONS: dict[str, Decision] = {decision.name: decision for decision in (QUESTION_DECISION, TRIAGE_DECISION)}
 
 
 async def process_message(services: Services, raw: bytes) -> Outcome:

@@ -37,7 +37,7 @@ def reply(
     assert quoted is not None
     lines = [
         f"From: {sender}",
-        f"To: {notice['Reply-To']}",
+        f"To: {notice['Reply-To'] or 'ssu@bits.example'}",
         f"Subject: {subject_prefix}{notice['Subject']}",
         f"Message-ID: <{uuid.uuid4().hex}@bits.example>",
         f"In-Reply-To: {notice['Message-ID']}",

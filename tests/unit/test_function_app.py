@@ -18,6 +18,7 @@ EXPECTED = {
     "mailbox_notifications": ("httpTrigger", "mailbox/notifications"),
     "mailbox_subscription_renew": ("timerTrigger", None),
     "questions": ("httpTrigger", "questions"),
+    "incidents": ("httpTrigger", "incidents"),
     "case_page": ("httpTrigger", "case-page/{reference}"),
     "confirm_submitter": ("httpTrigger", "confirm"),
     "cases_get": ("httpTrigger", "cases/{reference}"),

@@ -96,7 +96,17 @@ def sample_case() -> Case:
         title="<script>alert(1)</script>",
         created_at=NOW,
         updated_at=NOW,
-        details={"service": "ufore", "category": "consent"},
+        details={
+            "service": "ufore",
+            "category": "consent",
+            "component": "ufore-api",
+            "severity": "high",
+            "occurred_at": "2026-11-29T09:40:00+01:00",
+            "http_status": 500,
+            "correlation_id": "abc-123",
+            "endpoint": "/api/v1/uforegrad",
+            "customers_affected": 3,
+        },
     )
 
 
@@ -108,8 +118,13 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "text": {
             "question": "<img src=x>",
             "message": "<img src=x>",
+            "description": "<img src=x>",
             "attachments": [{"filename": "a.pdf", "size": 3}],
         },
+        "update": "question",
+        "source": "NAV",
+        "comment": "<i>haster</i>",
+        "description": "<img src=x>",
         "sender": "<b>Frida</b>",
         "replies_decide": True,
         "answer": "<i>svar</i>",

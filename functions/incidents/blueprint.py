@@ -1,0 +1,17 @@
+"""HTTP triggers of process C: the error report form and API. Handlers are imported on first call."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+@bp.function_name("incidents")
+@bp.route(route="incidents", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def incidents(req: func.HttpRequest) -> func.HttpResponse:
+    """GET the error report form; POST an error report as a form or as JSON."""
+    from ..core.forms import handle_form
+    from .workflow import ERROR_REPORT_FORM
+
+    return await handle_form(req, ERROR_REPORT_FORM)

@@ -1,0 +1,154 @@
+"""Process C, error reports: a report becomes a case, and Bits triages it by replying to its notice.
+
+Triage commands (first line of Bits' reply): VIDERESEND NAV|ALTINN|DIGDIR (FORWARD …) sends the report to that
+data source without the reporter's personal details; SPØRSMÅL (ASK) relays a question to the reporter; LØST
+(RESOLVED) closes the case and tells the reporter. Text without a command is an internal note. The reporter is
+told of every public change, and the source's and the reporter's replies come back onto the case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..core.cases import CaseIntake, Submission, open_case
+from ..core.forms import WebForm
+from ..core.mail import OutgoingMail, mail_id
+from ..core.model import Case, CaseEvent, Channel, Process
+from ..core.privacy import mask_identity_numbers
+from ..core.registry import Registry
+from ..core.services import Services
+from ..core.store import StoredCase
+from ..intake.commands import Change, Command, Decision, Reply
+from .models import ErrorReport
+
+TRIAGE = "error_report.triage"
+
+ERROR_REPORTS = CaseIntake(
+    name="error-report-form",
+    process=Process.ERROR_REPORT,
+    acknowledgement_template="error_report_received",
+    bits_template="error_report_to_bits",
+    bits_decision=TRIAGE,
+)
+
+
+async def report_error(services: Services, report: ErrorReport, channel: Channel, masked: int = 0) -> Case:
+    """Open an error report: the reporter gets a receipt, Bits gets the report to triage."""
+    return await open_case(
+        services,
+        ERROR_REPORTS,
+        Submission(
+            kind="error_report",
+            organisation_number=report.organisation_number,
+            name=report.name,
+            email=report.email,
+            title=report.title,
+            language=report.language,
+            environment=report.environment,
+            details={
+                "component": report.component,
+                "severity": report.severity,
+                "occurred_at": report.occurred_at.isoformat(),
+                "http_status": report.http_status,
+                "correlation_id": report.correlation_id,
+                "endpoint": report.endpoint,
+                "customers_affected": report.customers_affected,
+            },
+            text={"description": report.description},
+            identity_numbers_removed=masked,
+        ),
+        channel,
+    )
+
+
+ERROR_REPORT_FORM = WebForm(template="incident", model=ErrorReport, submit=report_error)
+
+FORWARD = Command("forward", ("VIDERESEND", "FORWARD"))
+ASK = Command("ask", ("SPØRSMÅL", "ASK"))
+RESOLVE = Command("resolve", ("LØST", "RESOLVED"))
+SOURCES = {"NAV": "NAV", "ALTINN": "ALTINN", "DIGDIR": "DIGDIR", "MASKINPORTEN": "DIGDIR"}
+
+
+async def triage(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    case = stored.case
+    now = services.clock.now()
+    text, _ = mask_identity_numbers(reply.text)
+    key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
+    touched = case.model_copy(update={"updated_at": now})
+
+    def event(kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
+        return CaseEvent(
+            at=now, actor=reply.sender, channel=Channel.EMAIL, kind=kind, public=public, summary=summary, data=data
+        )
+
+    if reply.command is None:
+        return Change(touched, event("note", "Internal note from Bits", False, text=text))
+    if reply.command == FORWARD:
+        words = text.split(maxsplit=1)
+        source = registry.sources.get(SOURCES.get(words[0].upper().strip(".,:"), "")) if words else None
+        if source is None:
+            return Change(touched, event("note", "VIDERESEND without a known source (NAV, ALTINN or DIGDIR)", False))
+        comment = words[1] if len(words) > 1 else ""
+        changed = touched.model_copy(update={"status": "forwarded"})
+        mails = [
+            services.compose(
+                reference=case.reference,
+                purpose=f"forward-{source.key}-{key}",
+                to=contact.email,
+                template="error_report_to_source",
+                language=contact.language,
+                case=changed,
+                source=source.name,
+                organisation_name=_name(registry, case),
+                comment=comment,
+                description=await _description(services, case),
+            )
+            for contact in source.contacts
+            if contact.has_role("operations")
+        ]
+        mails.append(_tell_reporter(services, changed, f"forwarded-{source.key}-{key}", "forwarded", source.name))
+        return Change(changed, event("forwarded", f"Forwarded to {source.name}", True, source=source.key), mails)
+    if reply.command == ASK:
+        changed = touched.model_copy(update={"status": "waiting_for_reporter"})
+        mails = [_tell_reporter(services, changed, f"question-{key}", "question", text)]
+        return Change(changed, event("question_to_reporter", "Bits asked the reporter", True, text=text), mails)
+    changed = touched.model_copy(update={"status": "closed"})
+    mails = [_tell_reporter(services, changed, "resolved", "resolved", text)]
+    return Change(changed, event("resolved", "Bits closed the report", True, text=text), mails)
+
+
+def _name(registry: Registry, case: Case) -> str:
+    organisation = registry.organisation(case.organisation_number)
+    return organisation.legal_name if organisation else case.organisation_number
+
+
+async def _description(services: Services, case: Case) -> str:
+    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
+    return str((received.data if received else {}).get("description", ""))
+
+
+def _tell_reporter(services: Services, case: Case, purpose: str, update: str, text: str) -> OutgoingMail:
+    acknowledgement = (
+        f"<{case.reference}.{mail_id('acknowledgement', case.submitter_email)}@{services.settings.mail_domain}>"
+    )
+    return services.compose(
+        reference=case.reference,
+        purpose=purpose,
+        to=case.submitter_email,
+        template="error_report_update",
+        language=case.language,
+        in_reply_to=acknowledgement,
+        case=case,
+        update=update,
+        text=text,
+        case_link=services.case_page_link(case.reference),
+    )
+
+
+TRIAGE_DECISION = Decision(
+    name=TRIAGE,
+    commands=(FORWARD, ASK, RESOLVE),
+    states=frozenset({"new", "forwarded", "waiting_for_reporter"}),
+    handle=triage,
+    accepts_plain_text=True,
+)

@@ -1,0 +1,115 @@
+"""Process C, error reports, through the dev host: report, triage by Bits' reply, the source's answer, resolution."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+
+from tests.conftest import DevHostProcess
+from tests.e2e.test_decisions_by_reply import kinds, reply
+from tests.e2e.test_questions_over_http import case_json, dispatch, outbox_mails
+
+REPORTER = "teknisk@demo-forsikring.example"
+REPORT: dict[str, Any] = {
+    "organisation_number": "310000019",
+    "name": "Tore Teknisk",
+    "email": REPORTER,
+    "environment": "production",
+    "component": "ufore-api",
+    "occurred_at": "2026-11-28T09:40:00+01:00",
+    "http_status": 500,
+    "correlation_id": "7f3c2a10-5b7e-4c1e-9d2e-1a2b3c4d5e6f",
+    "endpoint": "/api/v1/uforegrad",
+    "customers_affected": 12,
+    "severity": "high",
+    "title": "500 fra uføre-API i produksjon",
+    "description": "Siden 09:40 svarer alle kall med 500.",
+}
+
+
+def plain(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def mails_to(host: DevHostProcess, reference: str, address: str) -> list[EmailMessage]:
+    dispatch(host)
+    return [m for m in outbox_mails(host, reference) if str(m["To"]) == address]
+
+
+def test_report_forward_answer_and_resolve(devhost: DevHostProcess) -> None:
+    response = httpx.post(f"{devhost.url}/api/incidents", json=REPORT)
+    assert response.status_code == 201, response.text
+    reference = response.json()["reference"]
+    assert reference.startswith("SSU-C-")
+    [ack] = mails_to(devhost, reference, REPORTER)
+    assert "Vi har mottatt feilmeldingen din" in str(ack["Subject"])
+    [notice] = mails_to(devhost, reference, "support@bits.example")
+    assert "VIDERESEND NAV" in plain(notice)
+
+    reply(devhost, notice, "VIDERESEND NAV\nHaster: produksjon.")
+    assert case_json(devhost, reference)["case"]["status"] == "forwarded"
+    [forward] = mails_to(devhost, reference, "drift@nav.example")
+    body = plain(forward)
+    assert "Siden 09:40 svarer alle kall med 500." in body and "7f3c2a10" in body and "Haster: produksjon." in body
+    assert "Tore Teknisk" not in forward.as_string() and REPORTER not in forward.as_string()
+    told = mails_to(devhost, reference, REPORTER)
+    assert any("sendt videre" in str(m["Subject"]) for m in told)
+
+    reply(
+        devhost,
+        forward,
+        "Vi har rullet tilbake versjonen. Feilen skal være borte.",
+        sender="NAV drift <drift@nav.example>",
+    )
+    events = case_json(devhost, reference)["events"]
+    assert events[-1]["kind"] == "message" and events[-1]["actor"] == "drift@nav.example"
+    assert any("Ny melding i saken" in str(m["Subject"]) for m in mails_to(devhost, reference, "support@bits.example"))
+
+    reply(devhost, notice, "SPØRSMÅL\nSer dere fortsatt feilen?")
+    assert case_json(devhost, reference)["case"]["status"] == "waiting_for_reporter"
+    assert any("Spørsmål fra Bits" in str(m["Subject"]) for m in mails_to(devhost, reference, REPORTER))
+
+    reply(devhost, notice, "Notat: NAV bekreftet på telefon.")
+    assert kinds(devhost, reference)[-1] == "note"
+
+    reply(devhost, notice, "LØST\nNAV har rettet feilen.")
+    stored = case_json(devhost, reference)
+    assert stored["case"]["status"] == "closed"
+    assert next(e for e in stored["events"] if e["kind"] == "note")["public"] is False
+    resolved = [m for m in mails_to(devhost, reference, REPORTER) if "Feilen er løst" in str(m["Subject"])]
+    assert len(resolved) == 1 and "NAV har rettet feilen." in plain(resolved[0])
+
+
+def test_bad_error_reports_get_clear_errors_and_change_nothing(devhost: DevHostProcess) -> None:
+    before = len(httpx.get(f"{devhost.url}/api/cases", params={"process": "C"}).json()["cases"])
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"occurred_at": "2099-01-01T10:00:00+01:00"}, "occurred_at", "frem i tid"),
+        ({"component": "sykepenger-api"}, "component", "Velg et av alternativene"),
+        ({"description": "x" * 20_000}, "description", "høyst 10000 tegn"),
+        ({"http_status": 999}, "http_status", "høyst 599"),
+        ({"correlation_id": "<script>"}, "correlation_id", "Ugyldige tegn"),
+    ]
+    for change, field, message in cases:
+        response = httpx.post(f"{devhost.url}/api/incidents", json={**REPORT, **change})
+        assert response.status_code == 422, response.text
+        assert message in response.json()["errors"][field]
+    assert len(httpx.get(f"{devhost.url}/api/cases", params={"process": "C"}).json()["cases"]) == before
+
+
+def test_identity_number_in_a_report_is_masked(devhost: DevHostProcess) -> None:
+    response = httpx.post(f"{devhost.url}/api/incidents", json={**REPORT, "description": "Kunde 17050544052 feiler."})
+    assert response.status_code == 201 and response.json()["identity_numbers_removed"] == 1
+    reference = response.json()["reference"]
+    assert "17050544052" not in str(case_json(devhost, reference))
+    dispatch(devhost)
+    assert all("17050544052" not in m.as_string() for m in outbox_mails(devhost, reference))
+
+
+def test_the_error_report_form_renders_in_both_languages(devhost: DevHostProcess) -> None:
+    nb = httpx.get(f"{devhost.url}/api/incidents")
+    assert nb.status_code == 200 and "Meld en feil til Bits" in nb.text and 'type="datetime-local"' in nb.text
+    assert "Report an error to Bits" in httpx.get(f"{devhost.url}/api/incidents?lang=en").text
