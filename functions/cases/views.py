@@ -12,11 +12,14 @@ from ..core.model import Process
 from ..core.services import Services, get_services
 from ..core.signing import verify
 from ..core.store import StorageUnavailable
+from ..incidents.security import SECURITY_BREACHES
 from ..incidents.workflow import ERROR_REPORTS
 from ..intake.workflow import EMAIL_INTAKES
 from ..questions.workflow import QUESTIONS
 
-INTAKES: dict[str, CaseIntake] = {intake.name: intake for intake in (QUESTIONS, ERROR_REPORTS, *EMAIL_INTAKES.values())}
+INTAKES: dict[str, CaseIntake] = {
+    intake.name: intake for intake in (QUESTIONS, ERROR_REPORTS, SECURITY_BREACHES, *EMAIL_INTAKES.values())
+}
 
 
 async def case_page(req: func.HttpRequest) -> func.HttpResponse:

@@ -29,6 +29,11 @@ class CaseIntake:
     bits_template: str
     bits_role: str = "support"
     bits_decision: str | None = None  # the decision Bits' people can take by replying to the notice
+    submitter_decision: str | None = None  # the decision the submitter can take by replying to the acknowledgement
+    hold_unverified: bool = True  # False: an unknown sender is marked unverified but the case goes on at once
+    source_roles: tuple[
+        tuple[str, str], ...
+    ] = ()  # (data source, role) who get the notice too, e.g. ("NAV", "security")
 
 
 @dataclass(frozen=True)
@@ -57,11 +62,12 @@ async def open_case(
     """
     registry = await services.registry()
     verified = registry.is_contact_of(submission.email, submission.organisation_number)
+    goes_on = verified or not intake.hold_unverified
     now = services.clock.now()
     case = Case(
         process=intake.process,
         kind=submission.kind,
-        status=CaseStatus.NEW if verified else CaseStatus.AWAITING_CONFIRMATION,
+        status=CaseStatus.NEW if goes_on else CaseStatus.AWAITING_CONFIRMATION,
         organisation_number=submission.organisation_number,
         submitter_name=submission.name,
         submitter_email=submission.email,
@@ -83,10 +89,10 @@ async def open_case(
         data={**submission.text, "verified": verified, "identity_numbers_removed": submission.identity_numbers_removed},
     )
 
-    tokens = _bits_tokens(services, registry, intake) if verified else {}
+    tokens = _tokens(services, registry, intake, submission.email) if goes_on else {}
 
     def mails(numbered: Case) -> Sequence[OutgoingMail]:
-        if verified:
+        if goes_on:
             text = {**submission.text, "identity_numbers_removed": submission.identity_numbers_removed}
             return _acknowledgement_and_notice(services, registry, intake, numbered, text, tokens)
         return [_confirmation_request(services, numbered)]
@@ -94,14 +100,15 @@ async def open_case(
     return await services.store.create_case(case, event, mails, markers, list(tokens.values()))
 
 
-def _bits_tokens(services: Services, registry: Registry, intake: CaseIntake) -> dict[str, DecisionToken]:
-    """One token per person at Bits who gets the notice, when the process lets them act by replying to it."""
-    if intake.bits_decision is None:
-        return {}
-    return {
-        contact.email: issue(services, contact.email, intake.bits_decision, single_use=False)
-        for contact in registry.bits_contacts(intake.bits_role)
-    }
+def _tokens(services: Services, registry: Registry, intake: CaseIntake, submitter: str) -> dict[str, DecisionToken]:
+    """A token for each person who may act by replying: Bits' people on the notice, the submitter on the receipt."""
+    tokens: dict[str, DecisionToken] = {}
+    if intake.bits_decision is not None:
+        for contact in registry.bits_contacts(intake.bits_role):
+            tokens[contact.email] = issue(services, contact.email, intake.bits_decision, single_use=False)
+    if intake.submitter_decision is not None:
+        tokens[submitter] = issue(services, submitter, intake.submitter_decision, single_use=False)
+    return tokens
 
 
 def _acknowledgement_and_notice(
@@ -120,6 +127,7 @@ def _acknowledgement_and_notice(
         "organisation_name": organisation.legal_name if organisation else case.organisation_number,
         "identity_numbers_removed": int(text.get("identity_numbers_removed", 0)),
     }
+    own = tokens.get(case.submitter_email) if intake.submitter_decision else None
     mails = [
         services.compose(
             reference=case.reference,
@@ -127,15 +135,24 @@ def _acknowledgement_and_notice(
             to=case.submitter_email,
             template=intake.acknowledgement_template,
             language=case.language,
+            reply_to=reply_address(services, own.token) if own else None,
+            token=own.token if own else None,
             **context,
         )
     ]
-    for contact in registry.bits_contacts(intake.bits_role):
-        token = tokens.get(contact.email)
+    others = [
+        c
+        for key, role in intake.source_roles
+        if key in registry.sources
+        for c in registry.sources[key].contacts
+        if c.has_role(role)
+    ]
+    for contact in [*registry.bits_contacts(intake.bits_role), *others]:
+        token = tokens.get(contact.email) if intake.bits_decision else None
         mails.append(
             services.compose(
                 reference=case.reference,
-                purpose=f"notify-bits-{intake.bits_role}",
+                purpose=f"notify-{intake.bits_role}",
                 to=contact.email,
                 template=intake.bits_template,
                 language=contact.language,
@@ -207,7 +224,7 @@ async def _confirm(services: Services, stored: StoredCase, intake: CaseIntake) -
     )
     received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
     text = {k: v for k, v in (received.data if received else {}).items() if k != "verified"}
-    tokens = _bits_tokens(services, registry, intake)
+    tokens = _tokens(services, registry, intake, case.submitter_email)
     mails = _acknowledgement_and_notice(services, registry, intake, case, text, tokens)
     await services.store.transition(stored, case, event, mails, tokens=list(tokens.values()))
     return case

@@ -62,6 +62,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "datetime_from_date_parsing": ("Skriv dato og klokkeslett.", "Enter a date and time."),
     "datetime_type": ("Skriv dato og klokkeslett.", "Enter a date and time."),
     "future": ("Tidspunktet kan ikke være frem i tid.", "The time cannot be in the future."),
+    "discovered_before_occurred": (
+        "Bruddet kan ikke være oppdaget før det skjedde.",
+        "The breach cannot have been discovered before it happened.",
+    ),
+    "too_short": ("Velg minst ett alternativ.", "Choose at least one option."),
+    "list_type": ("Velg minst ett alternativ.", "Choose at least one option."),
 }
 GENERAL = {
     "expired": (

@@ -16,8 +16,10 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
 
 
-def local_time(value: datetime) -> str:
-    """A time as people in Norway read it: 29.11.2026 14:05 (Oslo time)."""
+def local_time(value: datetime | str) -> str:
+    """A time as people in Norway read it: 29.11.2026 14:05 (Oslo time). Takes a datetime or an ISO string."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value.astimezone(OSLO).strftime("%d.%m.%Y %H:%M")
 
 

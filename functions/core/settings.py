@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     mailbox_failed_folder: str = Field("SSU avvist", min_length=1, max_length=100)
     graph_notification_client_state: SecretStr | None = None
     decision_token_days: int = Field(30, ge=1, le=365)
+    deadlines_schedule: str = "0 */5 * * * *"
+    security_escalation_minutes: int = Field(60, ge=1, le=24 * 60)
+    security_escalation_roles: list[str] = Field(default_factory=lambda: ["support", "approver"])
+    security_reminder_hours: int = Field(12, ge=1, le=71)
     require_dmarc: bool | None = None  # None: required in Azure, not locally
     graph_notification_url: str | None = Field(None, pattern=r"^https://\S+$")
     subscription_schedule: str = "0 0 */6 * * *"

@@ -20,6 +20,7 @@ from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
+from ..incidents.security import ACKNOWLEDGE_DECISION, REPORTED_DECISION
 from ..incidents.workflow import TRIAGE_DECISION
 from ..questions.workflow import QUESTION_DECISION
 from .commands import Decision, take_decision, token_in
@@ -50,7 +51,10 @@ EMAIL_INTAKES: dict[str, CaseIntake] = {
     ]
 }
 # The decisions people can take by replying, as the processes declare them.
-DECISIONS: dict[str, Decision] = {decision.name: decision for decision in (QUESTION_DECISION, TRIAGE_DECISION)}
+DECISIONS: dict[str, Decision] = {
+    decision.name: decision
+    for decision in (QUESTION_DECISION, TRIAGE_DECISION, ACKNOWLEDGE_DECISION, REPORTED_DECISION)
+}
 
 
 async def process_message(services: Services, raw: bytes) -> Outcome:

@@ -50,6 +50,7 @@ var appSettings = {
   SSU_OUTBOX_SCHEDULE: '0 */1 * * * *'
   SSU_MAILBOX_SCHEDULE: '0 */1 * * * *'
   SSU_SUBSCRIPTION_SCHEDULE: '0 0 */6 * * *'
+  SSU_DEADLINES_SCHEDULE: '0 */5 * * * *'
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {

@@ -19,6 +19,8 @@ EXPECTED = {
     "mailbox_subscription_renew": ("timerTrigger", None),
     "questions": ("httpTrigger", "questions"),
     "incidents": ("httpTrigger", "incidents"),
+    "security_breaches": ("httpTrigger", "incidents/security"),
+    "deadlines_check": ("timerTrigger", None),
     "case_page": ("httpTrigger", "case-page/{reference}"),
     "confirm_submitter": ("httpTrigger", "confirm"),
     "cases_get": ("httpTrigger", "cases/{reference}"),

@@ -1,0 +1,200 @@
+"""Process C, security breaches discovered by a data consumer: urgent notices at once, escalation until Bits
+acknowledges, and a reminder of the 72-hour clock to the reporter until they confirm they have notified.
+
+The clocks count round the clock from `discovered_at` (not office hours): GDPR art. 33, Datatilsynet within 72
+hours; DORA (where it applies), Finanstilsynet: initial report within 24 hours, intermediate 72 hours, final one
+month.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from ..core.cases import CaseIntake, Submission, open_case
+from ..core.forms import WebForm
+from ..core.model import Case, CaseEvent, Channel, Process
+from ..core.privacy import mask_identity_numbers
+from ..core.registry import Registry
+from ..core.services import Services
+from ..core.store import AlreadyQueued, ConcurrentUpdate, StoredCase
+from ..intake.commands import Change, Command, Decision, Reply
+from .models import SecurityBreach
+
+log = logging.getLogger(__name__)
+
+ACKNOWLEDGE = "security_breach.acknowledge"
+REPORTED = "security_breach.reported"
+
+SECURITY_BREACHES = CaseIntake(
+    name="security-breach-form",
+    process=Process.ERROR_REPORT,
+    acknowledgement_template="security_breach_received",
+    bits_template="security_breach_alert",
+    bits_role="security",
+    bits_decision=ACKNOWLEDGE,
+    submitter_decision=REPORTED,
+    hold_unverified=False,
+    source_roles=(("NAV", "security"),),
+)
+
+
+def clocks(discovered_at: datetime) -> dict[str, str]:
+    return {
+        "gdpr_deadline": (discovered_at + timedelta(hours=72)).isoformat(),
+        "dora_initial_deadline": (discovered_at + timedelta(hours=24)).isoformat(),
+        "dora_intermediate_deadline": (discovered_at + timedelta(hours=72)).isoformat(),
+        "dora_final_deadline": (discovered_at + timedelta(days=30)).isoformat(),
+    }
+
+
+async def report_breach(services: Services, breach: SecurityBreach, channel: Channel, masked: int = 0) -> Case:
+    """Open a security breach case: Bits' and NAV's security contacts hear at once, whoever sent it."""
+    return await open_case(
+        services,
+        SECURITY_BREACHES,
+        Submission(
+            kind="security_breach",
+            organisation_number=breach.organisation_number,
+            name=breach.name,
+            email=breach.email,
+            title=f"Sikkerhetsbrudd: {breach.data_categories}"[:200],
+            language=breach.language,
+            details={
+                "phone": breach.phone,
+                "occurred_at": breach.occurred_at.isoformat(),
+                "discovered_at": breach.discovered_at.isoformat(),
+                "breach_type": breach.breach_type,
+                "data_categories": breach.data_categories,
+                "persons_affected": breach.persons_affected,
+                "datatilsynet_notified_at": _iso(breach.datatilsynet_notified_at),
+                "finanstilsynet_notified_at": _iso(breach.finanstilsynet_notified_at),
+                **clocks(breach.discovered_at),
+            },
+            text={"description": breach.description, "containment": breach.containment},
+            identity_numbers_removed=masked,
+        ),
+        channel,
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+SECURITY_BREACH_FORM = WebForm(template="security_breach", model=SecurityBreach, submit=report_breach)
+
+MOTTATT = Command("acknowledge", ("MOTTATT", "ACKNOWLEDGED"))
+MELDT = Command("reported", ("MELDT", "REPORTED"))
+
+
+def _event(services: Services, reply: Reply, kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
+    now = services.clock.now()
+    return CaseEvent(
+        at=now, actor=reply.sender, channel=Channel.EMAIL, kind=kind, public=public, summary=summary, data=data
+    )
+
+
+async def acknowledge(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    """Bits' MOTTATT stops the escalation; other text from Bits is an internal note."""
+    case = stored.case.model_copy(update={"updated_at": services.clock.now()})
+    text, _ = mask_identity_numbers(reply.text)
+    if reply.command is None:
+        return Change(case, _event(services, reply, "note", "Internal note from Bits", False, text=text))
+    details = {**case.details, "acknowledged_at": services.clock.now().isoformat(), "acknowledged_by": reply.sender}
+    changed = case.model_copy(update={"status": "acknowledged", "details": details})
+    return Change(changed, _event(services, reply, "acknowledged", "Bits acknowledged the breach", True, text=text))
+
+
+async def confirm_reported(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    """The reporter's MELDT: they have notified Datatilsynet; no more reminders."""
+    now = services.clock.now()
+    details = {**stored.case.details, "datatilsynet_notified_at": now.isoformat()}
+    changed = stored.case.model_copy(update={"details": details, "updated_at": now})
+    return Change(changed, _event(services, reply, "reported", "The reporter notified Datatilsynet", True))
+
+
+ACKNOWLEDGE_DECISION = Decision(
+    name=ACKNOWLEDGE,
+    commands=(MOTTATT,),
+    states=frozenset({"new", "acknowledged"}),
+    handle=acknowledge,
+    accepts_plain_text=True,
+)
+REPORTED_DECISION = Decision(
+    name=REPORTED, commands=(MELDT,), states=frozenset({"new", "acknowledged"}), handle=confirm_reported
+)
+
+
+async def check_breach_deadlines(services: Services) -> int:
+    """Escalate unacknowledged breaches level by level, and remind reporters before the 72-hour point. Every mail
+    has a fixed purpose per case and level, so running this often never sends one twice. Returns mails queued."""
+    settings = services.settings
+    registry = await services.registry()
+    now = services.clock.now()
+    queued = 0
+    for case in await services.store.cases(Process.ERROR_REPORT):
+        if case.kind != "security_breach" or case.status == "closed":
+            continue
+        mails = []
+        if case.status == "new":
+            waited = now - case.created_at
+            for level, role in enumerate(settings.security_escalation_roles, start=1):
+                if waited >= timedelta(minutes=settings.security_escalation_minutes * level):
+                    mails += [
+                        services.compose(
+                            reference=case.reference,
+                            purpose=f"escalation-{level}",
+                            to=contact.email,
+                            template="security_breach_alert",
+                            language=contact.language,
+                            case=case,
+                            text=await _texts(services, case),
+                            organisation_name=_name(registry, case),
+                            escalation=level,
+                            replies_decide=False,
+                            case_link=services.case_page_link(case.reference),
+                            identity_numbers_removed=0,
+                        )
+                        for contact in registry.bits_contacts(role)
+                    ]
+        deadline = datetime.fromisoformat(str(case.details["gdpr_deadline"]))
+        reminder_at = deadline - timedelta(hours=settings.security_reminder_hours)
+        if not case.details.get("datatilsynet_notified_at") and reminder_at <= now < deadline:
+            mails.append(
+                services.compose(
+                    reference=case.reference,
+                    purpose="gdpr-reminder",
+                    to=case.submitter_email,
+                    template="security_breach_reminder",
+                    language=case.language,
+                    case=case,
+                )
+            )
+        for mail in mails:
+            event = CaseEvent(
+                at=now,
+                actor="deadlines",
+                channel=Channel.TIMER,
+                kind="escalated" if mail.purpose.startswith("escalation") else "reminded",
+                public=False,
+                summary=f"{mail.purpose} sent to {mail.to}",
+            )
+            try:
+                await services.store.append(case.reference, event, [mail])
+                queued += 1
+            except (AlreadyQueued, ConcurrentUpdate):
+                continue  # sent before: once per case and level
+    if queued:
+        log.info("deadlines: %d escalation or reminder mails queued", queued)
+    return queued
+
+
+def _name(registry: Registry, case: Case) -> str:
+    organisation = registry.organisation(case.organisation_number)
+    return organisation.legal_name if organisation else case.organisation_number
+
+
+async def _texts(services: Services, case: Case) -> dict[str, object]:
+    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
+    return dict(received.data) if received else {}
