@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     security_escalation_minutes: int = Field(60, ge=1, le=24 * 60)
     security_escalation_roles: list[str] = Field(default_factory=lambda: ["support", "approver"])
     security_reminder_hours: int = Field(12, ge=1, le=71)
+    # Office hours to first response and to resolution, by process, or process:severity for error reports.
+    response_targets: dict[str, list[float]] = Field(
+        default_factory=lambda: {
+            "A": [16.0, 80.0],
+            "C:critical": [1.0, 8.0],
+            "C:high": [2.0, 16.0],
+            "C:medium": [8.0, 40.0],
+            "C:low": [16.0, 80.0],
+            "D": [8.0, 40.0],
+            "E": [40.0, 400.0],
+        }
+    )
+    target_reminder_minutes: int = Field(60, ge=0, le=24 * 60)
     require_dmarc: bool | None = None  # None: required in Azure, not locally
     graph_notification_url: str | None = Field(None, pattern=r"^https://\S+$")
     subscription_schedule: str = "0 0 */6 * * *"

@@ -25,13 +25,3 @@ async def security_breaches(req: func.HttpRequest) -> func.HttpResponse:
     from .security import SECURITY_BREACH_FORM
 
     return await handle_form(req, SECURITY_BREACH_FORM)
-
-
-@bp.function_name("deadlines_check")
-@bp.timer_trigger(arg_name="timer", schedule="%SSU_DEADLINES_SCHEDULE%", run_on_startup=False, use_monitor=True)
-async def deadlines_check(timer: func.TimerRequest) -> None:
-    """Escalate security breaches Bits has not acknowledged; remind reporters of the 72-hour clock."""
-    from ..core.services import get_services
-    from .security import check_breach_deadlines
-
-    await check_breach_deadlines(get_services())

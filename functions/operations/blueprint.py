@@ -62,3 +62,31 @@ async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
 
     lifted = await get_services().limits.lift(req.route_params.get("address", ""))
     return json_response({"lifted": lifted}, 200 if lifted else 404)
+
+
+@bp.function_name("deadlines_check")
+@bp.timer_trigger(arg_name="timer", schedule="%SSU_DEADLINES_SCHEDULE%", run_on_startup=False, use_monitor=True)
+async def deadlines_check(timer: func.TimerRequest) -> None:
+    """Response targets (office hours) and security breaches (round the clock): remind, then escalate."""
+    from ..cases.deadlines import check_response_targets
+    from ..core.services import get_services
+    from ..incidents.security import check_breach_deadlines
+
+    services = get_services()
+    await check_breach_deadlines(services)
+    await check_response_targets(services)
+
+
+@bp.function_name("overview")
+@bp.route(route="overview", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def overview(req: func.HttpRequest) -> func.HttpResponse:
+    """Bits: open cases per process with age, status, whose move it is and the next deadline; overdue first."""
+    from ..cases.deadlines import open_cases
+    from ..core.http import html_response, requested_language
+    from ..core.services import get_services
+
+    services = get_services()
+    now = services.clock.now()
+    rows = await open_cases(services, now)
+    page = services.renderer.page("overview", language=requested_language(req), rows=rows, now=now)
+    return html_response(page, headers={"Cache-Control": "no-store"})

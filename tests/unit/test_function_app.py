@@ -21,6 +21,7 @@ EXPECTED = {
     "incidents": ("httpTrigger", "incidents"),
     "security_breaches": ("httpTrigger", "incidents/security"),
     "deadlines_check": ("timerTrigger", None),
+    "overview": ("httpTrigger", "overview"),
     "case_page": ("httpTrigger", "case-page/{reference}"),
     "confirm_submitter": ("httpTrigger", "confirm"),
     "cases_get": ("httpTrigger", "cases/{reference}"),

@@ -1,0 +1,51 @@
+"""Response targets: first response and resolution per process (and severity), counted in Bits' office hours.
+
+Waiting for the submitter (after Bits answered or asked) pauses the clock until they write again. Security
+breaches are not here: they count round the clock and escalate on their own (incidents/security.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .model import Case, CaseEvent
+from .office_hours import add_office_time, office_time_between
+
+FIRST_RESPONSES = {"answered", "forwarded", "question_to_reporter", "resolved", "acknowledged"}
+PAUSES = {"answered", "question_to_reporter"}  # the case waits for the submitter
+RESUMES = {"message"}  # the submitter wrote again
+OPEN_STATUSES_WITHOUT_TARGET = {"awaiting_confirmation", "closed"}
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    first_response_due: datetime | None  # None once Bits has responded
+    resolution_due: datetime | None  # None while the case waits for the submitter
+    waiting_for_submitter: bool
+
+    def next_due(self) -> datetime | None:
+        dues = [d for d in (self.first_response_due, self.resolution_due) if d is not None]
+        return min(dues) if dues else None
+
+
+def target_hours(targets: dict[str, list[float]], case: Case) -> tuple[float, float] | None:
+    severity = case.details.get("severity")
+    found = targets.get(f"{case.process.value}:{severity}") or targets.get(case.process.value)
+    return (float(found[0]), float(found[1])) if found and len(found) == 2 else None
+
+
+def deadlines(case: Case, events: list[CaseEvent], hours: tuple[float, float], now: datetime) -> Deadlines:
+    responded = any(e.kind in FIRST_RESPONSES for e in events)
+    paused = timedelta(0)
+    pause_start: datetime | None = None
+    for event in events:
+        if event.kind in PAUSES and pause_start is None:
+            pause_start = event.at
+        elif event.kind in RESUMES and pause_start is not None and event.actor == case.submitter_email:
+            paused += office_time_between(pause_start, event.at)
+            pause_start = None
+    first = None if responded else add_office_time(case.created_at, timedelta(hours=hours[0]))
+    if pause_start is not None:
+        return Deadlines(first, None, True)
+    return Deadlines(first, add_office_time(case.created_at, timedelta(hours=hours[1]) + paused), False)
