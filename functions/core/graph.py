@@ -114,7 +114,8 @@ class GraphTransport:
             await client.request_adapter.send_no_response_content_async(request, {"XXX": ODataError})
         except APIError as exc:
             status = exc.response_status_code or 0
-            if status == 429 or status >= 500 or status == 408:
+            # 401/403 are retried too: an expired token or an access policy still spreading must not fail every mail.
+            if status in (401, 403, 408, 429) or status >= 500:
                 raise TransientSendError(f"Graph answered {status}", retry_after(exc.response_headers)) from exc
             raise PermanentSendError(f"Graph answered {status}: {_odata_message(exc)}") from exc
         except httpx.HTTPError as exc:

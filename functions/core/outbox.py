@@ -87,6 +87,12 @@ async def dispatch_outbox(
             except ConcurrentUpdate:
                 report.skipped += 1
                 return None
+            except Exception:
+                # Recording a retry or a failure failed (storage trouble): the mail stays due and is tried again.
+                # Never let it stop the chunk, or the mails already sent in it would not be settled and go twice.
+                log.exception("outbox: %s mail %s could not be recorded", record.mail.reference, record.mail.mail_id)
+                report.skipped += 1
+                return None
 
     for start in range(0, len(due), CHUNK):
         results = await asyncio.gather(*(attempt(r) for r in due[start : start + CHUNK]))

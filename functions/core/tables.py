@@ -395,7 +395,17 @@ class TableCaseStore:
         # and one transaction for up to _BATCH_OPS operations. Alone, a case is one transaction of its own.
         async with self._locks.setdefault(partition, asyncio.Lock()):
             while not creation.done.done():
-                await self._commit(partition, year, _take_batch(queue))
+                batch = _take_batch(queue)
+                if not batch:
+                    break
+                try:
+                    await self._commit(partition, year, batch)
+                except BaseException:
+                    # Cancelled (or worse) mid-write: the others in the batch must not wait forever.
+                    _fail_all(batch, StorageUnavailable("the write was interrupted"))
+                    raise
+        if not creation.done.done():
+            raise StorageUnavailable("the case was not written")
         return creation.done.result()
 
     async def _commit(self, partition: str, year: int, batch: list[_Creation]) -> None:
@@ -613,6 +623,8 @@ class TableCaseStore:
                 entity = await self._cases.get_entity(_partition_of(reference), f"token|{token}")
             except ResourceNotFoundError:
                 return None
+        if entity.get("Reference") != reference:
+            return None  # a token of another case in the same partition decides nothing here
         return StoredToken(DecisionToken.model_validate_json(entity["Body"]), str(entity.metadata["etag"]))
 
     async def remember_messages(self, references: dict[str, str]) -> None:

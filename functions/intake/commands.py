@@ -134,7 +134,9 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
         return Reading(None, "", "negated")
     if first[:start].strip(" :-–,.!"):
         return Reading(None, "", "ambiguous")  # the command must open the reply: "GODKJENT", not "kanskje GODKJENT"
-    rest = content[0][len(word) :].strip(" :-–,.")
+    rest = first[start + len(word) :].strip(" :-–,.")
+    if len(first) == len(content[0]):
+        rest = content[0][start + len(word) :].strip(" :-–,.")  # the person's own casing, when upper() kept offsets
     text = "\n".join([rest, *lines[lines.index(content[0]) + 1 :]]).strip()
     return Reading(command, text)
 
@@ -145,8 +147,13 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
 def dmarc_result(message: InboundMessage) -> str | None:
     """The DMARC verdict our receiving server wrote (the topmost Authentication-Results), if it wrote one."""
     results = message.headers.get("authentication-results", "")
-    match = re.search(r"\bdmarc=(\w+)", results, re.IGNORECASE)
-    return match.group(1).lower() if match else None
+    # The header is "authserv-id; method=result props; …": read only an item that starts with dmarc=, so that text
+    # a sender controls (e.g. smtp.mailfrom=dmarc=pass@evil) is never taken for the verdict.
+    for item in results.split(";")[1:]:
+        match = re.match(r"\s*dmarc\s*=\s*(\w+)", item, re.IGNORECASE)
+        if match:
+            return match.group(1).lower()
+    return None
 
 
 async def take_decision(

@@ -74,6 +74,8 @@ class GraphMailbox:
             else:
                 self._next_delta = page.odata_delta_link
             break
+        if len(ids) > limit:
+            self._round_complete = False  # the rest come again next time: the delta link stays where it was
         items: list[InboxItem] = []
         for message_id in ids[:limit]:
             try:

@@ -183,7 +183,7 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
             channel=Channel.EMAIL,
             kind="automatic_reply",
             public=False,
-            summary=f"Automatic message ({kind.value}): {message.subject}",
+            summary=f"Automatic message ({kind.value}): {mask_identity_numbers(message.subject)[0]}",
             data={"message_id": message.message_id},
         )
         await services.store.append(case.reference, event, markers=[message.key])
@@ -201,7 +201,7 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
         channel=Channel.EMAIL,
         kind="note" if from_bits else "message",
         public=not from_bits,
-        summary=f"{'Note from Bits' if from_bits else 'Message'} by email: {message.subject}",
+        summary=f"{'Note from Bits' if from_bits else 'Message'} by email: {mask_identity_numbers(message.subject)[0]}",
         data={
             "message": text,
             "message_id": message.message_id,
@@ -234,31 +234,33 @@ async def _record_bounce(services: Services, message: InboundMessage, stored: St
     assert report is not None
     if stored is None:
         return Outcome("ignored", "delivery report about no known case")
-    suppressed = []
-    if report.permanent:
-        for recipient in report.recipients:
-            if await services.limits.record_bounce(
-                recipient, services.clock.now(), services.settings.suppress_after_bounces
-            ):
-                suppressed.append(recipient)
+    # Only addresses we did mail on this case count: anyone can send a delivery report naming anyone.
+    mailed = {m.mail.to.casefold() for m in await services.store.mails(stored.case.reference)}
+    recipients = [r for r in report.recipients if r in mailed]
+    if not recipients:
+        return Outcome("ignored", "delivery report naming no one we mailed on the case", stored.case.reference)
     event = CaseEvent(
         at=services.clock.now(),
         actor="mail-system",
         channel=Channel.EMAIL,
         kind="mail_bounced",
         public=False,
-        summary=f"Delivery to {', '.join(report.recipients) or 'a recipient'} failed ({report.status or 'no status'})",
-        data={
-            "recipients": list(report.recipients),
-            "status": report.status,
-            "permanent": report.permanent,
-            "suppressed": suppressed,
-        },
+        summary=f"Delivery to {', '.join(recipients)} failed ({report.status or 'no status'})",
+        data={"recipients": recipients, "status": report.status, "permanent": report.permanent},
     )
     try:
         await services.store.append(stored.case.reference, event, markers=[message.key])
     except AlreadyProcessed:
         return Outcome("duplicate", "processed before", stored.case.reference)
+    # Counted once the report is recorded (with its marker), so a report seen twice counts once. Bits' own people
+    # are never suppressed by a report: a forged one must not be able to silence Bits.
+    registry = await services.registry()
+    own = {c.email.casefold() for c in (registry.bits.contacts if registry.bits else [])}
+    if report.permanent:
+        for recipient in (r for r in recipients if r not in own):
+            await services.limits.record_bounce(
+                recipient, services.clock.now(), services.settings.suppress_after_bounces
+            )
     return Outcome("bounce", report.status, stored.case.reference)
 
 

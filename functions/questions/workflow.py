@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 from ..core.cases import CaseIntake, Submission, open_case
 from ..core.forms import WebForm
-from ..core.mail import mail_id
+from ..core.mail import OutgoingMail, mail_id
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.services import Services
-from ..core.store import StoredCase
+from ..core.store import AlreadyProcessed, StoredCase
 from ..intake.commands import Change, Command, Decision, Reply
 from .models import Question
 
@@ -52,46 +54,142 @@ QUESTION_FORM = WebForm(template="question", model=Question, submit=ask_question
 # -- Bits answers by replying to the question's notice ---------------------------------------------------------------
 
 RESOLVE = Command("resolve", ("LØST", "RESOLVED"))
+FAQ = Command("faq", ("FAQ",))
+ASK_SOURCE = Command("forward", ("VIDERESEND", "FORWARD"))
+TO_ERROR = Command("to_error_report", ("FEIL", "ERROR"))
+TO_CHANGE = Command("to_change_request", ("ENDRING", "CHANGE"))
+SOURCES = {"NAV": "NAV", "ALTINN": "ALTINN", "DIGDIR": "DIGDIR", "MASKINPORTEN": "DIGDIR"}
 
 
 async def bits_answers(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
-    """A reply from Bits: plain text is relayed to the asker as the answer; LØST/RESOLVED closes the question."""
+    """A reply from Bits on a question.
+
+    Plain text is relayed to the asker as the answer; LØST/RESOLVED (+ text) closes it; FAQ (+ text) answers and marks
+    the answer as of general interest; VIDERESEND NAV|ALTINN|DIGDIR asks that source (its reply comes back to Bits
+    to relay); FEIL/ERROR and ENDRING/CHANGE make the question an error report or a change request, linked to it.
+    """
     case = stored.case
     now = services.clock.now()
     text, _ = mask_identity_numbers(reply.text)
+    key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:16]
+
+    def event(kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
+        return CaseEvent(
+            at=now,
+            actor=reply.sender,
+            channel=Channel.EMAIL,
+            kind=kind,
+            public=public,
+            summary=summary,
+            data={**data, "message_id": reply.message_id},
+        )
+
+    if reply.command == ASK_SOURCE:
+        return await _ask_source(services, case, text, key, registry, event)
+    if reply.command in (TO_ERROR, TO_CHANGE):
+        return await _reclassify(services, case, reply, text, key, event)
     resolved = reply.command == RESOLVE
-    changed = case.model_copy(update={"status": "closed" if resolved else "answered", "updated_at": now})
-    event = CaseEvent(
-        at=now,
-        actor=reply.sender,
-        channel=Channel.EMAIL,
-        kind="resolved" if resolved else "answered",
-        public=True,
-        summary="Bits closed the question" if resolved else "Bits answered the question",
-        data={"text": text, "message_id": reply.message_id},
+    faq = reply.command == FAQ
+    details = {**case.details, "faq": True} if faq else case.details
+    changed = case.model_copy(
+        update={"status": "closed" if resolved else "answered", "updated_at": now, "details": details}
     )
-    answer_key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:16]
+    if faq and not text:
+        return Change(changed.model_copy(update={"status": case.status}), event("marked_faq", "Marked as FAQ", False))
+    summary = "Bits closed the question" if resolved else "Bits answered the question"
+    mail = _to_asker(
+        services,
+        changed,
+        purpose="resolved" if resolved else f"answer-{key}",
+        template="question_resolved" if resolved else "question_answer",
+        answer=text,
+    )
+    return Change(changed, event("resolved" if resolved else "answered", summary, True, text=text, faq=faq), [mail])
+
+
+def _to_asker(services: Services, case: Case, *, purpose: str, template: str, **context: Any) -> OutgoingMail:
     # Threaded under the asker's acknowledgement, whose Message-ID follows from its identity.
     acknowledgement = (
         f"<{case.reference}.{mail_id('acknowledgement', case.submitter_email)}@{services.settings.mail_domain}>"
     )
-    mail = services.compose(
+    return services.compose(
         reference=case.reference,
-        purpose="resolved" if resolved else f"answer-{answer_key}",
+        purpose=purpose,
         to=case.submitter_email,
-        template="question_resolved" if resolved else "question_answer",
+        template=template,
         language=case.language,
         in_reply_to=acknowledgement,
-        case=changed,
-        answer=text,
+        case=case,
         case_link=services.case_page_link(case.reference),
+        **context,
     )
-    return Change(changed, event, [mail])
+
+
+async def _ask_source(
+    services: Services, case: Case, text: str, key: str, registry: Registry, event: Callable[..., CaseEvent]
+) -> Change:
+    words = text.split(maxsplit=1)
+    source = registry.sources.get(SOURCES.get(words[0].upper().strip(".,:"), "")) if words else None
+    if source is None:
+        return Change(case, event("note", "VIDERESEND without a known source (NAV, ALTINN or DIGDIR)", False))
+    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
+    question = str(
+        (received.data if received else {}).get("question") or (received.data if received else {}).get("message", "")
+    )
+    mails = [
+        services.compose(
+            reference=case.reference,
+            purpose=f"ask-{source.key}-{key}",
+            to=contact.email,
+            template="question_to_source",
+            language=contact.language,
+            case=case,
+            source=source.name,
+            comment=words[1] if len(words) > 1 else "",
+            question=question,
+        )
+        for contact in source.contacts
+        if contact.has_role("operations")
+    ]
+    changed = case.model_copy(update={"updated_at": services.clock.now()})
+    return Change(changed, event("asked_source", f"Bits asked {source.name}", False, source=source.key), mails)
+
+
+async def _reclassify(
+    services: Services, case: Case, reply: Reply, text: str, key: str, event: Callable[..., CaseEvent]
+) -> Change:
+    from ..intake.workflow import EMAIL_INTAKES  # the email intakes open C and E cases with a plain receipt
+
+    process = Process.ERROR_REPORT if reply.command == TO_ERROR else Process.CHANGE_REQUEST
+    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
+    original = dict(received.data) if received else {}
+    submission = Submission(
+        kind="error_report" if process == Process.ERROR_REPORT else "change_request",
+        organisation_number=case.organisation_number,
+        name=case.submitter_name,
+        email=case.submitter_email,
+        title=case.title,
+        language=case.language,
+        environment=case.environment,
+        details={"linked_from": case.reference, "source": "reclassified"},
+        text={"message": original.get("question") or original.get("message", ""), "note_from_bits": text},
+    )
+    try:
+        # The marker makes this safe to repeat: a second attempt finds the case the first one opened.
+        new = await open_case(
+            services, EMAIL_INTAKES[f"email-{process.value}"], submission, Channel.EMAIL, [f"reclass-{key}"]
+        )
+        new_reference = new.reference
+    except AlreadyProcessed as done:
+        new_reference = done.reference
+    details = {**case.details, "continued_in": new_reference}
+    changed = case.model_copy(update={"status": "closed", "updated_at": services.clock.now(), "details": details})
+    return Change(changed, event("reclassified", f"Continued as {new_reference}", True, continued_in=new_reference))
 
 
 QUESTION_DECISION = Decision(
     name="question.bits",
-    commands=(RESOLVE,),
+    commands=(RESOLVE, FAQ, ASK_SOURCE, TO_ERROR, TO_CHANGE),
     states=frozenset({"new", "answered"}),
     handle=bits_answers,
     accepts_plain_text=True,

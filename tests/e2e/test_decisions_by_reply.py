@@ -173,3 +173,32 @@ def test_the_case_page_shows_bits_answer(devhost: DevHostProcess) -> None:
     page = httpx.get(link.group(1))
     assert "Bits svarte" in page.text and "Svaret er &lt;b&gt;ja&lt;/b&gt;." in page.text
     assert "Besvart av Bits" in page.text
+
+
+def test_bits_asks_nav_then_relays_and_marks_faq(devhost: DevHostProcess) -> None:
+    reference, notice = ask(devhost)
+    reply(devhost, notice, "VIDERESEND NAV\nVet dere hva IFU betyr her?")
+    dispatch(devhost)
+    [to_nav] = [m for m in outbox_mails(devhost, reference) if str(m["To"]) == "drift@nav.example"]
+    body = to_nav.get_body(("plain",))
+    assert body is not None and "Vet dere hva IFU betyr her?" in body.get_content()
+    assert QUESTION["question"] in body.get_content() and QUESTION["email"] not in to_nav.as_string()
+    reply(devhost, to_nav, "IFU er inntekt før uførhet.", sender="NAV drift <drift@nav.example>")
+    assert kinds(devhost, reference)[-1] == "message"
+    reply(devhost, notice, "FAQ\nIFU er inntekt før uførhet, ifølge NAV.")
+    stored = case_json(devhost, reference)
+    assert stored["case"]["details"]["faq"] is True and stored["case"]["status"] == "answered"
+    assert any("Svar fra Bits" in str(m["Subject"]) for m in mails_to_asker(devhost, reference))
+
+
+def test_a_question_that_is_an_error_becomes_an_error_report(devhost: DevHostProcess) -> None:
+    reference, notice = ask(devhost)
+    reply(devhost, notice, "FEIL\nDette er en feil i API-et.")
+    original = case_json(devhost, reference)
+    assert original["case"]["status"] == "closed"
+    continued = original["case"]["details"]["continued_in"]
+    assert continued.startswith("SSU-C-")
+    new = case_json(devhost, continued)
+    assert new["case"]["details"]["linked_from"] == reference
+    assert new["case"]["submitter_email"] == QUESTION["email"]
+    assert new["events"][0]["data"]["message"] == QUESTION["question"]

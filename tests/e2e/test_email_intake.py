@@ -208,7 +208,6 @@ def test_auto_replies_bounces_and_strangers(devhost: DevHostProcess, new_cases: 
         "recipients": ["fag@demo-forsikring.example"],
         "status": "5.1.1",
         "permanent": True,
-        "suppressed": [],
     }
     listed = httpx.get(f"{devhost.url}/api/mail/suppressions").json()["addresses"]
     assert {k: v for k, v in listed[0].items() if k != "last_bounce_at"} == {

@@ -94,3 +94,19 @@ async def test_a_single_use_token_decides_once(services: Services) -> None:
     assert [o.status for o in outcomes] == ["decided", "already_decided"]
     kinds = [e.kind for e in await services.store.events(case.reference)]
     assert kinds.count("approved") == 1 and kinds.count("decision_too_late") == 1
+
+
+async def test_a_token_decides_only_on_its_own_case(services: Services) -> None:
+    first = await ask_question(services, question("Første"), Channel.FORM)
+    second = await ask_question(services, question("Andre"), Channel.FORM)
+    [notice] = [
+        r.mail
+        for r in await services.store.due_mails(services.clock.now(), 20)
+        if r.mail.reply_to and r.mail.reference == first.reference
+    ]
+    assert notice.reply_to is not None
+    # The first case's token, sent with the second case's reference.
+    outcome = await process_message(services, resolve_reply(notice.reply_to, second.reference, 99))
+    assert outcome.status == "refused"
+    stored = await services.store.load(second.reference)
+    assert stored is not None and stored.case.status == "new"

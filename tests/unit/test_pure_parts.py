@@ -137,6 +137,7 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "stage": "overdue",
         "due": NOW,
         "source": "NAV",
+        "question": "<img src=x>",
         "comment": "<i>haster</i>",
         "description": "<img src=x>",
         "sender": "<b>Frida</b>",

@@ -84,3 +84,22 @@ def test_token_from_plus_address_or_subject() -> None:
         message("ssu+abcdefghjk23@evil.example", "SV: x"), max_attachment_bytes=0, allowed_types=()
     )
     assert token_in(other_domain, "ssu@bits.example") is None
+
+
+def test_the_reason_follows_the_command_wherever_it_starts() -> None:
+    found = reading("- GODKJENT: dekker behovet")
+    assert found.command == APPROVE and found.text == "dekker behovet"
+
+
+def test_dmarc_is_read_from_its_own_item_only() -> None:
+    from functions.intake.commands import dmarc_result
+
+    def verdict(header: str) -> str | None:
+        raw = f"From: a@bits.example\nTo: ssu@bits.example\nAuthentication-Results: {header}\nSubject: x\n\nGODKJENT\n"
+        return dmarc_result(parse_message(raw.encode(), max_attachment_bytes=0, allowed_types=()))
+
+    assert (
+        verdict("mx.bits.example; spf=pass smtp.mailfrom=dmarc=pass@evil.example; dmarc=fail header.from=x") == "fail"
+    )
+    assert verdict("mx.bits.example; spf=pass; dkim=pass; dmarc=pass action=none header.from=bits.example") == "pass"
+    assert verdict("mx.bits.example; spf=pass") is None

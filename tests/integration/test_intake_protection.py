@@ -1,0 +1,77 @@
+"""Intake protections found in review: forged delivery reports, over-reading the Graph mailbox, masked subjects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from functions.core.graph import GraphClient
+from functions.core.model import Channel
+from functions.core.services import Services
+from functions.core.settings import Settings
+from functions.core.tables import TableStateStore
+from functions.intake.graph_mailbox import GraphMailbox
+from functions.intake.workflow import poll_mailbox, process_message
+from functions.questions.workflow import ask_question
+from tests.graph_stub import GraphStub, StaticToken
+from tests.integration.test_decision_race import question
+
+MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+
+
+def bounce(reference: str, recipient: str, n: int) -> bytes:
+    template = (MAIL / "bounce.eml.tmpl").read_bytes()
+    raw = template.replace(b"{REF}", reference.encode()).replace(
+        b"{MSGID}", f"<{reference}.0abc@bits.example>".encode()
+    )
+    raw = raw.replace(b"fag@demo-forsikring.example", recipient.encode())
+    return raw.replace(b"<bounce-1@bits.example>", f"<bounce-{n}@elsewhere.example>".encode())
+
+
+async def test_delivery_reports_count_once_and_never_silence_bits(services: Services) -> None:
+    case = await ask_question(services, question("Sprett"), Channel.FORM)
+    # A report naming someone we never mailed on the case is ignored.
+    assert (
+        await process_message(services, bounce(case.reference, "ceo@bits-competitor.example", 1))
+    ).status == "ignored"
+    # The same report twice counts once.
+    for _ in range(2):
+        await process_message(services, bounce(case.reference, "fag@demo-forsikring.example", 2))
+    [row] = [r for r in await services.limits.suppressions() if r["address"] == "fag@demo-forsikring.example"]
+    assert row["permanent_bounces"] == 1
+    # Reports naming Bits' own people are recorded on the case but never suppress them.
+    for n in range(3, 8):
+        await process_message(services, bounce(case.reference, "support@bits.example", n))
+    assert "support@bits.example" not in await services.limits.suppressed()
+    kinds = [e.kind for e in await services.store.events(case.reference)]
+    assert kinds.count("mail_bounced") == 6
+
+
+async def test_a_poll_that_reads_more_than_it_takes_loses_nothing(
+    services: Services, settings: Settings, graph_stub: GraphStub
+) -> None:
+    graph = GraphClient(settings.model_copy(update={"graph_base_url": graph_stub.base_url}), credential=StaticToken())
+    mailbox = GraphMailbox(graph, "ssu@bits.example", TableStateStore(services.storage), "p", "f")
+    services.settings = services.settings.model_copy(update={"mailbox_batch_size": 3})
+    for n in range(5):
+        graph_stub.deliver(
+            f"From: fag@demo-forsikring.example\r\nTo: ssu@bits.example\r\nSubject: Nr {n}\r\n"
+            f"Message-ID: <overread-{n}@x>\r\n\r\nHei {n}\r\n".encode()
+        )
+    try:
+        for _ in range(4):
+            await poll_mailbox(services, mailbox)
+    finally:
+        await mailbox.close()
+    assert graph_stub.in_folder("inbox") == []
+    assert len(await services.store.cases()) == 5
+
+
+async def test_identity_numbers_in_follow_up_subjects_are_masked(services: Services) -> None:
+    case = await ask_question(services, question("Oppfølging"), Channel.FORM)
+    subject = f"SV: [{case.reference}] fnr 17050544052"
+    raw = (
+        f"From: fag@demo-forsikring.example\r\nTo: ssu@bits.example\r\nSubject: {subject}\r\n"
+        "Message-ID: <fnr-subject@x>\r\n\r\nSe emnet.\r\n"
+    ).encode()
+    assert (await process_message(services, raw)).status == "appended"
+    assert "17050544052" not in str(await services.store.events(case.reference))
