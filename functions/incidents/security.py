@@ -158,9 +158,17 @@ async def check_breach_deadlines(services: Services) -> int:
                         )
                         for contact in registry.bits_contacts(role)
                     ]
-        deadline = datetime.fromisoformat(str(case.details["gdpr_deadline"]))
-        reminder_at = deadline - timedelta(hours=settings.security_reminder_hours)
-        if not case.details.get("datatilsynet_notified_at") and reminder_at <= now < deadline:
+        # A breach reported by email has no discovery time to count from: it escalates, but gets no reminder.
+        deadline = (
+            datetime.fromisoformat(str(case.details["gdpr_deadline"])) if "gdpr_deadline" in case.details else None
+        )
+        reminder_at = deadline - timedelta(hours=settings.security_reminder_hours) if deadline else None
+        if (
+            deadline
+            and reminder_at
+            and not case.details.get("datatilsynet_notified_at")
+            and reminder_at <= now < deadline
+        ):
             mails.append(
                 services.compose(
                     reference=case.reference,

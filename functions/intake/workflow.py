@@ -47,7 +47,16 @@ EMAIL_INTAKES: dict[str, CaseIntake] = {
         CaseIntake(
             "email-C", Process.ERROR_REPORT, "case_received", "case_to_bits", bits_decision=TRIAGE_DECISION.name
         ),
-        CaseIntake("email-C-security", Process.ERROR_REPORT, "case_received", "case_to_bits", bits_role="security"),
+        CaseIntake(
+            "email-C-security",
+            Process.ERROR_REPORT,
+            "case_received",
+            "case_to_bits",
+            bits_role="security",
+            bits_decision=ACKNOWLEDGE_DECISION.name,
+            hold_unverified=False,  # a breach is never held back; an unknown sender is marked unverified
+            source_roles=(("NAV", "security"),),
+        ),
     ]
 }
 # The decisions people can take by replying, as the processes declare them.

@@ -111,6 +111,7 @@ def test_email_case_gets_the_same_acknowledgement_and_bits_hears(
     assert {str(m["To"]) for m in outbox_mails(devhost, breach["reference"])} == {
         "sikkerhet@demo-forsikring.example",
         "sikkerhet@bits.example",
+        "sikkerhet@nav.example",
     }
 
 
