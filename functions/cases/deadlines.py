@@ -32,7 +32,7 @@ async def open_cases(services: Services, now: datetime) -> list[OverviewRow]:
             continue
         hours = None if case.kind == "security_breach" else target_hours(services.settings.response_targets, case)
         found = deadlines(case, await services.store.events(case.reference), hours, now) if hours else None
-        waiting = (found.waiting_for_submitter if found else False) or case.status == "waiting_for_reporter"
+        waiting = found.waiting_for_submitter if found else False
         due = found.next_due() if found else None
         rows.append(OverviewRow(case, found, "submitter" if waiting else "bits", bool(due and due <= now)))
     far = datetime.max.replace(tzinfo=now.tzinfo)

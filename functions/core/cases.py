@@ -90,6 +90,9 @@ async def open_case(
     )
 
     tokens = _tokens(services, registry, intake, submission.email) if goes_on else {}
+    if intake.submitter_decision and submission.email in tokens:
+        # Later emails to the submitter (reminders) carry the same token, so that replying to any of them works.
+        case = case.model_copy(update={"details": {**case.details, "submitter_token": tokens[submission.email].token}})
 
     def mails(numbered: Case) -> Sequence[OutgoingMail]:
         if goes_on:

@@ -61,3 +61,11 @@ def mask_fields(data: dict[str, Any]) -> int:
             data[key] = [v for v, _ in masked]
             total += sum(n for _, n in masked)
     return total
+
+
+def without_sender(text: str, name: str, email: str) -> str:
+    """The text without lines that name its sender (sign-offs, signatures): for passing a report on to a data source
+    without the reporter's personal details."""
+    marks = {email.casefold(), *(part.casefold() for part in name.split() if len(part) > 2)}
+    kept = [line for line in text.split("\n") if not any(mark in line.casefold() for mark in marks)]
+    return "\n".join(kept).strip()

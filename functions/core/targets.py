@@ -31,7 +31,8 @@ class Deadlines:
 
 def target_hours(targets: dict[str, list[float]], case: Case) -> tuple[float, float] | None:
     severity = case.details.get("severity")
-    found = targets.get(f"{case.process.value}:{severity}") or targets.get(case.process.value)
+    # Cases without a severity (from email, or re-classed) fall back to the process's own target.
+    found = (targets.get(f"{case.process.value}:{severity}") if severity else None) or targets.get(case.process.value)
     return (float(found[0]), float(found[1])) if found and len(found) == 2 else None
 
 
@@ -42,7 +43,11 @@ def deadlines(case: Case, events: list[CaseEvent], hours: tuple[float, float], n
     for event in events:
         if event.kind in PAUSES and pause_start is None:
             pause_start = event.at
-        elif event.kind in RESUMES and pause_start is not None and event.actor == case.submitter_email:
+        elif (
+            event.kind in RESUMES
+            and pause_start is not None
+            and event.actor.casefold() == case.submitter_email.casefold()
+        ):
             paused += office_time_between(pause_start, event.at)
             pause_start = None
     first = None if responded else add_office_time(case.created_at, timedelta(hours=hours[0]))

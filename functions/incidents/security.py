@@ -18,6 +18,7 @@ from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyQueued, ConcurrentUpdate, StoredCase
+from ..core.tokens import reply_address
 from ..intake.commands import Change, Command, Decision, Reply
 from .models import SecurityBreach
 
@@ -129,72 +130,79 @@ REPORTED_DECISION = Decision(
 async def check_breach_deadlines(services: Services) -> int:
     """Escalate unacknowledged breaches level by level, and remind reporters before the 72-hour point. Every mail
     has a fixed purpose per case and level, so running this often never sends one twice. Returns mails queued."""
-    settings = services.settings
     registry = await services.registry()
     now = services.clock.now()
     queued = 0
     for case in await services.store.cases(Process.ERROR_REPORT):
         if case.kind != "security_breach" or case.status == "closed":
             continue
-        mails = []
-        if case.status == "new":
-            waited = now - case.created_at
-            for level, role in enumerate(settings.security_escalation_roles, start=1):
-                if waited >= timedelta(minutes=settings.security_escalation_minutes * level):
-                    mails += [
-                        services.compose(
-                            reference=case.reference,
-                            purpose=f"escalation-{level}",
-                            to=contact.email,
-                            template="security_breach_alert",
-                            language=contact.language,
-                            case=case,
-                            text=await _texts(services, case),
-                            organisation_name=_name(registry, case),
-                            escalation=level,
-                            replies_decide=False,
-                            case_link=services.case_page_link(case.reference),
-                            identity_numbers_removed=0,
-                        )
-                        for contact in registry.bits_contacts(role)
-                    ]
-        # A breach reported by email has no discovery time to count from: it escalates, but gets no reminder.
-        deadline = (
-            datetime.fromisoformat(str(case.details["gdpr_deadline"])) if "gdpr_deadline" in case.details else None
-        )
-        reminder_at = deadline - timedelta(hours=settings.security_reminder_hours) if deadline else None
-        if (
-            deadline
-            and reminder_at
-            and not case.details.get("datatilsynet_notified_at")
-            and reminder_at <= now < deadline
-        ):
-            mails.append(
-                services.compose(
-                    reference=case.reference,
-                    purpose="gdpr-reminder",
-                    to=case.submitter_email,
-                    template="security_breach_reminder",
-                    language=case.language,
-                    case=case,
-                )
-            )
-        for mail in mails:
-            event = CaseEvent(
-                at=now,
-                actor="deadlines",
-                channel=Channel.TIMER,
-                kind="escalated" if mail.purpose.startswith("escalation") else "reminded",
-                public=False,
-                summary=f"{mail.purpose} sent to {mail.to}",
-            )
-            try:
-                await services.store.append(case.reference, event, [mail])
-                queued += 1
-            except (AlreadyQueued, ConcurrentUpdate):
-                continue  # sent before: once per case and level
+        try:
+            queued += await _check_one_breach(services, registry, case, now)
+        except Exception:  # one broken case must not stop the others' escalation
+            log.exception("deadlines: %s could not be checked", case.reference)
     if queued:
         log.info("deadlines: %d escalation or reminder mails queued", queued)
+    return queued
+
+
+async def _check_one_breach(services: Services, registry: Registry, case: Case, now: datetime) -> int:
+    settings = services.settings
+    queued = 0
+    mails = []
+    # A breach from the form has its own alert template; one by email has only the message (case_to_bits).
+    from_form = "discovered_at" in case.details
+    if case.status == "new":
+        waited = now - case.created_at
+        for level, role in enumerate(settings.security_escalation_roles, start=1):
+            if waited >= timedelta(minutes=settings.security_escalation_minutes * level):
+                mails += [
+                    services.compose(
+                        reference=case.reference,
+                        purpose=f"escalation-{level}",
+                        to=contact.email,
+                        template="security_breach_alert" if from_form else "case_to_bits",
+                        language=contact.language,
+                        case=case,
+                        text=await _texts(services, case),
+                        organisation_name=_name(registry, case),
+                        escalation=level,
+                        replies_decide=False,
+                        case_link=services.case_page_link(case.reference),
+                        identity_numbers_removed=0,
+                    )
+                    for contact in registry.bits_contacts(role)
+                ]
+    # A breach reported by email has no discovery time to count from: it escalates, but gets no reminder.
+    deadline = datetime.fromisoformat(str(case.details["gdpr_deadline"])) if "gdpr_deadline" in case.details else None
+    reminder_at = deadline - timedelta(hours=settings.security_reminder_hours) if deadline else None
+    token = case.details.get("submitter_token")
+    if deadline and reminder_at and not case.details.get("datatilsynet_notified_at") and reminder_at <= now < deadline:
+        mails.append(
+            services.compose(
+                reference=case.reference,
+                purpose="gdpr-reminder",
+                to=case.submitter_email,
+                template="security_breach_reminder",
+                language=case.language,
+                reply_to=reply_address(services, token) if token else None,
+                token=token,
+                case=case,
+            )
+        )
+    for mail in mails:
+        event = CaseEvent(
+            at=now,
+            actor="deadlines",
+            channel=Channel.TIMER,
+            kind="escalated" if mail.purpose.startswith("escalation") else "reminded",
+            public=False,
+            summary=f"{mail.purpose} sent to {mail.to}",
+        )
+        try:
+            await services.store.append(case.reference, event, [mail])
+            queued += 1
+        except (AlreadyQueued, ConcurrentUpdate):
+            continue  # sent before: once per case and level
     return queued
 
 

@@ -14,11 +14,12 @@ from ..core.cases import CaseIntake, Submission, open_case
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail, mail_id
 from ..core.model import Case, CaseEvent, Channel, Process
-from ..core.privacy import mask_identity_numbers
+from ..core.privacy import mask_identity_numbers, without_sender
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import StoredCase
 from ..intake.commands import Change, Command, Decision, Reply
+from ..intake.quotes import split_reply
 from .models import ErrorReport
 
 TRIAGE = "error_report.triage"
@@ -123,8 +124,12 @@ def _name(registry: Registry, case: Case) -> str:
 
 
 async def _description(services: Services, case: Case) -> str:
+    """What the reporter wrote, for a data source: a form's description, or an email's new text without its
+    quoted history and signature (which carry the reporter's name and number)."""
     received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    return str((received.data if received else {}).get("description", ""))
+    data = received.data if received else {}
+    text = str(data.get("description") or split_reply(str(data.get("message", "")))[0])
+    return without_sender(text, case.submitter_name, case.submitter_email)
 
 
 def _tell_reporter(services: Services, case: Case, purpose: str, update: str, text: str) -> OutgoingMail:

@@ -57,6 +57,7 @@ class Change:
     event: CaseEvent
     mails: list[OutgoingMail] = field(default_factory=list)
     tokens: list[DecisionToken] = field(default_factory=list)
+    after: Callable[[], Awaitable[None]] | None = None  # what follows once the change is stored (e.g. a new case)
 
 
 Handler = Callable[[Services, StoredCase, Reply, Registry], Awaitable[Change]]
@@ -205,6 +206,8 @@ async def take_decision(
                 break
             stored = reloaded
             continue
+        if change.after is not None:
+            await change.after()
         log.info("decision: %s %s by token %s…", reference, used.used_command, token[:4])
         return Outcome("decided", used.used_command or "", reference, message.key)
     raise ConcurrentUpdate(reference)

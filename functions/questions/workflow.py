@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from ..core.cases import CaseIntake, Submission, open_case
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail, mail_id
 from ..core.model import Case, CaseEvent, Channel, Process
-from ..core.privacy import mask_identity_numbers
+from ..core.privacy import mask_identity_numbers, without_sender
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StoredCase
 from ..intake.commands import Change, Command, Decision, Reply
+from ..intake.quotes import split_reply
 from .models import Question
 
 QUESTIONS = CaseIntake(
@@ -133,9 +135,10 @@ async def _ask_source(
     if source is None:
         return Change(case, event("note", "VIDERESEND without a known source (NAV, ALTINN or DIGDIR)", False))
     received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    question = str(
-        (received.data if received else {}).get("question") or (received.data if received else {}).get("message", "")
-    )
+    data = received.data if received else {}
+    # A form's question, or an email's new text only: the signature and quoted history carry the asker's details.
+    question = str(data.get("question") or split_reply(str(data.get("message", "")))[0])
+    question = without_sender(question, case.submitter_name, case.submitter_email)
     mails = [
         services.compose(
             reference=case.reference,
@@ -174,17 +177,24 @@ async def _reclassify(
         details={"linked_from": case.reference, "source": "reclassified"},
         text={"message": original.get("question") or original.get("message", ""), "note_from_bits": text},
     )
-    try:
-        # The marker makes this safe to repeat: a second attempt finds the case the first one opened.
-        new = await open_case(
-            services, EMAIL_INTAKES[f"email-{process.value}"], submission, Channel.EMAIL, [f"reclass-{key}"]
-        )
-        new_reference = new.reference
-    except AlreadyProcessed as done:
-        new_reference = done.reference
-    details = {**case.details, "continued_in": new_reference}
-    changed = case.model_copy(update={"status": "closed", "updated_at": services.clock.now(), "details": details})
-    return Change(changed, event("reclassified", f"Continued as {new_reference}", True, continued_in=new_reference))
+
+    async def open_linked_case() -> None:
+        # Only once the question is closed (so a colleague's decision at the same moment leaves no orphan), and
+        # with a marker, so that doing it again finds the case the first attempt opened.
+        try:
+            new = await open_case(
+                services, EMAIL_INTAKES[f"email-{process.value}"], submission, Channel.EMAIL, [f"reclass-{key}"]
+            )
+            new_reference = new.reference
+        except AlreadyProcessed as done:
+            new_reference = done.reference
+        continued = event("continued", f"Continued as {new_reference}", True, continued_in=new_reference)
+        with suppress(AlreadyProcessed):
+            await services.store.append(case.reference, continued, markers=[f"continued-{key}"])
+
+    changed = case.model_copy(update={"status": "closed", "updated_at": services.clock.now()})
+    summary = f"Continued as a new {process.name.lower().replace('_', ' ')}"
+    return Change(changed, event("reclassified", summary, True, continued_as=process.value), after=open_linked_case)
 
 
 QUESTION_DECISION = Decision(

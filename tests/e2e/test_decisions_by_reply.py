@@ -196,7 +196,7 @@ def test_a_question_that_is_an_error_becomes_an_error_report(devhost: DevHostPro
     reply(devhost, notice, "FEIL\nDette er en feil i API-et.")
     original = case_json(devhost, reference)
     assert original["case"]["status"] == "closed"
-    continued = original["case"]["details"]["continued_in"]
+    continued = next(e for e in original["events"] if e["kind"] == "continued")["data"]["continued_in"]
     assert continued.startswith("SSU-C-")
     new = case_json(devhost, continued)
     assert new["case"]["details"]["linked_from"] == reference

@@ -113,3 +113,20 @@ def test_the_error_report_form_renders_in_both_languages(devhost: DevHostProcess
     nb = httpx.get(f"{devhost.url}/api/incidents")
     assert nb.status_code == 200 and "Meld en feil til Bits" in nb.text and 'type="datetime-local"' in nb.text
     assert "Report an error to Bits" in httpx.get(f"{devhost.url}/api/incidents?lang=en").text
+
+
+def test_an_emailed_report_is_forwarded_without_the_reporters_name(devhost: DevHostProcess) -> None:
+    from tests.e2e.test_email_intake import drop, poll
+
+    raw_name = drop(devhost, "gmail_en_error.eml", as_name="forward-me.eml")
+    raw = (devhost.mail_dir / "inbox" / raw_name).read_bytes().replace(b"<CAF=3Dk2xYt7q@", b"<forward-me@")
+    (devhost.mail_dir / "inbox" / raw_name).write_bytes(raw)
+    poll(devhost)
+    listed = httpx.get(f"{devhost.url}/api/cases", params={"process": "C"}).json()["cases"]
+    reference = next(c["reference"] for c in listed if c["submitter_email"] == "teknisk@test-pensjon.example")
+    [notice] = mails_to(devhost, reference, "support@bits.example")
+    reply(devhost, notice, "FORWARD NAV")
+    [forward] = mails_to(devhost, reference, "drift@nav.example")
+    text = plain(forward)
+    assert "HTTP 500" in text and "7f3c2a10" in text
+    assert "Tess" not in forward.as_string() and "teknisk@test-pensjon.example" not in forward.as_string()

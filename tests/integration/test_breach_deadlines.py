@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from functions.core.model import Channel
 from functions.core.services import Services
@@ -90,3 +91,28 @@ async def test_no_reminder_after_the_reporter_said_meldt(services: Services) -> 
     clock.at = datetime.fromisoformat(stored.case.details["gdpr_deadline"]) - timedelta(hours=2)
     await check_breach_deadlines(services)
     assert await recipients(services, reference, "gdpr-reminder") == []
+
+
+async def test_a_breach_reported_by_email_escalates_too(services: Services) -> None:
+    clock = services.clock = FakeClock()
+    raw = (Path(__file__).resolve().parents[1] / "fixtures" / "mail" / "security_breach_nb.eml").read_bytes()
+    outcome = await process_message(services, raw)
+    assert outcome.status == "new_case" and outcome.reference
+    clock.at += timedelta(minutes=61)
+    assert await check_breach_deadlines(services) == 1
+    assert await recipients(services, outcome.reference, "escalation") == ["support@bits.example"]
+    [mail] = [m.mail for m in await services.store.due_mails(clock.at, 100) if m.mail.purpose == "escalation-1"]
+    assert "IKKE BEKREFTET" in mail.subject
+
+
+async def test_the_reminder_carries_the_reporters_token(services: Services) -> None:
+    clock = services.clock = FakeClock()
+    clock.at = datetime(2026, 11, 20, 10, 0, tzinfo=clock.at.tzinfo)
+    reference = await breach(services, discovered=clock.at - timedelta(minutes=5))
+    stored = await services.store.load(reference)
+    assert stored is not None
+    clock.at = datetime.fromisoformat(stored.case.details["gdpr_deadline"]) - timedelta(hours=2)
+    await check_breach_deadlines(services)
+    [reminder] = [m.mail for m in await services.store.due_mails(clock.at, 100) if m.mail.purpose == "gdpr-reminder"]
+    token = stored.case.details["submitter_token"]
+    assert reminder.reply_to == f"ssu+{token}@bits.example" and reminder.subject.endswith(f"#{token}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from functions.cases.deadlines import check_response_targets, open_cases
-from functions.core.model import Channel
+from functions.core.model import Channel, Process
 from functions.core.rendering import OSLO
 from functions.core.services import Services
+from functions.core.targets import target_hours
 from functions.intake.workflow import process_message
 from functions.questions.models import Question
 from functions.questions.workflow import ask_question
@@ -77,3 +78,10 @@ async def test_waiting_for_the_asker_pauses_the_resolution_clock(services: Servi
     assert row.deadlines is not None and row.deadlines.resolution_due is not None
     # 40 office hours from Monday 09:00 plus the paused week (5 working days of 7:45).
     assert row.deadlines.resolution_due > datetime(2026, 11, 23, 9, 0, tzinfo=OSLO) + timedelta(days=7)
+
+
+async def test_error_reports_without_severity_have_a_target(services: Services) -> None:
+    report = (await ask_question(services, question("Fra e-post"), Channel.FORM)).model_copy(
+        update={"process": Process.ERROR_REPORT, "details": {}}
+    )
+    assert target_hours(services.settings.response_targets, report) == (8.0, 40.0)
