@@ -116,14 +116,13 @@ def test_the_error_report_form_renders_in_both_languages(devhost: DevHostProcess
 
 
 def test_an_emailed_report_is_forwarded_without_the_reporters_name(devhost: DevHostProcess) -> None:
-    from tests.e2e.test_email_intake import drop, poll
+    from tests.e2e.test_email_intake import cases_by_message, drop, poll
 
     raw_name = drop(devhost, "gmail_en_error.eml", as_name="forward-me.eml")
     raw = (devhost.mail_dir / "inbox" / raw_name).read_bytes().replace(b"<CAF=3Dk2xYt7q@", b"<forward-me@")
     (devhost.mail_dir / "inbox" / raw_name).write_bytes(raw)
     poll(devhost)
-    listed = httpx.get(f"{devhost.url}/api/cases", params={"process": "C"}).json()["cases"]
-    reference = next(c["reference"] for c in listed if c["submitter_email"] == "teknisk@test-pensjon.example")
+    reference = cases_by_message(devhost)["<forward-me@mail.gmail.com>"]["case"]["reference"]
     [notice] = mails_to(devhost, reference, "support@bits.example")
     reply(devhost, notice, "FORWARD NAV")
     [forward] = mails_to(devhost, reference, "drift@nav.example")
