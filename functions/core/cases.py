@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from .mail import OutgoingMail
+from .mail import OutgoingMail, mail_id
 from .model import Case, CaseEvent, CaseStatus, Channel, DecisionToken, Process
 from .registry import Registry
 from .services import Services
@@ -114,6 +114,17 @@ def _tokens(services: Services, registry: Registry, intake: CaseIntake, submitte
     return tokens
 
 
+def organisation_name(registry: Registry, case: Case) -> str:
+    """The company's legal name, or its number when the registry does not know it."""
+    organisation = registry.organisation(case.organisation_number)
+    return organisation.legal_name if organisation else case.organisation_number
+
+
+def acknowledgement_id(services: Services, case: Case) -> str:
+    """The Message-ID of the submitter's acknowledgement, to thread later emails under it."""
+    return f"<{case.reference}.{mail_id('acknowledgement', case.submitter_email)}@{services.settings.mail_domain}>"
+
+
 def _acknowledgement_and_notice(
     services: Services,
     registry: Registry,
@@ -122,12 +133,11 @@ def _acknowledgement_and_notice(
     text: dict[str, Any],
     tokens: dict[str, DecisionToken],
 ) -> list[OutgoingMail]:
-    organisation = registry.organisation(case.organisation_number)
     context: dict[str, Any] = {
         "case": case,
         "text": text,
         "case_link": services.case_page_link(case.reference),
-        "organisation_name": organisation.legal_name if organisation else case.organisation_number,
+        "organisation_name": organisation_name(registry, case),
         "identity_numbers_removed": int(text.get("identity_numbers_removed", 0)),
     }
     own = tokens.get(case.submitter_email) if intake.submitter_decision else None

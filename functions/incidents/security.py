@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..core.cases import CaseIntake, Submission, open_case
+from ..core.cases import CaseIntake, Submission, open_case, organisation_name
 from ..core.forms import WebForm
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers
@@ -164,7 +164,7 @@ async def _check_one_breach(services: Services, registry: Registry, case: Case, 
                         language=contact.language,
                         case=case,
                         text=await _texts(services, case),
-                        organisation_name=_name(registry, case),
+                        organisation_name=organisation_name(registry, case),
                         escalation=level,
                         replies_decide=False,
                         case_link=services.case_page_link(case.reference),
@@ -204,11 +204,6 @@ async def _check_one_breach(services: Services, registry: Registry, case: Case, 
         except (AlreadyQueued, ConcurrentUpdate):
             continue  # sent before: once per case and level
     return queued
-
-
-def _name(registry: Registry, case: Case) -> str:
-    organisation = registry.organisation(case.organisation_number)
-    return organisation.legal_name if organisation else case.organisation_number
 
 
 async def _texts(services: Services, case: Case) -> dict[str, object]:

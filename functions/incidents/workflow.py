@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
-from ..core.cases import CaseIntake, Submission, open_case
+from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, organisation_name
 from ..core.forms import WebForm
-from ..core.mail import OutgoingMail, mail_id
+from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers, without_sender
 from ..core.registry import Registry
@@ -100,7 +100,7 @@ async def triage(services: Services, stored: StoredCase, reply: Reply, registry:
                 language=contact.language,
                 case=changed,
                 source=source.name,
-                organisation_name=_name(registry, case),
+                organisation_name=organisation_name(registry, case),
                 comment=comment,
                 description=await _description(services, case),
             )
@@ -118,11 +118,6 @@ async def triage(services: Services, stored: StoredCase, reply: Reply, registry:
     return Change(changed, event("resolved", "Bits closed the report", True, text=text), mails)
 
 
-def _name(registry: Registry, case: Case) -> str:
-    organisation = registry.organisation(case.organisation_number)
-    return organisation.legal_name if organisation else case.organisation_number
-
-
 async def _description(services: Services, case: Case) -> str:
     """What the reporter wrote, for a data source: a form's description, or an email's new text without its
     quoted history and signature (which carry the reporter's name and number)."""
@@ -133,16 +128,13 @@ async def _description(services: Services, case: Case) -> str:
 
 
 def _tell_reporter(services: Services, case: Case, purpose: str, update: str, text: str) -> OutgoingMail:
-    acknowledgement = (
-        f"<{case.reference}.{mail_id('acknowledgement', case.submitter_email)}@{services.settings.mail_domain}>"
-    )
     return services.compose(
         reference=case.reference,
         purpose=purpose,
         to=case.submitter_email,
         template="error_report_update",
         language=case.language,
-        in_reply_to=acknowledgement,
+        in_reply_to=acknowledgement_id(services, case),
         case=case,
         update=update,
         text=text,

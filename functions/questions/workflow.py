@@ -7,9 +7,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from ..core.cases import CaseIntake, Submission, open_case
+from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case
 from ..core.forms import WebForm
-from ..core.mail import OutgoingMail, mail_id
+from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers, without_sender
 from ..core.registry import Registry
@@ -110,17 +110,13 @@ async def bits_answers(services: Services, stored: StoredCase, reply: Reply, reg
 
 
 def _to_asker(services: Services, case: Case, *, purpose: str, template: str, **context: Any) -> OutgoingMail:
-    # Threaded under the asker's acknowledgement, whose Message-ID follows from its identity.
-    acknowledgement = (
-        f"<{case.reference}.{mail_id('acknowledgement', case.submitter_email)}@{services.settings.mail_domain}>"
-    )
     return services.compose(
         reference=case.reference,
         purpose=purpose,
         to=case.submitter_email,
         template=template,
         language=case.language,
-        in_reply_to=acknowledgement,
+        in_reply_to=acknowledgement_id(services, case),  # threaded under the receipt
         case=case,
         case_link=services.case_page_link(case.reference),
         **context,
