@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from tests.graph_stub import GraphStub
 
 DEMO_REGISTRY = PROJECT_ROOT / "data" / "demo-registry.json"
 NOTIFICATION_SECRET = "client-state-for-the-tests-0123456789"
+ALERT_KEYS = {"NAV": ["nav-key-one", "nav-key-two"], "ALTINN": ["altinn-key"]}  # two for NAV: rotation
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +81,9 @@ def start_devhost(tmp: Path, extra_env: dict[str, str]) -> DevHostProcess:
         "SSU_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SSU_OUTBOX_RETRY_BASE_SECONDS": "0",
         "SSU_GRAPH_NOTIFICATION_CLIENT_STATE": NOTIFICATION_SECRET,
+        "SSU_ALERT_KEYS": json.dumps(
+            {source: [hashlib.sha256(k.encode()).hexdigest() for k in keys] for source, keys in ALERT_KEYS.items()}
+        ),
         **extra_env,
     }
     log = (tmp / "devhost.log").open("wb")

@@ -67,7 +67,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The breach cannot have been discovered before it happened.",
     ),
     "too_short": ("Velg minst ett alternativ.", "Choose at least one option."),
-    "list_type": ("Velg minst ett alternativ.", "Choose at least one option."),
+    "too_long": ("For mange verdier (høyst {max_length}).", "Too many values (at most {max_length})."),
+    "repeated": ("Samme verdi er gitt to ganger.", "A value is given twice."),
+    "ends_at_required": ("Vedlikehold må ha sluttidspunkt.", "Maintenance needs ends_at."),
+    "ends_before_start": ("Slutt må være etter start.", "ends_at must be after starts_at."),
+    "timezone_aware": ("Oppgi tidssone, for eksempel +01:00.", "Give a time zone, e.g. +01:00."),
+    "bool_parsing": ("Skriv true eller false.", "Use true or false."),
+    "bool_type": ("Skriv true eller false.", "Use true or false."),
+    "model_type": ("Forventet et JSON-objekt.", "Expected a JSON object."),
+    "list_type": ("Forventet en liste.", "Expected a list."),
 }
 GENERAL = {
     "expired": (

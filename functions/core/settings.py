@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, StringConstraints, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The well-known Azurite development account (public, documented by Microsoft): only ever used locally.
@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     mailbox_failed_folder: str = Field("SSU avvist", min_length=1, max_length=100)
     graph_notification_client_state: SecretStr | None = None
     decision_token_days: int = Field(30, ge=1, le=365)
+    # SHA-256 hashes (hex) of each source's alert API keys; two per source let a key be rotated without a gap.
+    alert_keys: dict[
+        Literal["NAV", "ALTINN", "DIGDIR"],
+        Annotated[list[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]], Field(max_length=2)],
+    ] = Field(default_factory=dict)
     deadlines_schedule: str = "0 */5 * * * *"
     security_escalation_minutes: int = Field(60, ge=1, le=24 * 60)
     security_escalation_roles: list[str] = Field(default_factory=lambda: ["support", "approver"])

@@ -19,6 +19,8 @@ EXPECTED = {
     "mailbox_subscription_renew": ("timerTrigger", None),
     "questions": ("httpTrigger", "questions"),
     "incidents": ("httpTrigger", "incidents"),
+    "alerts": ("httpTrigger", "alerts"),
+    "alert": ("httpTrigger", "alerts/{reference}"),
     "security_breaches": ("httpTrigger", "incidents/security"),
     "deadlines_check": ("timerTrigger", None),
     "overview": ("httpTrigger", "overview"),

@@ -1,0 +1,112 @@
+"""Process B through the dev host: the authenticated alert API, fan-out to the right people, idempotency, ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import DevHostProcess
+from tests.e2e.test_questions_over_http import dispatch, outbox_mails
+
+MAINTENANCE: dict[str, Any] = {
+    "source_alert_id": "NAV-2026-117",
+    "kind": "maintenance",
+    "environments": ["production"],
+    "components": ["ufore-api"],
+    "severity": "medium",
+    "title": "Planlagt vedlikehold av uføre-API",
+    "description": "API-et er utilgjengelig i vedlikeholdsvinduet.",
+    "starts_at": "2026-12-03T22:00:00+01:00",
+    "ends_at": "2026-12-04T02:00:00+01:00",
+}
+
+
+def post(host: DevHostProcess, body: dict[str, Any], key: str | None = "nav-key-one") -> httpx.Response:
+    headers = {"X-Api-Key": key} if key else {}
+    return httpx.post(f"{host.url}/api/alerts", json=body, headers=headers)
+
+
+def test_maintenance_goes_to_every_production_technical_contact_once(devhost: DevHostProcess) -> None:
+    response = post(devhost, MAINTENANCE)
+    assert response.status_code == 201, response.text
+    alert_id = response.json()["id"]
+    assert alert_id.startswith("SSU-B-")
+    dispatch(devhost)
+    recipients = sorted(str(m["To"]) for m in outbox_mails(devhost, alert_id))
+    # Production and uføre: Demo Forsikring and Fjordtrygd; Nordlys has only AAP, the others only test.
+    assert recipients == ["api@fjordtrygd.example", "support@bits.example", "teknisk@demo-forsikring.example"]
+    mail = next(m for m in outbox_mails(devhost, alert_id) if str(m["To"]) == "teknisk@demo-forsikring.example")
+    assert "Planlagt vedlikehold" in str(mail["Subject"]) and mail["Cc"] is None and mail["Bcc"] is None
+
+    again = post(devhost, MAINTENANCE, key="nav-key-two")  # the second key works too (rotation)
+    assert again.status_code == 200 and again.json()["id"] == alert_id
+    dispatch(devhost)
+    assert len(outbox_mails(devhost, alert_id)) == 3, "posting it again sends nothing new"
+
+    ledger = httpx.get(f"{devhost.url}/api/alerts/{alert_id}", headers={"X-Api-Key": "nav-key-one"}).json()["ledger"]
+    assert sorted((row["recipient"], row["state"]) for row in ledger) == [
+        ("api@fjordtrygd.example", "sent"),
+        ("support@bits.example", "sent"),
+        ("teknisk@demo-forsikring.example", "sent"),
+    ]
+
+
+def test_serious_incidents_reach_business_contacts_and_can_target_one_company(devhost: DevHostProcess) -> None:
+    incident = {
+        **MAINTENANCE,
+        "source_alert_id": "NAV-INC-9",
+        "kind": "incident",
+        "severity": "critical",
+        "components": ["aap-api"],
+        "ends_at": None,
+        "organisation_number": "310000043",
+    }
+    response = post(devhost, incident)
+    assert response.status_code == 201, response.text
+    dispatch(devhost)
+    recipients = sorted(str(m["To"]) for m in outbox_mails(devhost, response.json()["id"]))
+    assert recipients == [
+        "drift@nordlys-forsikring.example",
+        "ingrid@nordlys-forsikring.example",
+        "support@bits.example",
+    ]
+
+
+def test_keys_and_sources(devhost: DevHostProcess) -> None:
+    assert post(devhost, MAINTENANCE, key=None).status_code == 401
+    assert post(devhost, MAINTENANCE, key="guess").status_code == 401
+    alert_id = post(devhost, {**MAINTENANCE, "source_alert_id": "NAV-KEYS"}).json()["id"]
+    other = httpx.get(f"{devhost.url}/api/alerts/{alert_id}", headers={"X-Api-Key": "altinn-key"})
+    assert other.status_code == 403
+    mine = httpx.get(f"{devhost.url}/api/alerts", headers={"Authorization": "Bearer altinn-key"}).json()["alerts"]
+    assert alert_id not in {a["id"] for a in mine}
+
+
+def test_bad_bodies_get_precise_4xx_and_change_nothing(devhost: DevHostProcess) -> None:
+    before = httpx.get(f"{devhost.url}/api/alerts", headers={"X-Api-Key": "nav-key-one"}).json()["alerts"]
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"components": ["sykepenger-api"]}, "components.0", "Choose one of the options"),
+        ({"ends_at": "2026-12-03T21:00:00+01:00"}, "ends_at", "after starts_at"),
+        ({"ends_at": None}, "ends_at", "needs ends_at"),
+        ({"colour": "red"}, "colour", "Unknown field"),
+        ({"title": "x" * 201}, "title", "at most 200"),
+        ({"environments": ["production", "production"]}, "environments", "given twice"),
+        ({"starts_at": "2026-12-03T22:00:00"}, "starts_at", "time zone"),
+    ]
+    for change, field, message in cases:
+        response = post(devhost, {**MAINTENANCE, "source_alert_id": "NAV-BAD", **change})
+        assert response.status_code == 422, response.text
+        assert message in response.json()["errors"][field], response.json()
+    headers = {"X-Api-Key": "nav-key-one", "content-type": "application/json"}
+    assert httpx.post(f"{devhost.url}/api/alerts", content=b"{", headers=headers).status_code == 400
+    assert httpx.post(f"{devhost.url}/api/alerts", content=b"[]", headers=headers).status_code == 400
+    assert (
+        httpx.post(
+            f"{devhost.url}/api/alerts", content=b"<a/>", headers={**headers, "content-type": "text/xml"}
+        ).status_code
+        == 415
+    )
+    assert httpx.post(f"{devhost.url}/api/alerts", content=b"x" * 300_000, headers=headers).status_code == 413
+    after = httpx.get(f"{devhost.url}/api/alerts", headers={"X-Api-Key": "nav-key-one"}).json()["alerts"]
+    assert len(after) == len(before)
