@@ -42,6 +42,8 @@ var appSettings = {
   SSU_PUBLIC_BASE_URL: publicBaseUrl
   SSU_SIGNING_KEY: '@Microsoft.KeyVault(${secret}/ssu-signing-key)'
   SSU_GRAPH_NOTIFICATION_CLIENT_STATE: '@Microsoft.KeyVault(${secret}/ssu-graph-client-state)'
+  // SHA-256 hashes of NAV's, Altinn's and Digdir's alert API keys, as JSON (docs/deploy.md, "Alert API keys").
+  SSU_ALERT_KEYS: '@Microsoft.KeyVault(${secret}/ssu-alert-keys)'
   SSU_SHARED_MAILBOX: sharedMailbox
   SSU_MAIL_TRANSPORT: 'graph'
   SSU_GRAPH_AUTH: 'managed_identity'

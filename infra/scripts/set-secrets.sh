@@ -5,6 +5,11 @@
 set -euo pipefail
 vault="${AZURE_KEY_VAULT_NAME:?run through azd, or set AZURE_KEY_VAULT_NAME}"
 created=0
+if ! az keyvault secret show --vault-name "$vault" --name ssu-alert-keys --query id -o tsv >/dev/null 2>&1; then
+  az keyvault secret set --vault-name "$vault" --name ssu-alert-keys --value '{}' --output none  # no source yet
+  echo "created secret ssu-alert-keys (empty: add the sources' key hashes, see docs/deploy.md)"
+  created=1
+fi
 for name in ssu-signing-key ssu-graph-client-state; do
   if ! az keyvault secret show --vault-name "$vault" --name "$name" --query id -o tsv >/dev/null 2>&1; then
     az keyvault secret set --vault-name "$vault" --name "$name" --value "$(openssl rand -base64 48 | tr -d '\n')" --output none

@@ -32,6 +32,7 @@ STAND_INS = {
     "mailbox": "graph",
     "'@Microsoft.KeyVault(${secret}/ssu-signing-key)'": "s" * 48,
     "'@Microsoft.KeyVault(${secret}/ssu-graph-client-state)'": "c" * 48,
+    "'@Microsoft.KeyVault(${secret}/ssu-alert-keys)'": '{"NAV": ["' + "a" * 64 + '"]}',
 }
 
 
