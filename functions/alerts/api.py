@@ -4,18 +4,19 @@ for bad input."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import azure.functions as func
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..core.forms import field_errors
 from ..core.http import json_response
 from ..core.model import Case, Process
 from ..core.services import Services, get_services
-from ..core.store import StorageUnavailable
-from .models import AlertIn
-from .workflow import publish_alert, source_of_key
+from ..core.store import ConcurrentUpdate, StorageUnavailable, StoredCase
+from .models import AlertClosing, AlertIn, AlertUpdate
+from .workflow import close_alert, publish_alert, revise_alert, source_of_key
 
 MAX_BODY = 256 * 1024
 
@@ -54,7 +55,11 @@ async def alerts(req: func.HttpRequest) -> func.HttpResponse:
         return json_response({"error": "unavailable", "message": "Storage is unavailable; try again."}, 503)
 
 
-async def _create(services: Services, source: str, req: func.HttpRequest) -> func.HttpResponse:
+M = TypeVar("M", bound=BaseModel)
+
+
+def _read(req: func.HttpRequest, model: type[M]) -> M | func.HttpResponse:
+    """The body as `model`, or the 4xx response that says what is wrong with it."""
     body = req.get_body() or b""
     if len(body) > MAX_BODY:
         return json_response({"error": "too_large", "message": f"The body is over {MAX_BODY // 1024} KiB."}, 413)
@@ -67,35 +72,99 @@ async def _create(services: Services, source: str, req: func.HttpRequest) -> fun
     if not isinstance(data, dict):
         return json_response({"error": "bad_json", "message": "The body must be a JSON object."}, 400)
     try:
-        alert = AlertIn.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         return json_response({"error": "validation", "errors": field_errors(exc, "en")}, 422)
+
+
+async def _create(services: Services, source: str, req: func.HttpRequest) -> func.HttpResponse:
+    alert = _read(req, AlertIn)
+    if isinstance(alert, func.HttpResponse):
+        return alert
     case, created = await publish_alert(services, source, alert)
     return json_response(_view(case), 201 if created else 200, {"Location": services.link(f"alerts/{case.reference}")})
 
 
-async def alert(req: func.HttpRequest) -> func.HttpResponse:
+async def _own_alert(req: func.HttpRequest) -> tuple[Services, StoredCase] | func.HttpResponse:
     services = get_services()
     source = source_of_key(services.settings, _presented_key(req))
     if source is None:
         return _unauthorized()
-    reference = req.route_params.get("reference", "")
+    stored = await services.store.load(req.route_params.get("reference", ""))
+    if stored is None or stored.case.process != Process.NOTIFICATION:
+        return json_response({"error": "not_found"}, 404)
+    if stored.case.details.get("source") != source:
+        return json_response({"error": "forbidden", "message": "This alert belongs to another source."}, 403)
+    return services, stored
+
+
+async def revise(req: func.HttpRequest) -> func.HttpResponse:
+    """PATCH: a new revision, sent to those who got the alert."""
     try:
-        stored = await services.store.load(reference)
-        if stored is None or stored.case.process != Process.NOTIFICATION:
-            return json_response({"error": "not_found"}, 404)
-        if stored.case.details.get("source") != source:
-            return json_response({"error": "forbidden", "message": "This alert belongs to another source."}, 403)
-        ledger = await services.store.mails(reference)
+        found = await _own_alert(req)
+        if isinstance(found, func.HttpResponse):
+            return found
+        services, stored = found
+        if stored.case.status == "closed":
+            return json_response({"error": "closed", "message": "The alert is closed."}, 409)
+        update = _read(req, AlertUpdate)
+        if isinstance(update, func.HttpResponse):
+            return update
+        changes = update.model_dump(mode="json", exclude_unset=True)
+        if not changes:
+            return json_response({"error": "validation", "message": "Give at least one field to change."}, 422)
+        merged = {**stored.case.details, **changes}
+        ends, starts = merged.get("ends_at"), merged.get("starts_at")
+        if ends and starts and datetime.fromisoformat(ends) <= datetime.fromisoformat(starts):
+            return json_response(
+                {"error": "validation", "errors": {"ends_at": "ends_at must be after starts_at."}}, 422
+            )
+        try:
+            case = await revise_alert(services, stored, changes)
+        except ConcurrentUpdate:
+            return json_response({"error": "conflict", "message": "The alert changed meanwhile; send it again."}, 409)
+    except StorageUnavailable:
+        return json_response({"error": "unavailable"}, 503)
+    return json_response(_view(case))
+
+
+async def resolve(req: func.HttpRequest) -> func.HttpResponse:
+    """POST …/resolve: resolved, completed or cancelled, with a closing text to those who got the alert."""
+    try:
+        found = await _own_alert(req)
+        if isinstance(found, func.HttpResponse):
+            return found
+        services, stored = found
+        closing = _read(req, AlertClosing)
+        if isinstance(closing, func.HttpResponse):
+            return closing
+        if stored.case.status == "closed":
+            return json_response(_view(stored.case))  # closing twice is closing once
+        try:
+            case = await close_alert(services, stored, closing.outcome, closing.text)
+        except ConcurrentUpdate:
+            return json_response({"error": "conflict", "message": "The alert changed meanwhile; send it again."}, 409)
+    except StorageUnavailable:
+        return json_response({"error": "unavailable"}, 503)
+    return json_response(_view(case))
+
+
+async def alert(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        found = await _own_alert(req)
+        if isinstance(found, func.HttpResponse):
+            return found
+        services, stored = found
+        ledger = await services.store.mails(stored.case.reference)
     except StorageUnavailable:
         return json_response({"error": "unavailable"}, 503)
     return json_response(
         {
             **_view(stored.case),
             "ledger": [
-                {"recipient": m.mail.to, "revision": m.mail.purpose.removeprefix("alert-r"), "state": m.status}
+                {"recipient": m.mail.to, "mail": m.mail.purpose.removeprefix("alert-"), "state": m.status}
                 for m in ledger
-                if m.mail.purpose.startswith("alert-r")
+                if m.mail.purpose.startswith("alert-")
             ],
         }
     )

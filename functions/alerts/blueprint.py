@@ -17,9 +17,18 @@ async def alerts(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("alert")
-@bp.route(route="alerts/{reference}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="alerts/{reference}", methods=["GET", "PATCH"], auth_level=func.AuthLevel.FUNCTION)
 async def alert(req: func.HttpRequest) -> func.HttpResponse:
-    """One of your alerts, with its ledger: who was sent what, and in which state."""
+    """GET one of your alerts with its ledger (who was sent what, in which state); PATCH makes a new revision."""
     from . import api
 
-    return await api.alert(req)
+    return await (api.revise(req) if req.method == "PATCH" else api.alert(req))
+
+
+@bp.function_name("alert_resolve")
+@bp.route(route="alerts/{reference}/resolve", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+async def alert_resolve(req: func.HttpRequest) -> func.HttpResponse:
+    """Close one of your alerts: resolved, completed or cancelled, with a closing text."""
+    from . import api
+
+    return await api.resolve(req)

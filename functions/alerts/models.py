@@ -60,3 +60,27 @@ class AlertIn(BaseModel):
 
     def services(self) -> list[str]:
         return sorted({s for c in self.components for s in SERVICES_OF[c]})
+
+
+class AlertUpdate(BaseModel):
+    """A new revision: only the fields that change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Annotated[str, StringConstraints(min_length=1, max_length=5000)] | None = None
+    title_en: Title | None = None
+    description_en: Annotated[str, StringConstraints(min_length=1, max_length=5000)] | None = None
+    severity: Literal["low", "medium", "high", "critical"] | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    action_required: LongText | None = None
+    action_deadline: AwareDatetime | None = None
+    link: Annotated[str, StringConstraints(max_length=500, pattern=r"^https://[^\s<>\"]+$")] | None = None
+
+
+class AlertClosing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["resolved", "completed", "cancelled"]
+    text: LongText

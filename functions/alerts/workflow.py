@@ -17,7 +17,7 @@ from ..core.model import Case, CaseEvent, Channel, Contact, Process
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.settings import Settings
-from ..core.store import AlreadyProcessed
+from ..core.store import AlreadyProcessed, StoredCase
 from .models import AlertIn
 
 CHUNK = 45  # two operations per mail and the chunk's event: within the 100 a transaction allows
@@ -106,17 +106,30 @@ async def publish_alert(services: Services, source_key: str, alert: AlertIn) -> 
 
 
 async def fan_out(
-    services: Services, registry: Registry, case: Case, description: str, description_en: str | None
+    services: Services,
+    registry: Registry,
+    case: Case,
+    description: str,
+    description_en: str | None,
+    *,
+    purpose: str | None = None,
+    template: str = "alert_notice",
+    people: list[Contact] | None = None,
 ) -> int:
-    """Queue the alert's revision to every recipient and Bits, chunk by chunk; returns mails queued now."""
+    """Queue the alert (or its update or closing) to every recipient and Bits, chunk by chunk; returns mails queued.
+
+    The first revision goes to everyone it concerns; updates and the closing go to exactly those who got it.
+    """
     revision = int(case.details.get("revision", 1))
-    people = recipients(registry, case.details) + registry.bits_contacts("support")
+    purpose = purpose or f"alert-r{revision}"
+    if people is None:
+        people = recipients(registry, case.details) + registry.bits_contacts("support")
     mails: list[OutgoingMail] = [
         services.compose(
             reference=case.reference,
-            purpose=f"alert-r{revision}",
+            purpose=purpose,
             to=person.email,
-            template="alert_notice",
+            template=template,
             language=person.language,
             case=case,
             alert=case.details,
@@ -139,9 +152,72 @@ async def fan_out(
         )
         try:
             await services.store.append(
-                case.reference, event, chunk, markers=[f"fanout-{case.reference}-r{revision}-{i // CHUNK}"]
+                case.reference, event, chunk, markers=[f"fanout-{case.reference}-{purpose}-{i // CHUNK}"]
             )
             queued += len(chunk)
         except AlreadyProcessed:
             continue  # this chunk went out before
     return queued
+
+
+async def first_recipients(services: Services, registry: Registry, case: Case) -> list[Contact]:
+    """Those who got the first revision, in their languages: updates and the closing go to them and no one else."""
+    known = {c.email.casefold(): c for o in registry.organisations.values() for c in o.contacts}
+    known.update({c.email.casefold(): c for c in (registry.bits.contacts if registry.bits else [])})
+    sent_to = [m.mail.to for m in await services.store.mails(case.reference) if m.mail.purpose == "alert-r1"]
+    return [known.get(address.casefold(), Contact(email=address, roles=[])) for address in sent_to]
+
+
+async def revise_alert(services: Services, stored: StoredCase, changes: dict[str, Any]) -> Case:
+    """A new revision (new times or text): stored under the case's ETag, then sent to those who got the alert."""
+    registry = await services.registry()
+    case = stored.case
+    revision = int(case.details.get("revision", 1)) + 1
+    title = changes.pop("title", case.title)
+    description = changes.pop("description", None)
+    details = {**case.details, **changes, "revision": revision}
+    changed = case.model_copy(update={"title": title, "details": details, "updated_at": services.clock.now()})
+    event = CaseEvent(
+        at=services.clock.now(),
+        actor=str(case.details["source"]),
+        channel=Channel.API,
+        kind="revised",
+        public=True,
+        summary=f"Revision {revision}",
+        data={"changes": sorted(changes), "description": description},
+    )
+    previous = await _description(services, case)
+    await services.store.transition(stored, changed, event)
+    people = await first_recipients(services, registry, case)
+    await fan_out(services, registry, changed, description or previous, details.get("description_en"), people=people)
+    return changed
+
+
+async def close_alert(services: Services, stored: StoredCase, outcome: str, text: str) -> Case:
+    """Resolved, completed or cancelled: the closing goes to exactly those who got the alert."""
+    registry = await services.registry()
+    case = stored.case
+    details = {**case.details, "outcome": outcome}
+    changed = case.model_copy(update={"status": "closed", "details": details, "updated_at": services.clock.now()})
+    event = CaseEvent(
+        at=services.clock.now(),
+        actor=str(case.details["source"]),
+        channel=Channel.API,
+        kind=outcome,
+        public=True,
+        summary=f"Alert {outcome}",
+        data={"text": text},
+    )
+    await services.store.transition(stored, changed, event)
+    people = await first_recipients(services, registry, case)
+    await fan_out(
+        services, registry, changed, text, None, purpose="alert-closed", template="alert_closed", people=people
+    )
+    return changed
+
+
+async def _description(services: Services, case: Case) -> str:
+    for event in reversed(await services.store.events(case.reference)):
+        if event.kind in ("published", "revised") and event.data.get("description"):
+            return str(event.data["description"])
+    return ""

@@ -110,3 +110,31 @@ def test_bad_bodies_get_precise_4xx_and_change_nothing(devhost: DevHostProcess) 
     assert httpx.post(f"{devhost.url}/api/alerts", content=b"x" * 300_000, headers=headers).status_code == 413
     after = httpx.get(f"{devhost.url}/api/alerts", headers={"X-Api-Key": "nav-key-one"}).json()["alerts"]
     assert len(after) == len(before)
+
+
+def test_updates_and_the_closing_go_to_exactly_those_who_got_the_alert(devhost: DevHostProcess) -> None:
+    alert_id = post(devhost, {**MAINTENANCE, "source_alert_id": "NAV-REV"}).json()["id"]
+    dispatch(devhost)
+    first = sorted(str(m["To"]) for m in outbox_mails(devhost, alert_id))
+    url = f"{devhost.url}/api/alerts/{alert_id}"
+    key = {"X-Api-Key": "nav-key-one"}
+    revised = httpx.patch(
+        url, json={"ends_at": "2026-12-04T04:00:00+01:00", "description": "Forlenget til 04:00."}, headers=key
+    )
+    assert revised.status_code == 200 and revised.json()["revision"] == 2
+    assert httpx.patch(url, json={"ends_at": "2026-12-03T21:00:00+01:00"}, headers=key).status_code == 422
+    assert httpx.patch(url, json={"kind": "incident"}, headers=key).status_code == 422
+    assert httpx.patch(url, json={"title": "x"}, headers={"X-Api-Key": "altinn-key"}).status_code == 403
+    closed = httpx.post(f"{url}/resolve", json={"outcome": "completed", "text": "Ferdig 03:40."}, headers=key)
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    again = httpx.post(f"{url}/resolve", json={"outcome": "completed", "text": "Ferdig 03:40."}, headers=key)
+    assert again.status_code == 200
+    dispatch(devhost)
+    by_purpose: dict[str, list[str]] = {}
+    for mail in outbox_mails(devhost, alert_id):
+        subject = str(mail["Subject"])
+        kind = "closed" if "Fullført" in subject else ("update" if "Forlenget" in mail.as_string() else "first")
+        by_purpose.setdefault(kind, []).append(str(mail["To"]))
+    assert sorted(by_purpose["update"]) == first and sorted(by_purpose["closed"]) == first
+    ledger = httpx.get(url, headers=key).json()["ledger"]
+    assert sorted({row["mail"] for row in ledger}) == ["closed", "r1", "r2"]

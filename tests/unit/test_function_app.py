@@ -21,6 +21,7 @@ EXPECTED = {
     "incidents": ("httpTrigger", "incidents"),
     "alerts": ("httpTrigger", "alerts"),
     "alert": ("httpTrigger", "alerts/{reference}"),
+    "alert_resolve": ("httpTrigger", "alerts/{reference}/resolve"),
     "security_breaches": ("httpTrigger", "incidents/security"),
     "deadlines_check": ("timerTrigger", None),
     "overview": ("httpTrigger", "overview"),

@@ -133,6 +133,7 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
             "attachments": [{"filename": "a.pdf", "size": 3}],
         },
         "update": "question",
+        "outcome": "completed",
         "alert": {
             "environments": ["production"],
             "components": ["ufore-api"],
@@ -142,6 +143,7 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
             "action_required": "<b>Bytt nøkkel</b>",
             "action_deadline": "2026-12-05T12:00:00+01:00",
             "link": "https://nav.example/x?a=<script>",
+            "outcome": "completed",
         },
         "target": "first_response",
         "stage": "overdue",
