@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.mail import OutgoingMail
@@ -221,3 +222,35 @@ async def _description(services: Services, case: Case) -> str:
         if event.kind in ("published", "revised") and event.data.get("description"):
             return str(event.data["description"])
     return ""
+
+
+async def remind_alerts(services: Services) -> int:
+    """Before planned maintenance starts, and before an action deadline, remind those who got the alert: once per
+    alert, revision and reminder (a revision with new times gets its own). Returns mails queued."""
+    registry = await services.registry()
+    now = services.clock.now()
+    lead = timedelta(hours=services.settings.alert_reminder_hours)
+    queued = 0
+    for case in await services.store.cases(Process.NOTIFICATION, "published"):
+        details = case.details
+        revision = int(details.get("revision", 1))
+        due: list[tuple[str, datetime]] = []
+        if case.kind == "maintenance":
+            due.append((f"alert-reminder-r{revision}", datetime.fromisoformat(details["starts_at"])))
+        if details.get("action_deadline"):
+            due.append((f"alert-deadline-r{revision}", datetime.fromisoformat(details["action_deadline"])))
+        for purpose, at in due:
+            if not at - lead <= now < at:
+                continue
+            people = await first_recipients(services, registry, case)
+            queued += await fan_out(
+                services,
+                registry,
+                case,
+                await _description(services, case),
+                details.get("description_en"),
+                purpose=purpose,
+                template="alert_reminder",
+                people=people,
+            )
+    return queued

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
         }
     )
     target_reminder_minutes: int = Field(60, ge=0, le=24 * 60)
+    alert_reminder_hours: int = Field(24, ge=1, le=24 * 14)
     require_dmarc: bool | None = None  # None: required in Azure, not locally
     graph_notification_url: str | None = Field(None, pattern=r"^https://\S+$")
     subscription_schedule: str = "0 0 */6 * * *"

@@ -67,7 +67,8 @@ async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("deadlines_check")
 @bp.timer_trigger(arg_name="timer", schedule="%SSU_DEADLINES_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def deadlines_check(timer: func.TimerRequest) -> None:
-    """Response targets (office hours) and security breaches (round the clock): remind, then escalate."""
+    """Response targets (office hours), security breaches (round the clock), alerts (maintenance and deadlines)."""
+    from ..alerts.workflow import remind_alerts
     from ..cases.deadlines import check_response_targets
     from ..core.services import get_services
     from ..incidents.security import check_breach_deadlines
@@ -75,6 +76,7 @@ async def deadlines_check(timer: func.TimerRequest) -> None:
     services = get_services()
     await check_breach_deadlines(services)
     await check_response_targets(services)
+    await remind_alerts(services)
 
 
 @bp.function_name("overview")
