@@ -138,3 +138,25 @@ def test_updates_and_the_closing_go_to_exactly_those_who_got_the_alert(devhost: 
     assert sorted(by_purpose["update"]) == first and sorted(by_purpose["closed"]) == first
     ledger = httpx.get(url, headers=key).json()["ledger"]
     assert sorted({row["mail"] for row in ledger}) == ["closed", "r1", "r2"]
+
+
+def test_status_page_and_feeds(devhost: DevHostProcess) -> None:
+    import feedparser
+    from icalendar import Calendar
+
+    alert_id = post(devhost, {**MAINTENANCE, "source_alert_id": "NAV-STATUS", "title": "Vedlikehold <AAP>"}).json()[
+        "id"
+    ]
+    page = httpx.get(f"{devhost.url}/api/status")
+    assert page.status_code == 200 and "Vedlikehold &lt;AAP&gt;" in page.text and f'id="{alert_id}"' in page.text
+    feed = feedparser.parse(httpx.get(f"{devhost.url}/api/status/feed.atom").content)
+    assert not feed.bozo and alert_id in {e.id.rsplit(":", 1)[-1] for e in feed.entries}
+    calendar = Calendar.from_ical(httpx.get(f"{devhost.url}/api/status/maintenance.ics").content)
+    [event] = [e for e in calendar.walk("VEVENT") if str(e["uid"]).startswith(alert_id)]
+    assert str(event["summary"]) == "Vedlikehold <AAP>" and int(event["sequence"]) == 1
+    url = f"{devhost.url}/api/alerts/{alert_id}"
+    httpx.patch(url, json={"ends_at": "2026-12-04T05:00:00+01:00"}, headers={"X-Api-Key": "nav-key-one"})
+    httpx.post(f"{url}/resolve", json={"outcome": "cancelled", "text": "Utsatt."}, headers={"X-Api-Key": "nav-key-one"})
+    calendar = Calendar.from_ical(httpx.get(f"{devhost.url}/api/status/maintenance.ics").content)
+    [event] = [e for e in calendar.walk("VEVENT") if str(e["uid"]).startswith(alert_id)]
+    assert int(event["sequence"]) == 2 and str(event["status"]) == "CANCELLED"

@@ -53,3 +53,11 @@ def test_overview_lists_the_overdue_case_first(devhost: DevHostProcess, browser:
     assert first.get_attribute("data-overdue") == "true"
     assert "Forfalt" in first.inner_text()
     page.close()
+
+
+def test_status_page_renders_in_the_browser(devhost: DevHostProcess, browser: Browser) -> None:  # noqa: F811
+    page = browser.new_page()
+    page.goto(f"{devhost.url}/api/status?lang=en")
+    assert page.get_by_role("heading", name="Service status").is_visible()
+    assert page.get_by_role("heading", name="Planned maintenance").is_visible()
+    page.close()
