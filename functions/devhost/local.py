@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +17,11 @@ def main() -> None:
     azurite = start_azurite(location=PROJECT_ROOT / ".local" / "azurite", table_port=10002, blob_port=10000)
     os.environ.setdefault("SSU_STORAGE_CONNECTION_STRING", azurite.connection_string)
     os.environ.setdefault("SSU_MAIL_LOCAL_DIR", str(PROJECT_ROOT / ".local" / "mail"))
+    # Demo alert API keys, so that the API can be tried at once (never used outside `make run`).
+    demo_keys = {"NAV": "demo-nav-key", "ALTINN": "demo-altinn-key", "DIGDIR": "demo-digdir-key"}
+    os.environ.setdefault(
+        "SSU_ALERT_KEYS", json.dumps({s: [hashlib.sha256(k.encode()).hexdigest()] for s, k in demo_keys.items()})
+    )
     for folder in ("inbox", "outbox", "processed", "failed"):
         (Path(os.environ["SSU_MAIL_LOCAL_DIR"]) / folder).mkdir(parents=True, exist_ok=True)
     try:
