@@ -17,7 +17,7 @@ from functions.questions.workflow import ask_question
 from tests.conftest import DevHostProcess, FakeClock
 from tests.e2e.test_question_form_in_browser import browser  # noqa: F401  (the fixture)
 from tests.e2e.test_questions_over_http import QUESTION
-from tests.integration.test_response_targets import question
+from tests.integration.test_decision_race import question
 
 
 def old_question(host: DevHostProcess) -> str:

@@ -10,22 +10,9 @@ from functions.core.rendering import OSLO
 from functions.core.services import Services
 from functions.core.targets import target_hours
 from functions.intake.workflow import process_message
-from functions.questions.models import Question
 from functions.questions.workflow import ask_question
 from tests.conftest import FakeClock
-
-
-def question(subject: str) -> Question:
-    return Question(
-        organisation_number="310000019",
-        name="Frida",
-        email="fag@demo-forsikring.example",
-        subject=subject,
-        question="Hva gjelder?",
-        service="ufore",
-        environment="test",
-        category="other",
-    )
+from tests.integration.test_decision_race import question
 
 
 async def sent(services: Services, reference: str, purpose: str) -> list[str]:
