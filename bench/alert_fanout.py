@@ -96,7 +96,11 @@ async def run(connection_string: str, mail_dir: Path, graph: bool) -> None:
     print(f"fan-out of one alert to {mails} recipients, {transport_name} transport:")
     print(f"  all queued after {queued * 1000:.0f} ms; all sent after {sent * 1000:.0f} ms ({report.sent} sent)")
     if graph:
-        print(f"  HTTP requests to Graph: {len(stub.requests)} (one sendMail per recipient; JSON $batch not used yet)")
+        batches = sum(r.path.endswith("/$batch") for r in stub.requests)
+        print(
+            f"  HTTP requests to Graph: {len(stub.requests)} ({batches} JSON $batch of up to 20 sendMail;"
+            f" target ⌈{mails}/20⌉ = {-(-mails // 20)}); MIME messages received by the stub: {len(stub.sent_mime())}"
+        )
 
 
 def main() -> None:

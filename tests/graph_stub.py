@@ -43,6 +43,7 @@ class GraphStub:
     folders: dict[str, str] = field(default_factory=dict)  # id -> display name
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[bytes] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
     def fail(self, suffix: str, status: int, headers: dict[str, str], skip: int = 0) -> None:
@@ -64,7 +65,8 @@ class GraphStub:
         return f"http://127.0.0.1:{self.port}/v1.0"
 
     def sent_mime(self) -> list[bytes]:
-        return [base64.b64decode(r.body) for r in self.requests if r.path.endswith("/sendMail") and r.method == "POST"]
+        """Every MIME message accepted, whether it came in its own sendMail or as an item of a JSON $batch."""
+        return list(self.sent)
 
     async def start(self) -> None:
         app = web.Application()
@@ -79,17 +81,27 @@ class GraphStub:
             await self._runner.cleanup()
             self._runner = None
 
+    def _failure(self, path: str) -> tuple[int, dict[str, str], dict[str, Any]] | None:
+        for rule in self.failures:
+            if path.endswith(rule["suffix"]):
+                if rule["skip"]:
+                    rule["skip"] -= 1
+                    return None
+                self.failures.remove(rule)
+                return (
+                    rule["status"],
+                    rule["headers"],
+                    {"error": {"code": "Stubbed", "message": f"stubbed {rule['status']}"}},
+                )
+        return None
+
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.requests.append(Recorded(request.method, request.path, CIMultiDict(request.headers), body))
-        for rule in self.failures:
-            if request.path.endswith(rule["suffix"]):
-                if rule["skip"]:
-                    rule["skip"] -= 1
-                    break
-                self.failures.remove(rule)
-                error = {"error": {"code": "Stubbed", "message": f"stubbed {rule['status']}"}}
-                return web.json_response(error, status=rule["status"], headers=rule["headers"])
+        failure = self._failure(request.path)
+        if failure:
+            status, headers, error = failure
+            return web.json_response(error, status=status, headers=headers)
         if self.script:
             status, headers, payload = self.script.popleft()
             if payload is None and status >= 400:
@@ -100,8 +112,32 @@ class GraphStub:
                 else web.Response(status=status, headers=headers)
             )
         if request.path.endswith("/sendMail"):
+            self.sent.append(base64.b64decode(body, validate=True))
             return web.Response(status=202)
+        if request.path.endswith("/$batch"):
+            return self._batch(json.loads(body))
         return self._mailbox(request, body)
+
+    def _batch(self, batch: dict[str, Any]) -> web.Response:
+        """JSON batching as Graph does it: at most 20 items, each answered on its own; a non-JSON body is base64."""
+        items = batch["requests"]
+        if len(items) > 20:
+            return web.json_response({"error": {"code": "BadRequest", "message": "at most 20 requests"}}, status=400)
+        responses = []
+        for item in items:
+            failure = self._failure(item["url"])
+            if failure:
+                status, headers, error = failure
+                responses.append({"id": item["id"], "status": status, "headers": headers, "body": error})
+            elif item["method"] == "POST" and item["url"].endswith("/sendMail"):
+                assert item["headers"]["Content-Type"] == "text/plain"
+                self.sent.append(base64.b64decode(base64.b64decode(item["body"], validate=True), validate=True))
+                responses.append({"id": item["id"], "status": 202, "headers": {}, "body": None})
+            else:
+                responses.append(
+                    {"id": item["id"], "status": 404, "headers": {}, "body": {"error": {"code": "NotFound"}}}
+                )
+        return web.json_response({"responses": responses})
 
     def _mailbox(self, request: web.Request, body: bytes) -> web.Response:
         path, query = request.path, request.query

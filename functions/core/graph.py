@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .mail import OutgoingMail, PermanentSendError, TransientSendError
 from .settings import Settings
@@ -90,17 +92,39 @@ class GraphClient:
 
 
 class GraphTransport:
-    """Sends each mail through `POST /users/{mailbox}/sendMail` as base64 MIME, so our headers survive."""
+    """Sends our MIME as it is (base64, `text/plain`) to `POST /users/{mailbox}/sendMail`, so our headers survive.
+
+    Several mails go as one JSON `$batch` of up to `batch_size` (Graph's limit is 20) sendMail requests: a fan-out
+    to 500 recipients is 25 HTTP requests, not 500. Each mail gets its own outcome from its item in the batch
+    response. In a batch a non-JSON body is carried base64-encoded, as Graph's JSON batching rules ask, so the
+    item body is the base64 of the base64 MIME text. `msgraph_core`'s BatchRequestItem cannot carry such a body
+    (it parses every body as JSON), so the batch document is built here and sent through the SDK's request adapter,
+    which still does the authentication. `batch_size = 1` sends one plain sendMail per mail.
+    """
 
     name = "graph"
 
-    def __init__(self, graph: GraphClient, mailbox: str) -> None:
+    def __init__(self, graph: GraphClient, mailbox: str, batch_size: int = 20) -> None:
         self._graph = graph
         self._mailbox = mailbox
+        self._batch_size = max(1, min(batch_size, 20))
 
-    async def send(self, mail: OutgoingMail) -> None:
-        import httpx
-        from kiota_abstractions.api_error import APIError
+    async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+        size = self._batch_size
+        groups = [mails[start : start + size] for start in range(0, len(mails), size)]
+        results = await asyncio.gather(*(self._send_group(group) for group in groups))
+        return [outcome for result in results for outcome in result]
+
+    async def _send_group(self, group: Sequence[OutgoingMail]) -> list[Exception | None]:
+        try:
+            if len(group) == 1:
+                await self._send_one(group[0])
+                return [None]
+            return await self._send_batch(group)
+        except Exception as exc:  # the whole request failed: every mail in it shares the outcome
+            return [_send_error(exc)] * len(group)
+
+    async def _send_one(self, mail: OutgoingMail) -> None:
         from kiota_abstractions.method import Method
         from kiota_abstractions.request_information import RequestInformation
         from msgraph.generated.models.o_data_errors.o_data_error import ODataError
@@ -110,22 +134,69 @@ class GraphTransport:
         request = RequestInformation(Method.POST, builder.url_template, builder.path_parameters)
         request.headers.try_add("Accept", "application/json")
         request.set_stream_content(base64.b64encode(mail.mime()), "text/plain")
-        try:
-            await client.request_adapter.send_no_response_content_async(request, {"XXX": ODataError})
-        except APIError as exc:
-            status = exc.response_status_code or 0
-            # 401/403 are retried too: an expired token or an access policy still spreading must not fail every mail.
-            if status in (401, 403, 408, 429) or status >= 500:
-                raise TransientSendError(f"Graph answered {status}", retry_after(exc.response_headers)) from exc
-            raise PermanentSendError(f"Graph answered {status}: {_odata_message(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise TransientSendError(f"Graph unreachable: {type(exc).__name__}") from exc
+        await client.request_adapter.send_no_response_content_async(request, {"XXX": ODataError})
+
+    async def _send_batch(self, group: Sequence[OutgoingMail]) -> list[Exception | None]:
+        from kiota_abstractions.method import Method
+        from kiota_abstractions.request_information import RequestInformation
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        client = await self._graph.client()
+        url = f"/users/{quote(self._mailbox, safe='@')}/sendMail"
+        items = [
+            {
+                "id": str(index),
+                "method": "POST",
+                "url": url,
+                "headers": {"Content-Type": "text/plain"},
+                "body": base64.b64encode(base64.b64encode(mail.mime())).decode("ascii"),
+            }
+            for index, mail in enumerate(group)
+        ]
+        request = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
+        request.headers.try_add("Accept", "application/json")
+        request.set_stream_content(json.dumps({"requests": items}).encode(), "application/json")
+        raw = await client.request_adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
+        answers = {str(r.get("id")): r for r in json.loads(raw or b"{}").get("responses", [])}
+        outcomes: list[Exception | None] = []
+        for index in range(len(group)):
+            answer = answers.get(str(index))
+            if answer is None:
+                outcomes.append(TransientSendError("Graph's batch answer has no response for this mail"))
+                continue
+            status = int(answer.get("status") or 0)
+            if 200 <= status < 300:
+                outcomes.append(None)
+            else:
+                body = answer.get("body")
+                message = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
+                outcomes.append(_status_error(status, answer.get("headers"), str(message)))
+        return outcomes
 
     async def close(self) -> None:
         await self._graph.close()
 
 
-def retry_after(headers: dict[str, str] | None) -> float | None:
+def _send_error(exc: Exception) -> Exception:
+    """What a failed Graph request means for the mails in it."""
+    import httpx
+    from kiota_abstractions.api_error import APIError
+
+    if isinstance(exc, APIError):
+        return _status_error(exc.response_status_code or 0, exc.response_headers, _odata_message(exc))
+    if isinstance(exc, httpx.HTTPError):
+        return TransientSendError(f"Graph unreachable: {type(exc).__name__}")
+    return exc
+
+
+def _status_error(status: int, headers: Any, message: str) -> Exception:
+    # 401/403 are retried too: an expired token or an access policy still spreading must not fail every mail.
+    if status in (401, 403, 408, 429) or status >= 500 or status == 0:
+        return TransientSendError(f"Graph answered {status}", retry_after(headers))
+    return PermanentSendError(f"Graph answered {status}: {message[:300]}")
+
+
+def retry_after(headers: Any) -> float | None:
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             try:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from .mail import OutgoingMail
+from .mail import OutgoingMail, TransientSendError
 
 
 class LocalTransport:
@@ -15,8 +16,18 @@ class LocalTransport:
     def __init__(self, mail_dir: Path) -> None:
         self.outbox = mail_dir / "outbox"
 
-    async def send(self, mail: OutgoingMail) -> None:
-        await asyncio.to_thread(self._write, mail)
+    async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+        return await asyncio.to_thread(self._write_all, mails)
+
+    def _write_all(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+        outcomes: list[Exception | None] = []
+        for mail in mails:
+            try:
+                self._write(mail)
+                outcomes.append(None)
+            except OSError as exc:  # a full disk or a permissions slip: the mail stays pending and is tried again
+                outcomes.append(TransientSendError(f"could not write the .eml file: {exc}"))
+        return outcomes
 
     def _write(self, mail: OutgoingMail) -> None:
         self.outbox.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import charset as email_charset
@@ -87,8 +88,9 @@ class MailRecord:
 class MailTransport(Protocol):
     name: str
 
-    async def send(self, mail: OutgoingMail) -> None:
-        """Send the MIME message as it is, or raise TransientSendError / PermanentSendError."""
+    async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+        """Send each MIME message as it is. One outcome per mail, in order: None when it was sent, else the error
+        (TransientSendError / PermanentSendError; anything else counts as transient)."""
 
     async def close(self) -> None: ...
 

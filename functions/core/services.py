@@ -144,7 +144,7 @@ def build_transport(settings: Settings, graph: Any) -> MailTransport:
     if settings.mail_transport == "graph":
         from .graph import GraphTransport
 
-        return GraphTransport(graph, settings.shared_mailbox)
+        return GraphTransport(graph, settings.shared_mailbox, settings.graph_batch_size)
     return LocalTransport(settings.mail_local_dir)
 
 

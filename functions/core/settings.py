@@ -138,6 +138,7 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     graph_certificate_path: Path | None = None
     graph_timeout_seconds: float = Field(30.0, gt=0, le=120)
+    graph_batch_size: int = Field(20, ge=1, le=20)  # mails per JSON $batch request; 1 = one sendMail per mail
 
     @model_validator(mode="after")
     def _azure_needs_real_configuration(self) -> Settings:

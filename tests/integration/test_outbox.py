@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 from datetime import UTC, datetime, timedelta
 from email.policy import default
 
@@ -194,3 +195,43 @@ async def test_daily_cap_holds_the_rest_until_tomorrow(services: Services, setti
     assert (
         await dispatch_outbox(services.store, transport, clock, POLICY, limits=services.limits, daily_cap=2)
     ).sent == 1
+
+
+async def test_graph_sends_many_mails_as_json_batches_of_twenty(
+    services: Services, settings: Settings, graph_stub: GraphStub
+) -> None:
+    clock = services.clock = FakeClock()
+    references = [await queue_question(services) for _ in range(45)]
+    graph_stub.fail("/sendMail", 429, {"Retry-After": "30"}, skip=5)  # the sixth item of the first batch
+    graph_stub.fail("/sendMail", 400, {}, skip=10)  # and a refusal further on
+    transport = graph_transport(settings, graph_stub)
+    try:
+        assert await run(services, transport) == (43, 1, 1)
+        assert [r.path for r in graph_stub.requests] == ["/v1.0/$batch"] * 3, "45 mails in ⌈45/20⌉ requests"
+        first = json.loads(graph_stub.requests[0].body)["requests"]
+        assert len(first) == 20 and {i["url"] for i in first} == {"/users/ssu@bits.example/sendMail"}
+        clock.at += timedelta(seconds=31)
+        assert await run(services, transport) == (1, 0, 0), "the throttled mail goes after Retry-After"
+    finally:
+        await transport.close()
+    subjects = {str(email.message_from_bytes(m, policy=default)["Subject"]) for m in graph_stub.sent_mime()}
+    assert len(graph_stub.sent_mime()) == 44 and len(subjects) == 44
+    states = [m.status for ref in references for m in await services.store.mails(ref)]
+    assert states.count("sent") == 44 and states.count("failed") == 1
+
+
+async def test_a_failed_batch_request_keeps_all_its_mails_pending(
+    services: Services, settings: Settings, graph_stub: GraphStub
+) -> None:
+    clock = services.clock = FakeClock()
+    for _ in range(3):
+        await queue_question(services)
+    graph_stub.script.append((503, {"Retry-After": "10"}, None))
+    transport = graph_transport(settings, graph_stub)
+    try:
+        assert await run(services, transport) == (0, 3, 0)
+        clock.at += timedelta(seconds=11)
+        assert await run(services, transport) == (3, 0, 0)
+    finally:
+        await transport.close()
+    assert len(graph_stub.sent_mime()) == 3
