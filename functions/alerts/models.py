@@ -22,12 +22,31 @@ SERVICES_OF: dict[str, tuple[str, ...]] = {
 
 
 class AlertIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "source_alert_id": "NAV-2026-117",
+                    "kind": "maintenance",
+                    "environments": ["production"],
+                    "components": ["ufore-api"],
+                    "severity": "medium",
+                    "title": "Planlagt vedlikehold av uføre-API",
+                    "description": "API-et er utilgjengelig i vedlikeholdsvinduet.",
+                    "starts_at": "2026-12-03T22:00:00+01:00",
+                    "ends_at": "2026-12-04T02:00:00+01:00",
+                }
+            ]
+        },
+    )
 
     source_alert_id: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$")]
     kind: Literal["incident", "maintenance", "change"]
-    environments: list[Literal["test", "production"]] = Field(min_length=1, max_length=2)
-    components: list[Component] = Field(min_length=1, max_length=5)
+    environments: list[Literal["test", "production"]] = Field(
+        min_length=1, max_length=2, json_schema_extra={"uniqueItems": True}
+    )
+    components: list[Component] = Field(min_length=1, max_length=5, json_schema_extra={"uniqueItems": True})
     severity: Literal["low", "medium", "high", "critical"]
     title: Title
     description: Annotated[str, StringConstraints(min_length=1, max_length=5000)]

@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from .identifiers import is_valid_organisation_number
@@ -41,16 +41,35 @@ def _text(value: str) -> str:
     return value.replace("\r\n", "\n")
 
 
-OrganisationNumber = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_organisation_number)]
+# The schema hints (pattern, format, examples) describe in the OpenAPI document what the validators accept.
+_SINGLE_LINE = r"^[^\r\n\x00-\x1f\x7f\u2028\u2029]*$"
+OrganisationNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_organisation_number),
+    Field(json_schema_extra={"pattern": r"^[0-9 ]{9,11}$", "examples": ["974760673"]}),
+]
 EmailAddress = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254), AfterValidator(_email)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=254),
+    AfterValidator(_email),
+    Field(json_schema_extra={"format": "email", "examples": ["kari.nordmann@demo-forsikring.example"]}),
 ]
 PersonName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_one_line),
+    Field(json_schema_extra={"pattern": _SINGLE_LINE, "examples": ["Kari Nordmann"]}),
 ]
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), AfterValidator(_one_line)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=200),
+    AfterValidator(_one_line),
+    Field(json_schema_extra={"pattern": _SINGLE_LINE, "examples": ["Feil i svar fra uføre-API-et"]}),
 ]
 LongText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), AfterValidator(_text)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+    AfterValidator(_text),
+    Field(json_schema_extra={"examples": ["Vi får 500 fra /api/v1/uforegrad siden i morges."]}),
 ]

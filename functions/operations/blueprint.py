@@ -24,6 +24,17 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(body, 200 if storage_ok else 503)
 
 
+@bp.function_name("openapi")
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    """The OpenAPI 3.1 document of the JSON endpoints."""
+    from ..core.http import json_response
+    from ..core.services import get_services
+    from .openapi import openapi_document
+
+    return json_response(openapi_document(get_services().link("").rstrip("/")))
+
+
 @bp.function_name("outbox_dispatch")
 @bp.timer_trigger(arg_name="timer", schedule="%SSU_OUTBOX_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def outbox_dispatch(timer: func.TimerRequest) -> None:

@@ -11,6 +11,7 @@ from functions.devhost.azurite import PROJECT_ROOT
 
 EXPECTED = {
     "health": ("httpTrigger", "health"),
+    "openapi": ("httpTrigger", "openapi.json"),
     "outbox_dispatch": ("timerTrigger", None),
     "mail_suppressions": ("httpTrigger", "mail/suppressions"),
     "mail_suppression_lift": ("httpTrigger", "mail/suppressions/{address}"),

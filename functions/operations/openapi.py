@@ -1,0 +1,312 @@
+"""The OpenAPI 3.1 document of the JSON endpoints, served at GET /api/openapi.json.
+
+Request bodies come from the same pydantic models the handlers validate with, so the document cannot drift from
+what is accepted. Responses are described by the small schemas below: what each handler really returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from ..alerts.models import AlertClosing, AlertIn, AlertUpdate
+from ..incidents.models import ErrorReport, SecurityBreach
+from ..questions.models import Question
+
+REF = "#/components/schemas/{model}"
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "description": "A short machine-readable kind, e.g. `validation`."},
+        "message": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Per field."},
+    },
+}
+_ALERT = {
+    "type": "object",
+    "required": ["id", "status", "title"],
+    "properties": {
+        "id": {"type": "string", "description": "Our reference, e.g. SSU-B-2026-0001."},
+        "status": {"type": "string"},
+        "title": {"type": "string"},
+        "revision": {"type": "integer"},
+        "source": {"type": "string", "enum": ["NAV", "ALTINN", "DIGDIR"]},
+    },
+    "additionalProperties": True,
+    "description": "The alert as stored: the fields sent, the revision and the source.",
+}
+_LEDGER_ROW = {
+    "type": "object",
+    "required": ["recipient", "mail", "state"],
+    "properties": {
+        "recipient": {"type": "string"},
+        "mail": {"type": "string", "description": "Which mail: the revision (`r1`, `r2`, …), `closed` or a reminder."},
+        "state": {"type": "string", "enum": ["pending", "sent", "failed", "bounced"]},
+    },
+}
+_RECEIPT = {
+    "type": "object",
+    "required": ["reference", "status", "case_url"],
+    "properties": {
+        "reference": {"type": "string"},
+        "status": {"type": "string"},
+        "case_url": {"type": "string", "format": "uri"},
+        "identity_numbers_removed": {"type": "integer", "description": "Fødselsnumre masked in the text."},
+    },
+}
+_CASE = {"type": "object", "required": ["reference", "process", "status"], "additionalProperties": True}
+RESPONSES: dict[str, dict[str, Any]] = {
+    "Error": _ERROR,
+    "Alert": _ALERT,
+    "AlertWithLedger": {
+        "allOf": [
+            {"$ref": "#/components/schemas/Alert"},
+            {
+                "type": "object",
+                "required": ["ledger"],
+                "properties": {"ledger": {"type": "array", "items": _LEDGER_ROW}},
+            },
+        ]
+    },
+    "AlertList": {
+        "type": "object",
+        "required": ["alerts"],
+        "properties": {"alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}},
+    },
+    "Receipt": _RECEIPT,
+    "Case": _CASE,
+    "CaseList": {
+        "type": "object",
+        "required": ["cases"],
+        "properties": {"cases": {"type": "array", "items": {"$ref": "#/components/schemas/Case"}}},
+    },
+    "CaseDetail": {
+        "type": "object",
+        "required": ["case", "events", "mails"],
+        "properties": {
+            "case": {"$ref": "#/components/schemas/Case"},
+            "events": {"type": "array", "items": {"type": "object"}},
+            "mails": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "storage", "mail_transport"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "degraded"]},
+            "storage": {"type": "string", "enum": ["ok", "unreachable"]},
+            "mail_transport": {"type": "string", "enum": ["local", "graph"]},
+        },
+    },
+    "Suppressions": {
+        "type": "object",
+        "required": ["addresses"],
+        "properties": {"addresses": {"type": "array", "items": {"type": "object"}}},
+    },
+}
+REQUESTS: list[type[BaseModel]] = [AlertIn, AlertUpdate, AlertClosing, Question, ErrorReport, SecurityBreach]
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": REF.format(model=schema)}}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "The body is not a JSON object, or a query parameter is wrong.",
+        401: "No API key, or a wrong one.",
+        403: "The alert belongs to another source.",
+        404: "No such alert or case.",
+        409: "The alert is closed, or changed meanwhile.",
+        413: "The body is too large.",
+        415: "The body is not application/json.",
+        422: "A field is wrong: `errors` says which and why.",
+        503: "Storage is unavailable; try again.",
+    }
+    return {str(code): _json("Error", text[code]) for code in codes}
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}}
+
+
+def _reference(name: str = "reference") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _form(model: type[BaseModel], summary: str, name: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": f"{name}Form",
+            "summary": f"{summary}: the web form (HTML, nb; ?lang=en for English).",
+            "tags": ["forms"],
+            "responses": {"200": {"description": "The form.", "content": {"text/html": {}}}},
+        },
+        "post": {
+            "operationId": f"submit{name[0].upper()}{name[1:]}",
+            "summary": f"{summary}: submit as JSON (the browser form posts form data to the same address).",
+            "tags": ["forms"],
+            "requestBody": _body(model),
+            "responses": {"201": _json("Receipt", "The case is opened.") | CASE_LINKS}
+            | _errors(400, 413, 415, 422, 503),
+        },
+    }
+
+
+# Links tell a client (and schemathesis' stateful phase) where the id in an answer can be used next.
+ALERT_LINKS = {
+    "links": {
+        op: {"operationId": op, "parameters": {"reference": "$response.body#/id"}}
+        for op in ("getAlert", "reviseAlert", "resolveAlert")
+    }
+}
+CASE_LINKS = {
+    "links": {"getCase": {"operationId": "getCase", "parameters": {"reference": "$response.body#/reference"}}}
+}
+ALERT_KEY: list[dict[str, list[str]]] = [{"alertKey": [], "functionKey": []}]
+FUNCTION_KEY: list[dict[str, list[str]]] = [{"functionKey": []}]
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    _, defs = models_json_schema([(m, "validation") for m in REQUESTS], ref_template=REF)
+    schemas = {**defs.get("$defs", {}), **RESPONSES}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "SSU governance API (Bits)",
+            "version": "1.0.0",
+            "description": (
+                "Alerts from NAV, Altinn and Digdir (process B), the JSON side of the web forms (C, D), and the case "
+                "API for Bits. Alert calls carry the source's key in `X-Api-Key`; in Azure every non-anonymous call "
+                "also carries the function key (`x-functions-key`), which the local dev host does not check."
+            ),
+        },
+        "servers": [{"url": server_url}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "alertKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+            },
+        },
+        "paths": {
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Is storage reachable, and which mail transport is in use.",
+                    "tags": ["operations"],
+                    "responses": {"200": _json("Health", "Healthy."), "503": _json("Health", "Storage unreachable.")},
+                }
+            },
+            "/alerts": {
+                "get": {
+                    "operationId": "listAlerts",
+                    "summary": "The alerts of the calling source.",
+                    "tags": ["alerts"],
+                    "security": ALERT_KEY,
+                    "responses": {"200": _json("AlertList", "The source's alerts.")} | _errors(401, 503),
+                },
+                "post": {
+                    "operationId": "createAlert",
+                    "summary": "Create an alert; the same source_alert_id again returns the existing one.",
+                    "tags": ["alerts"],
+                    "security": ALERT_KEY,
+                    "requestBody": _body(AlertIn),
+                    "responses": {
+                        "201": _json("Alert", "Created and being sent to every affected company.") | ALERT_LINKS,
+                        "200": _json("Alert", "This source_alert_id exists already: the stored alert.") | ALERT_LINKS,
+                    }
+                    | _errors(400, 401, 413, 415, 422, 503),
+                },
+            },
+            "/alerts/{reference}": {
+                "parameters": [_reference()],
+                "get": {
+                    "operationId": "getAlert",
+                    "summary": "One alert with its ledger: who got which mail, and its state.",
+                    "tags": ["alerts"],
+                    "security": ALERT_KEY,
+                    "responses": {"200": _json("AlertWithLedger", "The alert.")} | _errors(401, 403, 404, 503),
+                },
+                "patch": {
+                    "operationId": "reviseAlert",
+                    "summary": "A new revision (new times or text), sent to those who got the alert.",
+                    "tags": ["alerts"],
+                    "security": ALERT_KEY,
+                    "requestBody": _body(AlertUpdate),
+                    "responses": {"200": _json("Alert", "The new revision.")}
+                    | _errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
+                },
+            },
+            "/alerts/{reference}/resolve": {
+                "parameters": [_reference()],
+                "post": {
+                    "operationId": "resolveAlert",
+                    "summary": "Close the alert (resolved, completed or cancelled) with a closing text.",
+                    "tags": ["alerts"],
+                    "security": ALERT_KEY,
+                    "requestBody": _body(AlertClosing),
+                    "responses": {"200": _json("Alert", "Closed (closing twice is closing once).")}
+                    | _errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
+                },
+            },
+            "/questions": _form(Question, "A question to Bits (D)", "question"),
+            "/incidents": _form(ErrorReport, "An error report (C)", "errorReport"),
+            "/incidents/security": _form(SecurityBreach, "A security breach (C)", "securityBreach"),
+            "/cases": {
+                "get": {
+                    "operationId": "listCases",
+                    "summary": "Cases for Bits, optionally of one process and status.",
+                    "tags": ["cases"],
+                    "security": FUNCTION_KEY,
+                    "parameters": [
+                        {"name": "process", "in": "query", "schema": {"type": "string"}},
+                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _json("CaseList", "The cases.")} | _errors(400, 503),
+                }
+            },
+            "/cases/{reference}": {
+                "parameters": [_reference()],
+                "get": {
+                    "operationId": "getCase",
+                    "summary": "One case with its events and mails.",
+                    "tags": ["cases"],
+                    "security": FUNCTION_KEY,
+                    "responses": {"200": _json("CaseDetail", "The case.")} | _errors(404, 503),
+                },
+            },
+            "/mail/suppressions": {
+                "get": {
+                    "operationId": "listSuppressions",
+                    "summary": "Addresses that get no mail after repeated permanent bounces.",
+                    "tags": ["operations"],
+                    "security": FUNCTION_KEY,
+                    "responses": {"200": _json("Suppressions", "The suppressed addresses.")},
+                }
+            },
+            "/mail/suppressions/{address}": {
+                "parameters": [_reference("address")],
+                "delete": {
+                    "operationId": "liftSuppression",
+                    "summary": "Lift a suppression.",
+                    "tags": ["operations"],
+                    "security": FUNCTION_KEY,
+                    "responses": {
+                        "200": {
+                            "description": "Lifted.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "404": {
+                            "description": "The address was not suppressed.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                    },
+                },
+            },
+        },
+    }
