@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..core.forms import field_errors
 from ..core.http import json_response
+from ..core.mail import MailRecord
 from ..core.model import Case, Process
 from ..core.services import Services, get_services
 from ..core.store import ConcurrentUpdate, StorageUnavailable, StoredCase
@@ -156,13 +157,27 @@ async def alert(req: func.HttpRequest) -> func.HttpResponse:
             return found
         services, stored = found
         ledger = await services.store.mails(stored.case.reference)
+        events = await services.store.events(stored.case.reference)
     except StorageUnavailable:
         return json_response({"error": "unavailable"}, 503)
+    # A delivery report names the recipient and, mostly, the Message-ID of the mail that bounced; without the id it
+    # counts against every alert mail to that recipient.
+    bounced = {
+        (recipient, e.data.get("message_id") or "*")
+        for e in events
+        if e.kind == "mail_bounced" and e.data.get("permanent")
+        for recipient in e.data.get("recipients", [])
+    }
+
+    def state(m: MailRecord) -> str:
+        to = m.mail.to.casefold()
+        return "bounced" if {(to, m.mail.message_id), (to, "*")} & bounced else m.status
+
     return json_response(
         {
             **_view(stored.case),
             "ledger": [
-                {"recipient": m.mail.to, "mail": m.mail.purpose.removeprefix("alert-"), "state": m.status}
+                {"recipient": m.mail.to, "mail": m.mail.purpose.removeprefix("alert-"), "state": state(m)}
                 for m in ledger
                 if m.mail.purpose.startswith("alert-")
             ],

@@ -255,7 +255,12 @@ async def _record_bounce(services: Services, message: InboundMessage, stored: St
         kind="mail_bounced",
         public=False,
         summary=f"Delivery to {', '.join(recipients)} failed ({report.status or 'no status'})",
-        data={"recipients": recipients, "status": report.status, "permanent": report.permanent},
+        data={
+            "recipients": recipients,
+            "status": report.status,
+            "permanent": report.permanent,
+            "message_id": report.original_message_id,
+        },
     )
     try:
         await services.store.append(stored.case.reference, event, markers=[message.key])

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import DevHostProcess
+from tests.e2e.test_email_intake import drop, poll
 from tests.e2e.test_questions_over_http import dispatch, outbox_mails
 
 MAINTENANCE: dict[str, Any] = {
@@ -50,6 +51,22 @@ def test_maintenance_goes_to_every_production_technical_contact_once(devhost: De
         ("support@bits.example", "sent"),
         ("teknisk@demo-forsikring.example", "sent"),
     ]
+
+    # A permanent bounce of one recipient's mail shows in the ledger: Bits sees who was not reached.
+    bounced = next(m for m in outbox_mails(devhost, alert_id) if str(m["To"]) == "api@fjordtrygd.example")
+    drop(
+        devhost,
+        "bounce.eml.tmpl",
+        as_name=f"{alert_id}-bounce.eml",
+        REF=alert_id,
+        MSGID=str(bounced["Message-ID"]),
+        RCPT="api@fjordtrygd.example",
+    )
+    poll(devhost)
+    ledger = httpx.get(f"{devhost.url}/api/alerts/{alert_id}", headers={"X-Api-Key": "nav-key-one"}).json()["ledger"]
+    assert {row["recipient"]: row["state"] for row in ledger}["api@fjordtrygd.example"] == "bounced"
+    assert sorted(row["state"] for row in ledger) == ["bounced", "sent", "sent"]
+    assert httpx.delete(f"{devhost.url}/api/mail/suppressions/api@fjordtrygd.example").json() == {"lifted": True}
 
 
 def test_serious_incidents_reach_business_contacts_and_can_target_one_company(devhost: DevHostProcess) -> None:

@@ -200,7 +200,7 @@ def test_auto_replies_bounces_and_strangers(devhost: DevHostProcess, new_cases: 
     msgid = first_ack_id(devhost, ref, "fag@demo-forsikring.example")
     mails_before = len(outbox_mails(devhost, ref))
     drop(devhost, "auto_reply.eml.tmpl", REF=ref, MSGID=msgid)
-    drop(devhost, "bounce.eml.tmpl", REF=ref, MSGID=msgid)
+    drop(devhost, "bounce.eml.tmpl", REF=ref, MSGID=msgid, RCPT="fag@demo-forsikring.example")
     drop(devhost, "stranger_reply.eml.tmpl", REF=ref, MSGID=msgid)
     poll(devhost)
     events = {e["kind"]: e for e in case_json(devhost, ref)["events"]}
@@ -209,15 +209,18 @@ def test_auto_replies_bounces_and_strangers(devhost: DevHostProcess, new_cases: 
         "recipients": ["fag@demo-forsikring.example"],
         "status": "5.1.1",
         "permanent": True,
+        "message_id": msgid,
     }
     listed = httpx.get(f"{devhost.url}/api/mail/suppressions").json()["addresses"]
-    assert {k: v for k, v in listed[0].items() if k != "last_bounce_at"} == {
+    [counted] = [a for a in listed if a["address"] == "fag@demo-forsikring.example"]
+    assert {k: v for k, v in counted.items() if k != "last_bounce_at"} == {
         "address": "fag@demo-forsikring.example",
         "permanent_bounces": 1,
         "suppressed": False,
     }
     assert httpx.delete(f"{devhost.url}/api/mail/suppressions/fag@demo-forsikring.example").json() == {"lifted": True}
-    assert httpx.get(f"{devhost.url}/api/mail/suppressions").json()["addresses"] == []
+    listed = httpx.get(f"{devhost.url}/api/mail/suppressions").json()["addresses"]
+    assert "fag@demo-forsikring.example" not in [a["address"] for a in listed]
     assert "message" not in events, "the stranger's message is not appended"
     assert "held for Bits" in (failed_reason(devhost, "stranger_reply.eml") or "")
     dispatch(devhost)

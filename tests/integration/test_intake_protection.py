@@ -20,11 +20,9 @@ MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
 def bounce(reference: str, recipient: str, n: int) -> bytes:
     template = (MAIL / "bounce.eml.tmpl").read_bytes()
-    raw = template.replace(b"{REF}", reference.encode()).replace(
-        b"{MSGID}", f"<{reference}.0abc@bits.example>".encode()
-    )
-    raw = raw.replace(b"fag@demo-forsikring.example", recipient.encode())
-    return raw.replace(b"<bounce-1@bits.example>", f"<bounce-{n}@elsewhere.example>".encode())
+    raw = template.replace(b"<bounce-{REF}-{RCPT}@bits.example>", f"<bounce-{n}@x.example>".encode())
+    raw = raw.replace(b"{REF}", reference.encode()).replace(b"{MSGID}", f"<{reference}.0abc@bits.example>".encode())
+    return raw.replace(b"{RCPT}", recipient.encode())
 
 
 async def test_delivery_reports_count_once_and_never_silence_bits(services: Services) -> None:

@@ -23,6 +23,7 @@ def load(name: str) -> InboundMessage:
     raw = (MAIL / name).read_bytes()
     if name.endswith(".tmpl"):
         raw = raw.replace(b"{REF}", REF.encode()).replace(b"{MSGID}", OUR_ID.encode())
+        raw = raw.replace(b"{RCPT}", b"fag@demo-forsikring.example")
     return parse_message(raw, max_attachment_bytes=1_000_000, allowed_types=("application/pdf", "text/plain"))
 
 
