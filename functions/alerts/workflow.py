@@ -59,18 +59,23 @@ def recipients(registry: Registry, details: dict[str, Any]) -> list[Contact]:
     return list(chosen.values())
 
 
+def alert_details(alert: AlertIn, source_key: str) -> dict[str, Any]:
+    """What an alert's case keeps in its details: the fields as sent, its source, the services it touches."""
+    return {
+        **alert.model_dump(mode="json", exclude={"title", "description"}),
+        "source": source_key,
+        "services": alert.services(),
+        "revision": 1,
+    }
+
+
 async def publish_alert(services: Services, source_key: str, alert: AlertIn) -> tuple[Case, bool]:
     """Store the alert and fan it out. Posting the same source_alert_id again returns the stored alert (and finishes
     a fan-out that was interrupted). Returns the alert's case and whether it was new."""
     registry = await services.registry()
     source = registry.sources[source_key]
     now = services.clock.now()
-    details: dict[str, Any] = {
-        **alert.model_dump(mode="json", exclude={"title", "description"}),
-        "source": source_key,
-        "services": alert.services(),
-        "revision": 1,
-    }
+    details = alert_details(alert, source_key)
     case = Case(
         process=Process.NOTIFICATION,
         kind=alert.kind,

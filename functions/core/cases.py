@@ -25,7 +25,7 @@ class CaseIntake:
 
     name: str
     process: Process
-    acknowledgement_template: str
+    acknowledgement_template: str | None  # None: the submitter gets no receipt (e.g. Bits opened the case itself)
     bits_template: str
     bits_role: str = "support"
     bits_decision: str | None = None  # the decision Bits' people can take by replying to the notice
@@ -61,7 +61,10 @@ async def open_case(
     and Bits is told. Anyone else gets a signed, expiring confirmation link first; see `confirm_submitter`.
     """
     registry = await services.registry()
-    verified = registry.is_contact_of(submission.email, submission.organisation_number)
+    source = registry.source_of_contact(submission.email)
+    verified = registry.is_contact_of(submission.email, submission.organisation_number) or (
+        source is not None and source.organisation_number == submission.organisation_number
+    )
     goes_on = verified or not intake.hold_unverified
     now = services.clock.now()
     case = Case(
@@ -141,18 +144,22 @@ def _acknowledgement_and_notice(
         "identity_numbers_removed": int(text.get("identity_numbers_removed", 0)),
     }
     own = tokens.get(case.submitter_email) if intake.submitter_decision else None
-    mails = [
-        services.compose(
-            reference=case.reference,
-            purpose="acknowledgement",
-            to=case.submitter_email,
-            template=intake.acknowledgement_template,
-            language=case.language,
-            reply_to=reply_address(services, own.token) if own else None,
-            token=own.token if own else None,
-            **context,
-        )
-    ]
+    mails = (
+        [
+            services.compose(
+                reference=case.reference,
+                purpose="acknowledgement",
+                to=case.submitter_email,
+                template=intake.acknowledgement_template,
+                language=case.language,
+                reply_to=reply_address(services, own.token) if own else None,
+                token=own.token if own else None,
+                **context,
+            )
+        ]
+        if intake.acknowledgement_template
+        else []
+    )
     others = [
         c
         for key, role in intake.source_roles

@@ -49,6 +49,11 @@ class Registry:
     def is_contact_of(self, email: str, organisation_number: str) -> bool:
         return organisation_number in self._by_email.get(email.casefold(), [])
 
+    def source_of_contact(self, email: str) -> DataSource | None:
+        """NAV, Altinn or Digdir when the address is one of their registered contacts."""
+        wanted = email.casefold()
+        return next((s for s in self.sources.values() if any(c.email.casefold() == wanted for c in s.contacts)), None)
+
     def who_must_hear(self, environment: str, service: str, roles: Iterable[str]) -> list[Recipient]:
         """Contacts with one of `roles` at every organisation connected to `environment` that uses `service`."""
         wanted = set(roles)

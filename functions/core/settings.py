@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     mailbox_concurrency: int = Field(32, ge=1, le=128)
     mail_aliases: dict[str, str] = Field(
         default_factory=lambda: {
+            "varsel": "B",
+            "notice": "B",
             "feil": "C",
             "error": "C",
             "sikkerhet": "C-security",

@@ -2,14 +2,17 @@
 
 Triage commands (first line of Bits' reply): VIDERESEND NAV|ALTINN|DIGDIR (FORWARD …) sends the report to that
 data source without the reporter's personal details; SPØRSMÅL (ASK) relays a question to the reporter; LØST
-(RESOLVED) closes the case and tells the reporter. Text without a command is an internal note. The reporter is
+(RESOLVED) closes the case and tells the reporter; VARSEL (ALERT) makes a draft alert (process B) from the report for
+Bits to publish. Text without a command is an internal note. The reporter is
 told of every public change, and the source's and the reporter's replies come back onto the case.
 """
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import suppress
 
+from ..alerts.drafts import draft_from_report
 from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, organisation_name
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
@@ -17,7 +20,7 @@ from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers, without_sender
 from ..core.registry import Registry
 from ..core.services import Services
-from ..core.store import StoredCase
+from ..core.store import AlreadyProcessed, StoredCase
 from ..intake.commands import Change, Command, Decision, Reply
 from ..intake.quotes import split_reply
 from .models import ErrorReport
@@ -67,6 +70,7 @@ ERROR_REPORT_FORM = WebForm(template="incident", model=ErrorReport, submit=repor
 FORWARD = Command("forward", ("VIDERESEND", "FORWARD"))
 ASK = Command("ask", ("SPØRSMÅL", "ASK"))
 RESOLVE = Command("resolve", ("LØST", "RESOLVED"))
+ALERT = Command("alert", ("VARSEL", "ALERT"))
 SOURCES = {"NAV": "NAV", "ALTINN": "ALTINN", "DIGDIR": "DIGDIR", "MASKINPORTEN": "DIGDIR"}
 
 
@@ -109,6 +113,17 @@ async def triage(services: Services, stored: StoredCase, reply: Reply, registry:
         ]
         mails.append(_tell_reporter(services, changed, f"forwarded-{source.key}-{key}", "forwarded", source.name))
         return Change(changed, event("forwarded", f"Forwarded to {source.name}", True, source=source.key), mails)
+    if reply.command == ALERT:
+        description = await _description(services, case)
+
+        async def make_draft() -> None:
+            # After the event is stored; a marker makes a second run (the same reply again) find the same draft.
+            draft = await draft_from_report(services, case, reply.sender, description)
+            drafted = event("alert_drafted", f"Draft alert {draft} made for Bits to publish", False, draft=draft)
+            with suppress(AlreadyProcessed):
+                await services.store.append(case.reference, drafted, markers=[f"drafted-{key}"])
+
+        return Change(touched, event("alert_requested", "Bits asked for a draft alert", False), after=make_draft)
     if reply.command == ASK:
         changed = touched.model_copy(update={"status": "waiting_for_reporter"})
         mails = [_tell_reporter(services, changed, f"question-{key}", "question", text)]
@@ -144,7 +159,7 @@ def _tell_reporter(services: Services, case: Case, purpose: str, update: str, te
 
 TRIAGE_DECISION = Decision(
     name=TRIAGE,
-    commands=(FORWARD, ASK, RESOLVE),
+    commands=(FORWARD, ASK, RESOLVE, ALERT),
     states=frozenset({"new", "forwarded", "waiting_for_reporter"}),
     handle=triage,
     accepts_plain_text=True,

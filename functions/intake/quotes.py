@@ -18,7 +18,13 @@ _HISTORY_STARTS = [
     )
 ]
 _OUTLOOK_FIELDS = re.compile(r"^(sendt|sent|til|to|emne|subject|dato|date|kopi|cc)\s*:", re.IGNORECASE)
-_SIGNATURE = re.compile(r"^(--|—|-- )\s*$")
+# A signature starts at a delimiter line, or at a sign-off alone on its line ("Med vennlig hilsen", "Mvh", "Best
+# regards", "Sendt fra min iPhone"): what follows is a name, a title and phone numbers, not the message.
+_SIGNATURE = re.compile(
+    r"^\s*(--|—|-- |(med\s+)?(vennlig|beste)\s+hilsen,?|hilsen,?|mvh\.?,?|"
+    r"(best|kind|warm)\s+regards,?|regards,?|(sent from|sendt fra) (my|min) [\w ]{2,30})\s*$",
+    re.IGNORECASE,
+)
 
 
 def _starts_history(lines: list[str], i: int) -> bool:

@@ -16,6 +16,7 @@ class Route:
 
 
 ROUTES = {
+    "B": Route(Process.NOTIFICATION, "notice", ""),
     "C": Route(Process.ERROR_REPORT, "error_report", ""),
     "C-security": Route(Process.ERROR_REPORT, "security_breach", ""),
     "D": Route(Process.QUESTION, "question", ""),
@@ -62,7 +63,7 @@ _SUBJECT_ONLY: list[tuple[str, re.Pattern[str]]] = [("C", re.compile(r"\bfeil\b|
 
 
 def route(recipients: tuple[str, ...], subject: str, text: str, aliases: dict[str, str]) -> Route:
-    """Aliases map a full address or a plus tag (ssu+feil@…) to a route key: C, C-security, D, E or A."""
+    """Aliases map a full address or a plus tag (ssu+feil@…) to a route key: B, C, C-security, D, E or A."""
     for address in recipients:
         local = address.partition("@")[0]
         tag = local.split("+", 1)[1] if "+" in local else None

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..alerts.drafts import DRAFT_DECISION, EMAILED_DRAFTS, open_draft, propose
 from ..core.cases import CaseIntake, Submission, open_case
 from ..core.mail import OutgoingMail, TransientSendError
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -28,6 +29,7 @@ from .mailbox import Mailbox
 from .noise import Kind, classify
 from .outcome import Outcome
 from .parser import InboundMessage, MalformedMessage, parse_message
+from .quotes import split_reply
 from .routing import route
 from .threading import foreign_ids, reference_in_headers, reference_in_subject
 
@@ -57,12 +59,13 @@ EMAIL_INTAKES: dict[str, CaseIntake] = {
             hold_unverified=False,  # a breach is never held back; an unknown sender is marked unverified
             source_roles=(("NAV", "security"),),
         ),
+        EMAILED_DRAFTS,
     ]
 }
 # The decisions people can take by replying, as the processes declare them.
 DECISIONS: dict[str, Decision] = {
     decision.name: decision
-    for decision in (QUESTION_DECISION, TRIAGE_DECISION, ACKNOWLEDGE_DECISION, REPORTED_DECISION)
+    for decision in (QUESTION_DECISION, TRIAGE_DECISION, ACKNOWLEDGE_DECISION, REPORTED_DECISION, DRAFT_DECISION)
 }
 
 
@@ -147,6 +150,27 @@ async def _new_case(services: Services, message: InboundMessage) -> Outcome:
     )
     text, masked = _masked(message.text)
     subject, masked_in_subject = mask_identity_numbers(message.subject)
+    source = registry.source_of_contact(message.from_address)
+    notice = where.process is Process.NOTIFICATION or (where.by != "address" and where.kind != "security_breach")
+    if source is not None and notice:
+        # New mail from NAV, Altinn or Digdir is a notice (an incident, maintenance or a change) unless it was sent
+        # to another process's address: a draft alert that Bits publishes (or discards) by replying.
+        new_text = split_reply(message.new_text or message.text)[0].strip() or message.text  # no signature block
+        case = await open_draft(
+            services,
+            EMAILED_DRAFTS,
+            source_key=source.key,
+            name=message.from_name or message.from_address.split("@", 1)[0],
+            email=message.from_address,
+            title=subject or "(uten emne)",
+            description=_masked(new_text)[0],
+            proposal=propose(source.key, subject, new_text, services.clock.now()),
+            language=_language(f"{message.subject}\n{message.text[:2000]}"),
+            markers=[message.key],
+            details={"routed_by": where.by},
+        )
+        log.info("intake: %s opened draft alert %s from %s", message.key, case.reference, source.key)
+        return Outcome("new_case", "draft_alert", case.reference)
     intake_name = "email-C-security" if where.kind == "security_breach" else f"email-{where.process.value}"
     submission = Submission(
         kind=where.kind,

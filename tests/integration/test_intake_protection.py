@@ -73,3 +73,32 @@ async def test_identity_numbers_in_follow_up_subjects_are_masked(services: Servi
     ).encode()
     assert (await process_message(services, raw)).status == "appended"
     assert "17050544052" not in str(await services.store.events(case.reference))
+
+
+def _mail(sender: str, to: str, subject: str, body: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject.replace(' ', '-')}@x.example>\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+async def test_only_a_source_contact_makes_a_draft_alert(services: Services) -> None:
+    """New mail from NAV is a notice (a draft alert for Bits); the same words from an insurer are not."""
+    body = "Uføre-API-et i produksjon har planlagt vedlikehold fredag 22:00-02:00."
+    nav = await process_message(services, _mail("drift@nav.example", "ssu@bits.example", "Vedlikehold fredag", body))
+    insurer = await process_message(
+        services, _mail("teknisk@demo-forsikring.example", "ssu@bits.example", "Vedlikehold hos NAV?", body)
+    )
+    # NAV writing to another process's address is not a notice either.
+    to_changes = await process_message(
+        services, _mail("drift@nav.example", "ssu+endring@bits.example", "Forslag fra NAV", "Nytt felt i API-et.")
+    )
+    assert nav.reference and nav.reference.startswith("SSU-B-") and nav.reason == "draft_alert"
+    assert insurer.reference and not insurer.reference.startswith("SSU-B-")
+    assert to_changes.reference and to_changes.reference.startswith("SSU-E-")
+    stored = await services.store.load(nav.reference)
+    assert stored is not None and stored.case.status == "new" and stored.case.details["draft"] is True
+    assert [m.mail.to for m in await services.store.mails(nav.reference)] == [
+        "drift@nav.example",
+        "support@bits.example",
+    ]

@@ -116,6 +116,14 @@ def sample_case() -> Case:
             "dora_initial_deadline": "2026-11-30T10:00:00+01:00",
             "dora_intermediate_deadline": "2026-12-02T10:00:00+01:00",
             "dora_final_deadline": "2026-12-29T10:00:00+01:00",
+            "source": "NAV",
+            "proposal": {
+                "kind": "maintenance",
+                "environments": ["production"],
+                "components": ["ufore-api"],
+                "severity": "medium",
+                "starts_at": "2026-12-01T22:00:00+01:00",
+            },
         },
     )
 
@@ -156,6 +164,7 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "replies_decide": True,
         "answer": "<i>svar</i>",
         "problem": "negated",
+        "errors": {"ends_at": "<b>mangler</b>"},
         "commands": [("LØST", "RESOLVED")],
         "decided_by": "godkjenner1@bits.example",
         "decided_at": "29.11.2026 10:00",
