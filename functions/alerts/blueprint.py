@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import azure.functions as func
 
 bp = func.Blueprint()
@@ -51,25 +53,49 @@ async def status_page(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("status_feed")
 @bp.route(route="status/feed.atom", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_feed(req: func.HttpRequest) -> func.HttpResponse:
-    """Public Atom feed of the alerts."""
+    """Atom feed of the alerts: public, or one company's own with ?org=<number>&k=<signed key>."""
     from ..core.services import get_services
     from .status import atom_feed, current_status
 
     services = get_services()
-    status = await current_status(services)
+    organisation = await _feed_organisation(services, req)
+    if isinstance(organisation, func.HttpResponse):
+        return organisation
+    status = await current_status(services, organisation)
     alerts = status.incidents + status.maintenance + status.changes + status.recently_closed
     body = atom_feed(services, alerts, services.clock.now())
-    return func.HttpResponse(body, mimetype="application/atom+xml", headers={"Cache-Control": "public, max-age=60"})
+    cache = "private, max-age=60" if organisation else "public, max-age=60"
+    return func.HttpResponse(body, mimetype="application/atom+xml", headers={"Cache-Control": cache})
 
 
 @bp.function_name("status_calendar")
 @bp.route(route="status/maintenance.ics", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_calendar(req: func.HttpRequest) -> func.HttpResponse:
-    """Public iCalendar of planned maintenance, to subscribe to."""
+    """iCalendar of planned maintenance to subscribe to: public, or one company's own (?org=…&k=…)."""
     from ..core.services import get_services
     from .status import current_status, maintenance_calendar
 
     services = get_services()
-    status = await current_status(services)
+    organisation = await _feed_organisation(services, req)
+    if isinstance(organisation, func.HttpResponse):
+        return organisation
+    status = await current_status(services, organisation)
     body = maintenance_calendar(services, status.maintenance + status.recently_closed)
-    return func.HttpResponse(body, mimetype="text/calendar", headers={"Cache-Control": "public, max-age=300"})
+    cache = "private, max-age=300" if organisation else "public, max-age=300"
+    return func.HttpResponse(body, mimetype="text/calendar", headers={"Cache-Control": cache})
+
+
+async def _feed_organisation(services: Any, req: func.HttpRequest) -> Any:
+    """None for the public feed; the company for a validly signed ?org=…&k=…; else the 403/404 to answer."""
+    from ..core.http import json_response
+    from .status import feed_organisation
+
+    number = req.params.get("org")
+    if number is None:
+        return None
+    if not feed_organisation(services, number, req.params.get("k", "")):
+        return json_response({"error": "forbidden", "message": "The link's key is not valid for this company."}, 403)
+    organisation = (await services.registry()).organisation(number)
+    if organisation is None:
+        return json_response({"error": "not_found", "message": "No such company in the registry."}, 404)
+    return organisation

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from xml.etree import ElementTree
 
-from ..core.model import Case, Process
+from ..core.model import Case, Organisation, Process
 from ..core.services import Services
+from ..core.signing import sign, verify
 
 RECENT = timedelta(days=14)
 ATOM = "http://www.w3.org/2005/Atom"
@@ -28,10 +29,47 @@ def _at(case: Case, field: str) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-async def current_status(services: Services) -> Status:
+FEED_PURPOSE = "status-feed"
+
+
+def feed_token(services: Services, organisation_number: str) -> str:
+    """The signed key of one company's own feeds (no expiry: a calendar subscription lives for years; a new
+    signing key revokes them all)."""
+    return sign(services.settings.effective_signing_key, FEED_PURPOSE, {"o": organisation_number})
+
+
+def feed_links(services: Services, organisation_number: str) -> dict[str, str]:
+    query = f"org={organisation_number}&k={feed_token(services, organisation_number)}"
+    return {
+        "atom": services.link(f"status/feed.atom?{query}"),
+        "calendar": services.link(f"status/maintenance.ics?{query}"),
+    }
+
+
+def feed_organisation(services: Services, organisation_number: str, token: str) -> bool:
+    payload = verify(services.settings.effective_signing_key, FEED_PURPOSE, token, services.clock.now())
+    return payload is not None and payload.get("o") == organisation_number
+
+
+def concerns(alert: Case, organisation: Organisation) -> bool:
+    """An alert for this company alone, or one that touches an environment it is connected to and a service it uses."""
+    target = alert.details.get("organisation_number")
+    if target:
+        return bool(target == organisation.organisation_number)
+    return bool(
+        set(alert.details.get("environments", [])) & set(organisation.environments)
+        and set(alert.details.get("services", [])) & set(organisation.services)
+    )
+
+
+async def current_status(services: Services, organisation: Organisation | None = None) -> Status:
+    """The public status, or with `organisation` what concerns that company (including alerts for it alone)."""
     now = services.clock.now()
     alerts = await services.store.cases(Process.NOTIFICATION)
-    public = [a for a in alerts if not a.details.get("organisation_number")]  # one company's alert is not public
+    if organisation is None:
+        public = [a for a in alerts if not a.details.get("organisation_number")]  # one company's alert is not public
+    else:
+        public = [a for a in alerts if concerns(a, organisation)]
     open_ = [a for a in public if a.status == "published"]
     by_start = sorted(open_, key=lambda a: _at(a, "starts_at") or a.created_at)
     return Status(

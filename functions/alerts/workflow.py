@@ -20,6 +20,7 @@ from ..core.services import Services
 from ..core.settings import Settings
 from ..core.store import AlreadyProcessed, StoredCase
 from .models import AlertIn
+from .status import feed_links
 
 CHUNK = 45  # two operations per mail and the chunk's event: within the 100 a transaction allows
 
@@ -130,6 +131,9 @@ async def fan_out(
     purpose = purpose or f"alert-r{revision}"
     if people is None:
         people = recipients(registry, case.details) + registry.bits_contacts("support")
+    company_of = {
+        c.email.casefold(): o.organisation_number for o in registry.organisations.values() for c in o.contacts
+    }
     mails: list[OutgoingMail] = [
         services.compose(
             reference=case.reference,
@@ -141,6 +145,9 @@ async def fan_out(
             alert=case.details,
             description=description_en if person.language == "en" and description_en else description,
             source=registry.sources[case.details["source"]].name,
+            feeds=feed_links(services, company_of[person.email.casefold()])
+            if person.email.casefold() in company_of
+            else None,
         )
         for person in people
     ]

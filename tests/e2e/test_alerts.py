@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -177,3 +178,49 @@ def test_status_page_and_feeds(devhost: DevHostProcess) -> None:
     calendar = Calendar.from_ical(httpx.get(f"{devhost.url}/api/status/maintenance.ics").content)
     [event] = [e for e in calendar.walk("VEVENT") if str(e["uid"]).startswith(alert_id)]
     assert int(event["sequence"]) == 2 and str(event["status"]) == "CANCELLED"
+
+
+def test_each_company_has_its_own_signed_feeds(devhost: DevHostProcess) -> None:
+    import feedparser
+    from icalendar import Calendar
+
+    key = {"X-Api-Key": "nav-key-one"}
+    public = post(devhost, {**MAINTENANCE, "source_alert_id": "NAV-FEED-1", "title": "Vedlikehold for alle"})
+    only_nordlys = {
+        **MAINTENANCE,
+        "source_alert_id": "NAV-FEED-2",
+        "title": "Vedlikehold bare for Nordlys",
+        "components": ["aap-api"],
+        "organisation_number": "310000043",
+    }
+    targeted = httpx.post(f"{devhost.url}/api/alerts", json=only_nordlys, headers=key)
+    assert public.status_code == 201 and targeted.status_code == 201
+    dispatch(devhost)
+    [mail] = [
+        m for m in outbox_mails(devhost, public.json()["id"]) if str(m["To"]) == "teknisk@demo-forsikring.example"
+    ]
+    body = mail.get_body(("plain",))
+    assert body is not None
+    links = re.findall(
+        r"https?://\S+/api/status/(?:feed\.atom|maintenance\.ics)\?org=310000019&k=\S+", body.get_content()
+    )
+    calendar_link = next(link for link in links if "maintenance.ics" in link)
+    atom_link = next(link for link in links if "feed.atom" in link)
+
+    calendar = Calendar.from_ical(httpx.get(calendar_link).content)
+    summaries = {str(e["summary"]) for e in calendar.walk("VEVENT")}
+    assert "Vedlikehold for alle" in summaries and "Vedlikehold bare for Nordlys" not in summaries
+    feed = feedparser.parse(httpx.get(atom_link).content)
+    assert not feed.bozo and "Vedlikehold for alle" in {e.title for e in feed.entries}
+
+    # Nordlys's own feed has its alert; the public one does not; a key for one company opens no other's feed.
+    [to_nordlys] = [m for m in outbox_mails(devhost, targeted.json()["id"]) if "nordlys" in str(m["To"])]
+    nordlys_body = to_nordlys.get_body(("plain",))
+    assert nordlys_body is not None
+    nordlys_link = re.findall(r"https?://\S+/api/status/feed\.atom\?org=310000043&k=\S+", nordlys_body.get_content())[0]
+    nordlys = feedparser.parse(httpx.get(nordlys_link).content)
+    assert "Vedlikehold bare for Nordlys" in {e.title for e in nordlys.entries}
+    assert httpx.get(atom_link.replace("org=310000019", "org=310000043")).status_code == 403
+    public_feed = feedparser.parse(httpx.get(f"{devhost.url}/api/status/feed.atom").content)
+    assert "Vedlikehold bare for Nordlys" not in {e.title for e in public_feed.entries}
+    assert httpx.get(calendar_link[: calendar_link.index("&k=")] + "&k=forged").status_code == 403
