@@ -37,7 +37,9 @@ def target_hours(targets: dict[str, list[float]], case: Case) -> tuple[float, fl
 
 
 def deadlines(case: Case, events: list[CaseEvent], hours: tuple[float, float], now: datetime) -> Deadlines:
+    """The clock starts when Bits got the case: at creation, or when an unknown submitter confirmed their address."""
     responded = any(e.kind in FIRST_RESPONSES for e in events)
+    start = next((e.at for e in events if e.kind == "submitter_confirmed"), case.created_at)
     paused = timedelta(0)
     pause_start: datetime | None = None
     for event in events:
@@ -50,7 +52,7 @@ def deadlines(case: Case, events: list[CaseEvent], hours: tuple[float, float], n
         ):
             paused += office_time_between(pause_start, event.at)
             pause_start = None
-    first = None if responded else add_office_time(case.created_at, timedelta(hours=hours[0]))
+    first = None if responded else add_office_time(start, timedelta(hours=hours[0]))
     if pause_start is not None:
         return Deadlines(first, None, True)
-    return Deadlines(first, add_office_time(case.created_at, timedelta(hours=hours[1]) + paused), False)
+    return Deadlines(first, add_office_time(start, timedelta(hours=hours[1]) + paused), False)

@@ -34,3 +34,35 @@ def test_outside_office_hours_nothing_passes() -> None:
     assert office_time_between(oslo(2026, 11, 27, 16, 0), oslo(2026, 11, 30, 7, 59)) == timedelta(0)
     assert add_office_time(oslo(2026, 12, 24, 12, 0), timedelta(hours=1)) == oslo(2026, 12, 24, 13, 0)
     assert add_office_time(oslo(2026, 12, 24, 15, 30), timedelta(hours=1)) == oslo(2026, 12, 28, 8, 45)
+
+
+def test_targets_count_from_the_submitters_confirmation() -> None:
+    from functions.core.model import Case, CaseEvent, Channel, Process
+    from functions.core.targets import deadlines
+
+    created = oslo(2026, 11, 27, 15, 0)  # Friday afternoon; the submitter confirms on Monday 10:00
+    case = Case(
+        reference="SSU-D-2026-0009",
+        process=Process.QUESTION,
+        kind="question",
+        status="new",
+        organisation_number="310000019",
+        submitter_name="Ukjent",
+        submitter_email="ukjent@example.com",
+        submitter_verified=False,
+        title="Spørsmål",
+        created_at=created,
+        updated_at=created,
+    )
+    confirmed = CaseEvent(
+        at=oslo(2026, 11, 30, 10, 0),
+        actor="ukjent@example.com",
+        channel=Channel.FORM,
+        kind="submitter_confirmed",
+        public=True,
+        summary="confirmed",
+    )
+    plain = deadlines(case, [], (4.0, 16.0), created)
+    assert plain.first_response_due == oslo(2026, 11, 30, 11, 15)
+    late = deadlines(case, [confirmed], (4.0, 16.0), created)
+    assert late.first_response_due == oslo(2026, 11, 30, 14, 0), "counted from Monday 10:00, not Friday"
