@@ -4,11 +4,12 @@ import azure.functions as func
 
 from functions.alerts.blueprint import bp as alerts
 from functions.cases.blueprint import bp as cases
+from functions.changes.blueprint import bp as changes
 from functions.incidents.blueprint import bp as incidents
 from functions.intake.blueprint import bp as intake
 from functions.operations.blueprint import bp as operations
 from functions.questions.blueprint import bp as questions
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (operations, cases, questions, incidents, alerts, intake):
+for blueprint in (operations, cases, questions, incidents, alerts, changes, intake):
     app.register_functions(blueprint)

@@ -203,14 +203,15 @@ async def decide_draft(services: Services, stored: StoredCase, reply: Reply, reg
     try:
         alert = AlertIn.model_validate({**fields, **proposal})
     except ValidationError as exc:
-        errors = field_errors(exc, "en" if _language(registry, reply.sender) == "en" else "nb")
+        language = registry.language_of(reply.sender)
+        errors = field_errors(exc, language)
         key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
         mail = services.compose(
             reference=case.reference,
             purpose=f"draft-refused-{key}",
             to=reply.sender,
             template="alert_draft_refused",
-            language=_language(registry, reply.sender),
+            language=language,
             in_reply_to=reply.message_id,
             case=case,
             errors=errors,
@@ -235,11 +236,6 @@ async def decide_draft(services: Services, stored: StoredCase, reply: Reply, reg
 
     published = event("published", f"Bits published the {alert.kind} alert", True, description=alert.description)
     return Change(changed, published, after=send)
-
-
-def _language(registry: Registry, address: str) -> str:
-    people = registry.bits.contacts if registry.bits else []
-    return next((c.language for c in people if c.email.casefold() == address.casefold()), "nb")
 
 
 DRAFT_DECISION = Decision(name=DRAFT, commands=(PUBLISH, DISCARD), states=frozenset({"new"}), handle=decide_draft)

@@ -13,6 +13,7 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..core.cases import queue_in_chunks
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Contact, Process
 from ..core.registry import Registry
@@ -21,8 +22,6 @@ from ..core.settings import Settings
 from ..core.store import AlreadyProcessed, StoredCase
 from .models import AlertIn
 from .status import feed_links
-
-CHUNK = 45  # two operations per mail and the chunk's event: within the 100 a transaction allows
 
 
 def source_of_key(settings: Settings, presented: str | None) -> str | None:
@@ -151,26 +150,8 @@ async def fan_out(
         )
         for person in people
     ]
-    queued = 0
-    for i in range(0, len(mails), CHUNK):
-        chunk = mails[i : i + CHUNK]
-        event = CaseEvent(
-            at=services.clock.now(),
-            actor="fan-out",
-            channel=Channel.API,
-            kind="fanned_out",
-            public=False,
-            summary=f"Revision {revision}: {len(chunk)} recipients queued",
-            data={"revision": revision, "recipients": [m.to for m in chunk]},
-        )
-        try:
-            await services.store.append(
-                case.reference, event, chunk, markers=[f"fanout-{case.reference}-{purpose}-{i // CHUNK}"]
-            )
-            queued += len(chunk)
-        except AlreadyProcessed:
-            continue  # this chunk went out before
-    return queued
+    marker = f"fanout-{case.reference}-{purpose}"
+    return await queue_in_chunks(services, case.reference, mails, marker, f"{purpose} (revision {revision})")
 
 
 async def first_recipients(services: Services, registry: Registry, case: Case) -> list[Contact]:

@@ -248,3 +248,34 @@ async def _confirm(services: Services, stored: StoredCase, intake: CaseIntake) -
     mails = _acknowledgement_and_notice(services, registry, intake, case, text, tokens)
     await services.store.transition(stored, case, event, mails, tokens=list(tokens.values()))
     return case
+
+
+FAN_OUT_CHUNK = 45  # two operations per mail and the chunk's event: within the 100 a transaction allows
+
+
+async def queue_in_chunks(
+    services: Services, reference: str, mails: Sequence[OutgoingMail], marker: str, label: str
+) -> int:
+    """Queue many mails on a case (an alert to every company, a notice of an approved change), a chunk per
+    transaction, each chunk with a marker: doing it again after an interruption queues only what is missing.
+    Returns the mails queued now."""
+    from .store import AlreadyProcessed
+
+    queued = 0
+    for start in range(0, len(mails), FAN_OUT_CHUNK):
+        chunk = mails[start : start + FAN_OUT_CHUNK]
+        event = CaseEvent(
+            at=services.clock.now(),
+            actor="fan-out",
+            channel=Channel.TIMER,
+            kind="fanned_out",
+            public=False,
+            summary=f"{label}: {len(chunk)} recipients queued",
+            data={"label": label, "recipients": [m.to for m in chunk]},
+        )
+        try:
+            await services.store.append(reference, event, list(chunk), markers=[f"{marker}-{start // FAN_OUT_CHUNK}"])
+            queued += len(chunk)
+        except AlreadyProcessed:
+            continue  # this chunk went out before
+    return queued

@@ -49,6 +49,14 @@ class Registry:
     def is_contact_of(self, email: str, organisation_number: str) -> bool:
         return organisation_number in self._by_email.get(email.casefold(), [])
 
+    def language_of(self, email: str) -> str:
+        """The language a person reads: theirs where the registry knows them (Bits, a source, a company), else nb."""
+        wanted = email.casefold()
+        people = [*(self.bits.contacts if self.bits else [])]
+        people += [c for s in self.sources.values() for c in s.contacts]
+        people += [c for o in self.organisations_of_contact(wanted) for c in o.contacts]
+        return next((c.language for c in people if c.email.casefold() == wanted), "nb")
+
     def source_of_contact(self, email: str) -> DataSource | None:
         """NAV, Altinn or Digdir when the address is one of their registered contacts."""
         wanted = email.casefold()

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, StringConstraints, ValidationError, model_validator
+from pydantic import Field, SecretStr, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The well-known Azurite development account (public, documented by Microsoft): only ever used locally.
@@ -140,7 +140,18 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     graph_certificate_path: Path | None = None
     graph_timeout_seconds: float = Field(30.0, gt=0, le=120)
+    committee_members: list[str] = Field(default_factory=list)  # the expert committee (fagutvalg), by email
+    change_assessment_days: int = Field(14, ge=1, le=90)
+    change_defer_days: int = Field(90, ge=1, le=730)
     graph_batch_size: int = Field(20, ge=1, le=20)  # mails per JSON $batch request; 1 = one sendMail per mail
+
+    @field_validator("committee_members")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(ch.isspace() for ch in address):
+                raise ValueError(f"not an email address: {address!r}")
+        return [address.strip().casefold() for address in value]
 
     @model_validator(mode="after")
     def _azure_needs_real_configuration(self) -> Settings:

@@ -15,7 +15,7 @@ from .office_hours import add_office_time, office_time_between
 FIRST_RESPONSES = {"answered", "forwarded", "question_to_reporter", "resolved", "acknowledged"}
 PAUSES = {"answered", "question_to_reporter"}  # the case waits for the submitter
 RESUMES = {"message"}  # the submitter wrote again
-OPEN_STATUSES_WITHOUT_TARGET = {"awaiting_confirmation", "closed"}
+OPEN_STATUSES_WITHOUT_TARGET = {"awaiting_confirmation", "closed", "discarded", "deferred"}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@
   app's defaults), never two runs of one function at a time (Azure runs a timer as a singleton);
 - `POST /admin/functions/<name>` runs any non-HTTP function now, as Core Tools does. Unlike Core Tools it answers
   202 once the run has finished, so that scripts and tests can rely on its effects;
-- `GET /admin/metrics` (dev host only) reports storage round trips, for the benchmarks.
+- `GET /admin/metrics` (dev host only) reports storage round trips, for the benchmarks;
+- `POST /admin/clock` (dev host only) moves the app's clock: `{"advance_days": 30}` or `{"now": "<ISO time>"}`;
+  `{"reset": true}` goes back to the system clock. It lets end-to-end tests see deadlines and deferred dates come.
 
 Auth levels are not enforced, as with Core Tools; in Azure the function keys apply.
 """
@@ -19,7 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,7 @@ class DevHost:
                     web_app.router.add_route(method, path, self._http_handler(function))
         web_app.router.add_post("/admin/functions/{name}", self._admin_run)
         web_app.router.add_get("/admin/metrics", self._metrics)
+        web_app.router.add_post("/admin/clock", self._clock)
         web_app.on_startup.append(self._start_timers)
         web_app.on_cleanup.append(self._stop)
         return web_app
@@ -132,6 +135,24 @@ class DevHost:
         lock = self._running.setdefault(name, asyncio.Lock())
         async with lock:
             await _call(function.get_user_function(), {trigger.name: argument})
+
+    async def _clock(self, request: web.Request) -> web.Response:
+        from functions.core.clock import OffsetClock, SystemClock
+        from functions.core.services import get_services
+
+        services = get_services()
+        try:
+            body = await request.json()
+            if body.get("reset"):
+                services.clock = SystemClock()
+            elif "advance_days" in body:
+                base = services.clock if isinstance(services.clock, OffsetClock) else OffsetClock()
+                services.clock = base.advanced(timedelta(days=float(body["advance_days"])))
+            else:
+                services.clock = OffsetClock.at(datetime.fromisoformat(body["now"]))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return web.json_response({"error": f"give advance_days, now or reset: {exc}"}, status=400)
+        return web.json_response({"now": services.clock.now().isoformat()})
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         from functions.core.services import get_services

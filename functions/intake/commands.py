@@ -260,7 +260,7 @@ async def _unclear(
         purpose=f"clarify-{message.key[:16]}",
         to=message.from_address,
         template="decision_unclear",
-        language=_language_of(registry, message.from_address),
+        language=registry.language_of(message.from_address),
         in_reply_to=message.message_id,
         reply_to=reply_address(services, found.token.token),
         token=found.token.token,
@@ -283,7 +283,7 @@ async def _already(services: Services, message: InboundMessage, stored: StoredCa
         purpose=f"already-{message.key[:16]}",
         to=message.from_address,
         template="decision_already_taken",
-        language=_language_of(registry, message.from_address),
+        language=registry.language_of(message.from_address),
         in_reply_to=message.message_id,
         case=stored.case,
         decided_by=found.token.used_by or "",
@@ -292,10 +292,3 @@ async def _already(services: Services, message: InboundMessage, stored: StoredCa
     event = _event(services, message, "decision_too_late", "A reply came after the case was decided")
     await services.store.append(stored.case.reference, event, [mail], markers=[message.key])
     return Outcome("already_decided", "", stored.case.reference, message.key)
-
-
-def _language_of(registry: Registry, email: str) -> str:
-    people = [*(registry.bits.contacts if registry.bits else [])]
-    people += [c for s in registry.sources.values() for c in s.contacts]
-    people += [c for o in registry.organisations_of_contact(email) for c in o.contacts]
-    return next((c.language for c in people if c.email.casefold() == email), "nb")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..alerts.drafts import DRAFT_DECISION, EMAILED_DRAFTS, open_draft, propose
+from ..changes.workflow import ASSESS_DECISION, DECIDE_DECISION, FOLLOW_UP_DECISION, HANDLE_DECISION
 from ..core.cases import CaseIntake, Submission, open_case
 from ..core.mail import OutgoingMail, TransientSendError
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -43,7 +44,14 @@ EMAIL_INTAKES: dict[str, CaseIntake] = {
         *(
             CaseIntake(f"email-{p.value}", p, "case_received", "case_to_bits")
             for p in Process
-            if p not in (Process.QUESTION, Process.ERROR_REPORT)
+            if p not in (Process.QUESTION, Process.ERROR_REPORT, Process.CHANGE_REQUEST)
+        ),
+        CaseIntake(
+            "email-E",
+            Process.CHANGE_REQUEST,
+            "case_received",
+            "change_request_to_bits",
+            bits_decision=HANDLE_DECISION.name,
         ),
         CaseIntake("email-D", Process.QUESTION, "case_received", "case_to_bits", bits_decision=QUESTION_DECISION.name),
         CaseIntake(
@@ -65,7 +73,17 @@ EMAIL_INTAKES: dict[str, CaseIntake] = {
 # The decisions people can take by replying, as the processes declare them.
 DECISIONS: dict[str, Decision] = {
     decision.name: decision
-    for decision in (QUESTION_DECISION, TRIAGE_DECISION, ACKNOWLEDGE_DECISION, REPORTED_DECISION, DRAFT_DECISION)
+    for decision in (
+        QUESTION_DECISION,
+        TRIAGE_DECISION,
+        ACKNOWLEDGE_DECISION,
+        REPORTED_DECISION,
+        DRAFT_DECISION,
+        HANDLE_DECISION,
+        ASSESS_DECISION,
+        DECIDE_DECISION,
+        FOLLOW_UP_DECISION,
+    )
 }
 
 

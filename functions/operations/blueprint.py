@@ -78,9 +78,11 @@ async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("deadlines_check")
 @bp.timer_trigger(arg_name="timer", schedule="%SSU_DEADLINES_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def deadlines_check(timer: func.TimerRequest) -> None:
-    """Response targets (office hours), security breaches (round the clock), alerts (maintenance and deadlines)."""
+    """Response targets (office hours), security breaches (round the clock), alerts (maintenance and deadlines),
+    change requests (assessment deadline, deferred date)."""
     from ..alerts.workflow import remind_alerts
     from ..cases.deadlines import check_response_targets
+    from ..changes.workflow import check_change_requests
     from ..core.services import get_services
     from ..incidents.security import check_breach_deadlines
 
@@ -88,6 +90,7 @@ async def deadlines_check(timer: func.TimerRequest) -> None:
     await check_breach_deadlines(services)
     await check_response_targets(services)
     await remind_alerts(services)
+    await check_change_requests(services)
 
 
 @bp.function_name("overview")

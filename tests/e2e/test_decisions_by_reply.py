@@ -30,15 +30,44 @@ def reply(
     sender: str = "Bits brukerstøtte <support@bits.example>",
     extra_headers: dict[str, str] | None = None,
     subject_prefix: str = "SV: ",
+    style: str = "outlook",
+    take_in: bool = True,
 ) -> str:
-    """An Outlook-style reply to `notice`, sent to its Reply-To, dropped in the inbox and taken in."""
+    """A reply to `notice`, sent to its Reply-To and dropped in the inbox (then taken in, unless `take_in` is
+    False). `style` is how the client quotes: Outlook nb (`Fra:/Sendt:` block), Gmail (`On … wrote:` and `>`)
+    or iPhone Mail (`Sendt fra min iPhone`, then `>` quotes)."""
     name = f"reply-{uuid.uuid4().hex[:8]}.eml"
     quoted = notice.get_body(("plain",))
     assert quoted is not None
+    original = quoted.get_content()
+    history = {
+        "outlook": [
+            "________________________________",
+            "Fra: Bits SSU <ssu@bits.example>",
+            "Sendt: søndag 29. november 2026 10:00",
+            "Til: support@bits.example",
+            f"Emne: {notice['Subject']}",
+            "",
+            original,
+        ],
+        "gmail": [
+            "On Sun, 29 Nov 2026 at 10:00, Bits SSU <ssu@bits.example> wrote:",
+            "",
+            *(f"> {line}" for line in original.splitlines()),
+        ],
+        "iphone": [
+            "Sendt fra min iPhone",
+            "",
+            "> Den 29. nov. 2026 kl. 10:00 skrev Bits SSU <ssu@bits.example>:",
+            ">",
+            *(f"> {line}" for line in original.splitlines()),
+        ],
+    }[style]
+    prefix = {"outlook": subject_prefix, "gmail": "Re: ", "iphone": "Re: "}[style]
     lines = [
         f"From: {sender}",
         f"To: {notice['Reply-To'] or 'ssu@bits.example'}",
-        f"Subject: {subject_prefix}{notice['Subject']}",
+        f"Subject: {prefix}{notice['Subject']}",
         f"Message-ID: <{uuid.uuid4().hex}@bits.example>",
         f"In-Reply-To: {notice['Message-ID']}",
         f"References: {notice['Message-ID']}",
@@ -49,17 +78,12 @@ def reply(
         "",
         body,
         "",
-        "________________________________",
-        "Fra: Bits SSU <ssu@bits.example>",
-        "Sendt: søndag 29. november 2026 10:00",
-        "Til: support@bits.example",
-        f"Emne: {notice['Subject']}",
-        "",
-        quoted.get_content(),
+        *history,
     ]
     (host.mail_dir / "inbox").mkdir(parents=True, exist_ok=True)
     (host.mail_dir / "inbox" / name).write_bytes("\r\n".join(lines).encode())
-    poll(host)
+    if take_in:
+        poll(host)
     return name
 
 

@@ -20,6 +20,7 @@ EXPECTED = {
     "mailbox_subscription_renew": ("timerTrigger", None),
     "questions": ("httpTrigger", "questions"),
     "incidents": ("httpTrigger", "incidents"),
+    "change_requests": ("httpTrigger", "change-requests"),
     "alerts": ("httpTrigger", "alerts"),
     "alert": ("httpTrigger", "alerts/{reference}"),
     "alert_resolve": ("httpTrigger", "alerts/{reference}/resolve"),

@@ -1,0 +1,422 @@
+"""Process E, change requests: register → handle (Bits) → assess (the expert committee) → decide (the reference
+group, through Bits' approvers) → NAV plans and implements. Every step is a reply to one of our emails.
+
+- Handle: Bits replies to the new request with KOMPLETT (on to the committee), SPØRSMÅL + question (relayed to the
+  submitter), DUPLIKAT SSU-E-… (closed, linked), or AVSLÅTT + reason. Text alone is an internal note.
+- Assess: each committee member (SSU_COMMITTEE_MEMBERS) has a token of their own and replies ANBEFALER, ANBEFALER
+  IKKE or NØYTRAL with a comment. When all have answered, or the assessment deadline passes (the timer), the
+  request goes to decision with a summary of the recommendations. With no committee configured it goes at once.
+- Decide: each approver has a single-use token; GODKJENT, AVSLÅTT or UTSATT (+ a date to bring it back, else
+  SSU_CHANGE_DEFER_DAYS) + reason. The first valid decision wins: it changes the status under the case's ETag, and
+  every later reply finds the case decided. Approved: the submitter is told, every connected company gets a
+  notice, NAV gets the request with a token of its own and replies PLANLAGT <date/version> and IMPLEMENTERT.
+- A deferred request comes back to the approvers on its date (the timer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, queue_in_chunks
+from ..core.forms import WebForm
+from ..core.mail import OutgoingMail
+from ..core.model import Case, CaseEvent, Channel, DecisionToken, Process
+from ..core.privacy import mask_identity_numbers
+from ..core.registry import Registry
+from ..core.rendering import OSLO
+from ..core.services import Services
+from ..core.store import ConcurrentUpdate, StoredCase
+from ..core.tokens import issue, reply_address
+from ..intake.commands import Change, Command, Decision, Reply
+from .models import ChangeRequest
+
+HANDLE = "change.handle"
+ASSESS = "change.assess"
+DECIDE = "change.decide"
+FOLLOW_UP = "change.nav"
+
+CHANGE_REQUESTS = CaseIntake(
+    name="change-request-form",
+    process=Process.CHANGE_REQUEST,
+    acknowledgement_template="change_request_received",
+    bits_template="change_request_to_bits",
+    bits_decision=HANDLE,
+)
+
+COMPLETE = Command("complete", ("KOMPLETT", "COMPLETE"))
+ASK = Command("ask", ("SPØRSMÅL", "ASK"))
+DUPLICATE = Command("duplicate", ("DUPLIKAT", "DUPLICATE"))
+REJECT = Command("reject", ("AVSLÅTT", "REJECT", "REJECTED"))
+RECOMMEND = Command("recommend", ("ANBEFALER", "RECOMMEND", "RECOMMENDED"))
+NOT_RECOMMENDED = Command("not_recommended", ("ANBEFALER IKKE", "NOT RECOMMENDED"))
+NEUTRAL = Command("neutral", ("NØYTRAL", "NEUTRAL"))
+APPROVE = Command("approve", ("GODKJENT", "APPROVE", "APPROVED"))
+DEFER = Command("defer", ("UTSATT", "DEFER", "DEFERRED"))
+PLANNED = Command("planned", ("PLANLAGT", "PLANNED"))
+IMPLEMENTED = Command("implemented", ("IMPLEMENTERT", "IMPLEMENTED"))
+
+_REFERENCE = re.compile(r"\b[A-Z]{2,10}-E-\d{4}-\d{4,}\b")
+_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b|\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+
+
+async def submit_change_request(services: Services, request: ChangeRequest, channel: Channel, masked: int = 0) -> Case:
+    """Open a change request: the submitter gets a receipt, Bits gets it to handle."""
+    return await open_case(
+        services,
+        CHANGE_REQUESTS,
+        Submission(
+            kind="change_request",
+            organisation_number=request.organisation_number,
+            name=request.name,
+            email=request.email,
+            title=request.title,
+            language=request.language,
+            details={
+                "service": request.service,
+                "change_type": request.change_type,
+                "urgency": request.urgency,
+            },
+            text={
+                "description": request.description,
+                "need_and_benefit": request.need_and_benefit,
+                "products_affected": request.products_affected,
+                "legal_impact": request.legal_impact,
+            },
+            identity_numbers_removed=masked,
+        ),
+        channel,
+    )
+
+
+CHANGE_REQUEST_FORM = WebForm(template="change_request", model=ChangeRequest, submit=submit_change_request)
+
+
+# -- shared pieces ---------------------------------------------------------------------------------------------------
+
+
+class _Step:
+    """The event, key and mails of one reply, so that each handler reads as the process does."""
+
+    def __init__(self, services: Services, case: Case, reply: Reply) -> None:
+        self.services = services
+        self.now = services.clock.now()
+        self.reply = reply
+        self.text = mask_identity_numbers(reply.text)[0]
+        self.key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
+        self.case = case.model_copy(update={"updated_at": self.now})
+
+    def event(self, kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
+        return CaseEvent(
+            at=self.now,
+            actor=self.reply.sender,
+            channel=Channel.EMAIL,
+            kind=kind,
+            public=public,
+            summary=summary,
+            data=data,
+        )
+
+    def moved(self, status: str, **details: Any) -> Case:
+        return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
+
+
+def tell_submitter(services: Services, case: Case, purpose: str, update: str, text: str = "") -> OutgoingMail:
+    return services.compose(
+        reference=case.reference,
+        purpose=purpose,
+        to=case.submitter_email,
+        template="change_request_update",
+        language=case.language,
+        in_reply_to=acknowledgement_id(services, case),
+        case=case,
+        update=update,
+        text=text,
+        case_link=services.case_page_link(case.reference),
+    )
+
+
+async def request_text(services: Services, case: Case) -> dict[str, Any]:
+    """What the submitter wrote: the form's fields, or the email's text."""
+    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
+    data = dict(received.data) if received else {}
+    if not data.get("description"):
+        data["description"] = data.get("message") or data.get("question") or ""
+    return data
+
+
+def _asks(
+    services: Services,
+    registry: Registry,
+    case: Case,
+    people: list[str],
+    decision: str,
+    template: str,
+    purpose: str,
+    *,
+    single_use: bool = True,
+    **context: Any,
+) -> tuple[list[OutgoingMail], list[DecisionToken]]:
+    """One email per person asking them to act by replying, each with a token of their own."""
+    mails, tokens = [], []
+    for person in people:
+        token = issue(services, person, decision, single_use=single_use)
+        tokens.append(token)
+        mails.append(
+            services.compose(
+                reference=case.reference,
+                purpose=f"{purpose}-{token.token}",
+                to=person,
+                template=template,
+                language=registry.language_of(person),
+                reply_to=reply_address(services, token.token),
+                token=token.token,
+                case=case,
+                replies_decide=True,
+                **context,
+            )
+        )
+    return mails, tokens
+
+
+async def to_decision(
+    services: Services, registry: Registry, case: Case, why: str
+) -> tuple[Case, list[OutgoingMail], list[DecisionToken]]:
+    """The request goes to the approvers with the committee's recommendations; `why` says what brought it there."""
+    changed = case.model_copy(update={"status": "awaiting_decision", "updated_at": services.clock.now()})
+    approvers = [c.email for c in registry.bits_contacts("approver")]
+    mails, tokens = _asks(
+        services,
+        registry,
+        changed,
+        approvers,
+        DECIDE,
+        "change_request_to_approvers",
+        f"decide-{len(case.details.get('decision_rounds', [])) + 1}",
+        recommendations=case.details.get("recommendations", {}),
+        committee=services.settings.committee_members,
+        why=why,
+        text=await request_text(services, case),
+    )
+    rounds = [*case.details.get("decision_rounds", []), services.clock.now().isoformat()]
+    changed = changed.model_copy(update={"details": {**changed.details, "decision_rounds": rounds}})
+    return changed, mails, tokens
+
+
+# -- handle (Bits) ---------------------------------------------------------------------------------------------------
+
+
+async def handle(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    step = _Step(services, stored.case, reply)
+    case = step.case
+    if reply.command is None:
+        return Change(case, step.event("note", "Internal note from Bits", False, text=step.text))
+    if reply.command == ASK:
+        changed = step.moved("waiting_for_submitter")
+        mail = tell_submitter(services, changed, f"question-{step.key}", "question", step.text)
+        return Change(
+            changed, step.event("question_to_reporter", "Bits asked the submitter", True, text=step.text), [mail]
+        )
+    if reply.command == DUPLICATE:
+        found = _REFERENCE.search(step.text.upper())
+        if found is None or found.group(0) == case.reference:
+            return Change(case, step.event("note", "DUPLIKAT without the reference of the other request", False))
+        changed = step.moved("closed", outcome="duplicate", duplicate_of=found.group(0))
+        mail = tell_submitter(services, changed, "duplicate", "duplicate", found.group(0))
+        return Change(changed, step.event("duplicate", f"Duplicate of {found.group(0)}", True), [mail])
+    if reply.command == REJECT:
+        changed = step.moved("closed", outcome="rejected_by_bits", reason=step.text)
+        mail = tell_submitter(services, changed, "rejected-by-bits", "rejected_by_bits", step.text)
+        return Change(changed, step.event("rejected", "Bits rejected the request", True, reason=step.text), [mail])
+    # KOMPLETT: to the committee, or straight to decision when there is none.
+    committee = services.settings.committee_members
+    told = tell_submitter(services, case, "assessment", "assessment")
+    if not committee:
+        changed, mails, tokens = await to_decision(services, registry, case, "no_committee")
+        return Change(changed, step.event("complete", "Complete; to decision", True), [told, *mails], tokens)
+    due = step.now + timedelta(days=services.settings.change_assessment_days)
+    changed = step.moved("in_assessment", assessment_due=due.isoformat(), recommendations={})
+    mails, tokens = _asks(
+        services,
+        registry,
+        changed,
+        committee,
+        ASSESS,
+        "change_request_to_committee",
+        "assess",
+        due=due,
+        text=await request_text(services, case),
+    )
+    event = step.event("complete", "Complete; sent to the expert committee", True, committee=len(committee))
+    return Change(changed, event, [told, *mails], tokens)
+
+
+# -- assess (committee) ----------------------------------------------------------------------------------------------
+
+VERDICTS = {"recommend": "recommended", "not_recommended": "not_recommended", "neutral": "neutral"}
+
+
+async def assess(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    step = _Step(services, stored.case, reply)
+    if reply.command is None:
+        return Change(step.case, step.event("note", "Comment from the committee without a recommendation", False))
+    verdict = VERDICTS[reply.command.name]
+    recommendations = {
+        **step.case.details.get("recommendations", {}),
+        reply.sender: {"verdict": verdict, "comment": step.text, "at": step.now.isoformat(), "name": reply.sender_name},
+    }
+    changed = step.moved("in_assessment", recommendations=recommendations)
+    event = step.event("recommendation", f"{reply.sender}: {verdict}", False, verdict=verdict, comment=step.text)
+    committee = {m.casefold() for m in services.settings.committee_members}
+    if committee <= set(recommendations):
+        changed, mails, tokens = await to_decision(services, registry, changed, "all_recommended")
+        return Change(changed, event, mails, tokens)
+    return Change(changed, event)
+
+
+# -- decide (approvers) ----------------------------------------------------------------------------------------------
+
+
+def _date_in(text: str) -> date | None:
+    match = _DATE.search(text)
+    if not match:
+        return None
+    try:
+        if match.group(1):
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        return date(int(match.group(6)), int(match.group(5)), int(match.group(4)))
+    except ValueError:
+        return None
+
+
+async def decide(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    step = _Step(services, stored.case, reply)
+    decision = {"by": reply.sender, "at": step.now.isoformat(), "reason": step.text}
+    if reply.command is None:
+        return Change(step.case, step.event("note", "Comment from an approver without a decision", False))
+    if reply.command == REJECT:
+        changed = step.moved("closed", outcome="rejected", decision={**decision, "outcome": "rejected"})
+        mail = tell_submitter(services, changed, "decision-rejected", "rejected", step.text)
+        return Change(changed, step.event("rejected", "The reference group rejected the request", True), [mail])
+    if reply.command == DEFER:
+        until = _date_in(step.text) or (step.now + timedelta(days=services.settings.change_defer_days)).date()
+        changed = step.moved("deferred", defer_until=until.isoformat(), decision={**decision, "outcome": "deferred"})
+        purpose = f"decision-deferred-{until.isoformat()}"
+        mail = tell_submitter(services, changed, purpose, "deferred", step.text)
+        event = step.event("deferred", f"Deferred until {until.isoformat()}", True, until=until.isoformat())
+        return Change(changed, event, [mail])
+    changed = step.moved("approved", decision={**decision, "outcome": "approved"})
+    told = tell_submitter(services, changed, "decision-approved", "approved", step.text)
+    nav = registry.sources.get("NAV")
+    operations = [c.email for c in nav.contacts if c.has_role("operations")] if nav else []
+    text = await request_text(services, stored.case)
+    to_nav, tokens = _asks(
+        services,
+        registry,
+        changed,
+        operations,
+        FOLLOW_UP,
+        "change_request_to_nav",
+        "to-nav",
+        single_use=False,
+        text=text,
+        reason=step.text,
+    )
+
+    async def notify_companies() -> None:
+        # Every connected company's business contacts, after the decision is stored, in chunks with markers.
+        people = {
+            c.email.casefold(): c
+            for o in registry.organisations.values()
+            if o.environments
+            for c in o.contacts
+            if c.has_role("business")
+        }
+        mails = [
+            services.compose(
+                reference=changed.reference,
+                purpose="change-notice",
+                to=person.email,
+                template="change_notice",
+                language=person.language,
+                case=changed,
+                text=text,
+                reason=step.text,
+            )
+            for person in people.values()
+        ]
+        await queue_in_chunks(services, changed.reference, mails, f"change-notice-{changed.reference}", "notice")
+
+    event = step.event("approved", "The reference group approved the request", True, reason=step.text)
+    return Change(changed, event, [told, *to_nav], tokens, after=notify_companies)
+
+
+# -- NAV follows the approved change ---------------------------------------------------------------------------------
+
+
+async def follow_up(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    step = _Step(services, stored.case, reply)
+    if reply.command is None:
+        return Change(step.case, step.event("message", "Message from NAV", False, message=step.text))
+    if reply.command == PLANNED:
+        changed = step.moved("planned", release=step.text)
+        mail = tell_submitter(services, changed, f"planned-{step.key}", "planned", step.text)
+        return Change(changed, step.event("planned", f"NAV planned it: {step.text}", True, release=step.text), [mail])
+    changed = step.moved("closed", outcome="implemented")
+    mail = tell_submitter(services, changed, "implemented", "implemented", step.text)
+    return Change(changed, step.event("implemented", "NAV implemented the change", True, text=step.text), [mail])
+
+
+HANDLE_DECISION = Decision(
+    name=HANDLE,
+    commands=(COMPLETE, ASK, DUPLICATE, REJECT),
+    states=frozenset({"new", "waiting_for_submitter"}),
+    handle=handle,
+    accepts_plain_text=True,
+)
+ASSESS_DECISION = Decision(
+    name=ASSESS, commands=(RECOMMEND, NOT_RECOMMENDED, NEUTRAL), states=frozenset({"in_assessment"}), handle=assess
+)
+DECIDE_DECISION = Decision(
+    name=DECIDE, commands=(APPROVE, REJECT, DEFER), states=frozenset({"awaiting_decision"}), handle=decide
+)
+FOLLOW_UP_DECISION = Decision(
+    name=FOLLOW_UP,
+    commands=(PLANNED, IMPLEMENTED),
+    states=frozenset({"approved", "planned"}),
+    handle=follow_up,
+    accepts_plain_text=True,
+)
+
+
+# -- the timer -------------------------------------------------------------------------------------------------------
+
+
+async def check_change_requests(services: Services) -> int:
+    """Requests whose assessment deadline passed go to decision; deferred requests come back on their date.
+    Returns how many moved."""
+    registry = await services.registry()
+    now = services.clock.now()
+    today = now.astimezone(OSLO).date()
+    moved = 0
+    for process_case in await services.store.cases(Process.CHANGE_REQUEST):
+        details = process_case.details
+        if process_case.status == "in_assessment" and datetime.fromisoformat(details["assessment_due"]) <= now:
+            why, kind, summary = "assessment_deadline", "assessment_closed", "The assessment deadline passed"
+        elif process_case.status == "deferred" and date.fromisoformat(details["defer_until"]) <= today:
+            why, kind, summary = "deferred_date", "brought_back", "The deferred request is back for decision"
+        else:
+            continue
+        stored = await services.store.load(process_case.reference)
+        if stored is None or stored.case.status != process_case.status:
+            continue
+        changed, mails, tokens = await to_decision(services, registry, stored.case, why)
+        event = CaseEvent(at=now, actor="deadlines", channel=Channel.TIMER, kind=kind, public=True, summary=summary)
+        try:
+            await services.store.transition(stored, changed, event, mails, tokens=tokens)
+            moved += 1
+        except ConcurrentUpdate:
+            continue  # a reply moved it meanwhile; the next run sees where it is
+    return moved

@@ -1,0 +1,264 @@
+"""Process E through the dev host: a change request from the form to NAV's implementation, every step a reply email
+(Outlook nb, Gmail, iPhone), and rejection, deferral (back on its date, with the dev host's clock moved), racing
+approvers and spoofed replies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+
+from functions.devhost.azurite import Azurite
+from tests.conftest import DevHostProcess, load_demo_registry, start_devhost
+from tests.e2e.test_decisions_by_reply import kinds, reply
+from tests.e2e.test_email_intake import poll
+from tests.e2e.test_error_reports import plain
+from tests.e2e.test_questions_over_http import case_json, dispatch, outbox_mails
+
+BITS = "support@bits.example"
+COMMITTEE = ["fag@demo-forsikring.example", "kari.nordmann@fjordtrygd.example", "ingrid@nordlys-forsikring.example"]
+SUBMITTER = "fag@demo-forsikring.example"
+REQUEST: dict[str, Any] = {
+    "organisation_number": "310000019",
+    "name": "Frida Fagerli",
+    "email": SUBMITTER,
+    "service": "ufore",
+    "change_type": "data_element",
+    "title": "Legg til uføretidspunkt i svaret",
+    "description": "Vi trenger uføretidspunktet i svaret fra uføre-API-et.",
+    "need_and_benefit": "Uføretidspunktet avgjør hvilken forsikring som gjelder.",
+    "urgency": "normal",
+    "products_affected": "Uføreforsikring",
+}
+
+
+@pytest.fixture(scope="module")
+def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHostProcess]:
+    """A dev host of its own: these tests move its clock."""
+    started = start_devhost(
+        tmp_path_factory.mktemp("changes"),
+        {
+            "SSU_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            "SSU_COMMITTEE_MEMBERS": json.dumps(COMMITTEE),
+        },
+    )
+    load_demo_registry(started.env)
+    yield started
+    started.stop()
+
+
+def submit(host: DevHostProcess, **changes: Any) -> str:
+    response = httpx.post(f"{host.url}/api/change-requests", json={**REQUEST, **changes})
+    assert response.status_code == 201, response.text
+    return str(response.json()["reference"])
+
+
+def mails_to(host: DevHostProcess, reference: str, address: str, subject: str = "") -> list[EmailMessage]:
+    dispatch(host)
+    return [m for m in outbox_mails(host, reference) if str(m["To"]) == address and subject in str(m["Subject"])]
+
+
+def one(host: DevHostProcess, reference: str, address: str, subject: str) -> EmailMessage:
+    [mail] = mails_to(host, reference, address, subject)
+    return mail
+
+
+def status(host: DevHostProcess, reference: str) -> str:
+    return str(case_json(host, reference)["case"]["status"])
+
+
+def to_decision(host: DevHostProcess, title: str) -> str:
+    """A request that Bits found complete and the committee recommended: waiting for the approvers."""
+    reference = submit(host, title=title)
+    reply(host, one(host, reference, BITS, "Nytt endringsønske"), "KOMPLETT")
+    for member in COMMITTEE:
+        reply(host, one(host, reference, member, "anbefaling"), "ANBEFALER", sender=member)
+    assert status(host, reference) == "awaiting_decision"
+    return reference
+
+
+def test_the_whole_life_of_a_change_request(host: DevHostProcess) -> None:
+    reference = submit(host)
+    assert reference.startswith("SSU-E-")
+    assert "Vi har mottatt endringsønsket" in str(one(host, reference, SUBMITTER, "mottatt")["Subject"])
+    notice = one(host, reference, BITS, "Nytt endringsønske")
+    assert "KOMPLETT" in plain(notice) and "Uføretidspunktet avgjør" in plain(notice)
+
+    # Bits asks; the submitter answers from her iPhone; the answer lands on the case.
+    reply(host, notice, "SPØRSMÅL\nGjelder dette også AAP?")
+    assert status(host, reference) == "waiting_for_submitter"
+    question = one(host, reference, SUBMITTER, "Spørsmål fra Bits")
+    assert "Gjelder dette også AAP?" in plain(question)
+    reply(host, question, "Nei, bare uføre.", sender=f"Frida Fagerli <{SUBMITTER}>", style="iphone")
+    answer = case_json(host, reference)["events"][-1]
+    assert answer["kind"] == "message" and answer["data"]["message"] == "Nei, bare uføre."
+
+    # Complete: to the committee, each member with a token of their own; three recommendations in three clients.
+    reply(host, notice, "KOMPLETT")
+    assert status(host, reference) == "in_assessment"
+    asks = {member: one(host, reference, member, "anbefaling") for member in COMMITTEE}
+    assert len({str(m["Reply-To"]) for m in asks.values()}) == 3
+    verdicts = [
+        ("ANBEFALER\nViktig for oss.", "outlook"),
+        ("NOT RECOMMENDED\nToo costly now.", "gmail"),
+        ("NØYTRAL", "iphone"),
+    ]
+    for (member, ask), (body, style) in zip(asks.items(), verdicts, strict=True):
+        assert status(host, reference) == "in_assessment"
+        reply(host, ask, body, sender=member, style=style)
+    stored = case_json(host, reference)["case"]
+    assert stored["status"] == "awaiting_decision"
+    assert {m: r["verdict"] for m, r in stored["details"]["recommendations"].items()} == {
+        COMMITTEE[0]: "recommended",
+        COMMITTEE[1]: "not_recommended",
+        COMMITTEE[2]: "neutral",
+    }
+    decision_request = one(host, reference, "godkjenner1@bits.example", "Beslutning")
+    text = plain(decision_request)
+    assert "anbefaler ikke – Too costly now." in text and "Viktig for oss." in text
+
+    # Approve: the submitter gets the decision with the reason, every connected company a notice, NAV the request.
+    reply(
+        host, decision_request, "GODKJENT\nFlertallet i referansegruppen ser nytten.", sender="godkjenner1@bits.example"
+    )
+    assert status(host, reference) == "approved"
+    decided = one(host, reference, SUBMITTER, "er godkjent")
+    assert "Flertallet i referansegruppen ser nytten." in plain(decided)
+    dispatch(host)
+    companies = {
+        str(m["To"])
+        for m in outbox_mails(host, reference)
+        if any(w in str(m["Subject"]) for w in ("Godkjent endring i tjenesten", "Approved change to the service"))
+    }
+    assert companies == {
+        "fag@demo-forsikring.example",
+        "teknisk@test-pensjon.example",
+        "kari.nordmann@fjordtrygd.example",
+        "ingrid@nordlys-forsikring.example",
+        "per@vestkyst-pk.example",
+    }
+    to_nav = one(host, reference, "drift@nav.example", "Godkjent endringsønske til NAV")
+    assert "PLANLAGT" in plain(to_nav)
+
+    # NAV plans it and implements it; the submitter is told each time.
+    reply(host, to_nav, "PLANLAGT release 2027.1, 15.3.2027", sender="NAV drift <drift@nav.example>")
+    assert case_json(host, reference)["case"]["details"]["release"] == "release 2027.1, 15.3.2027"
+    assert "release 2027.1" in plain(one(host, reference, SUBMITTER, "planlagt"))
+    reply(host, to_nav, "IMPLEMENTERT", sender="NAV drift <drift@nav.example>", style="gmail")
+    done = case_json(host, reference)["case"]
+    assert done["status"] == "closed" and done["details"]["outcome"] == "implemented"
+    assert one(host, reference, SUBMITTER, "innført")
+    assert kinds(host, reference)[-1] == "implemented"
+
+
+def test_two_approvers_at_once_give_one_decision(host: DevHostProcess) -> None:
+    reference = to_decision(host, f"Samtidige godkjennere {uuid.uuid4().hex[:4]}")
+    first = one(host, reference, "godkjenner1@bits.example", "Beslutning")
+    second = one(host, reference, "godkjenner2@bits.example", "Beslutning")
+    reply(host, first, "GODKJENT\nJa.", sender="godkjenner1@bits.example", take_in=False)
+    reply(host, second, "AVSLÅTT\nNei.", sender="godkjenner2@bits.example", take_in=False)
+    poll(host)  # both replies are in the inbox: taken in by one poll, concurrently
+    events = case_json(host, reference)["events"]
+    decisions = [e for e in events if e["kind"] in ("approved", "rejected")]
+    assert len(decisions) == 1
+    assert "decision_too_late" in [e["kind"] for e in events]
+    told = [
+        m
+        for m in mails_to(host, reference, SUBMITTER)
+        if "er godkjent" in str(m["Subject"]) or "avslått" in str(m["Subject"])
+    ]
+    assert len(told) == 1
+    late = "godkjenner2@bits.example" if decisions[0]["kind"] == "approved" else "godkjenner1@bits.example"
+    assert mails_to(host, reference, late, "allerede")
+
+
+def test_a_spoofed_or_ambiguous_reply_changes_nothing(host: DevHostProcess) -> None:
+    reference = to_decision(host, f"Forfalsket svar {uuid.uuid4().hex[:4]}")
+    request = one(host, reference, "godkjenner1@bits.example", "Beslutning")
+    reply(host, request, "GODKJENT", sender="Angriper <godkjenner1@evil.example>")
+    reply(
+        host,
+        request,
+        "GODKJENT",
+        sender="godkjenner1@bits.example",
+        extra_headers={"Authentication-Results": "mx.bits.example; dmarc=fail header.from=bits.example"},
+    )
+    reply(host, request, "GODKJENT eller AVSLÅTT?", sender="godkjenner1@bits.example")
+    assert status(host, reference) == "awaiting_decision"
+    recorded = kinds(host, reference)
+    assert recorded.count("decision_refused") == 2 and "decision_unclear" in recorded
+    assert mails_to(host, reference, "godkjenner1@bits.example", "forsto ikke")
+    assert not mails_to(host, reference, "godkjenner1@evil.example")
+
+
+def test_rejection_and_deferral_coming_back_on_its_date(host: DevHostProcess) -> None:
+    rejected = to_decision(host, f"Avslås {uuid.uuid4().hex[:4]}")
+    reply(
+        host,
+        one(host, rejected, "godkjenner2@bits.example", "Beslutning"),
+        "AVSLÅTT\nIkke i tråd med formålet.",
+        sender="godkjenner2@bits.example",
+    )
+    assert case_json(host, rejected)["case"]["details"]["outcome"] == "rejected"
+    assert "Ikke i tråd med formålet." in plain(one(host, rejected, SUBMITTER, "avslått"))
+
+    deferred = to_decision(host, f"Utsettes {uuid.uuid4().hex[:4]}")
+    reply(
+        host,
+        one(host, deferred, "godkjenner1@bits.example", "Beslutning"),
+        "UTSATT 1.3.2027\nVent på ny versjon.",
+        sender="godkjenner1@bits.example",
+        style="gmail",
+    )
+    stored = case_json(host, deferred)["case"]
+    assert stored["status"] == "deferred" and stored["details"]["defer_until"] == "2027-03-01"
+    assert "2027-03-01" in plain(one(host, deferred, SUBMITTER, "utsatt"))
+    try:
+        timer = f"{host.url}/admin/functions/deadlines_check"
+        httpx.post(f"{host.url}/admin/clock", json={"now": "2027-02-28T12:00:00+01:00"})
+        assert httpx.post(timer, timeout=120).status_code == 202
+        assert status(host, deferred) == "deferred", "not before its date"
+        httpx.post(f"{host.url}/admin/clock", json={"now": "2027-03-01T07:00:00+01:00"})
+        assert httpx.post(timer, timeout=120).status_code == 202
+        assert httpx.post(timer, timeout=120).status_code == 202  # the timer again: nothing doubles
+        assert status(host, deferred) == "awaiting_decision"
+        back = mails_to(host, deferred, "godkjenner1@bits.example", "Beslutning")
+        [again] = [m for m in back if "utsatt til i dag" in plain(m)]
+        assert len(back) == 2
+        reply(host, again, "GODKJENT", sender="godkjenner1@bits.example")
+        assert status(host, deferred) == "approved"
+    finally:
+        httpx.post(f"{host.url}/admin/clock", json={"reset": True})
+
+
+def test_committee_deadline_sends_it_to_decision_without_all_answers(host: DevHostProcess) -> None:
+    reference = submit(host, title=f"Fagutvalget svarer ikke {uuid.uuid4().hex[:4]}")
+    reply(host, one(host, reference, BITS, "Nytt endringsønske"), "KOMPLETT")
+    reply(host, one(host, reference, COMMITTEE[0], "anbefaling"), "ANBEFALER", sender=COMMITTEE[0])
+    try:
+        httpx.post(f"{host.url}/admin/clock", json={"advance_days": 15})
+        assert httpx.post(f"{host.url}/admin/functions/deadlines_check", timeout=120).status_code == 202
+        dispatch(host)  # the mails are due at the moved time
+    finally:
+        httpx.post(f"{host.url}/admin/clock", json={"reset": True})
+    assert status(host, reference) == "awaiting_decision"
+    text = plain(one(host, reference, "godkjenner2@bits.example", "Beslutning"))
+    assert "fristen for fagutvalget er ute" in text and "har ikke svart" in text
+
+
+def test_duplicate_and_bad_input(host: DevHostProcess) -> None:
+    original = submit(host, title=f"Original {uuid.uuid4().hex[:4]}")
+    copy = submit(host, title=f"Kopi {uuid.uuid4().hex[:4]}")
+    reply(host, one(host, copy, BITS, "Nytt endringsønske"), f"DUPLIKAT {original}")
+    stored = case_json(host, copy)["case"]
+    assert stored["status"] == "closed" and stored["details"]["duplicate_of"] == original
+    assert original in plain(one(host, copy, SUBMITTER, "allerede meldt"))
+    bad = httpx.post(f"{host.url}/api/change-requests", json={**REQUEST, "change_type": "wish", "extra": 1})
+    assert bad.status_code == 422 and {"change_type", "extra"} <= set(bad.json()["errors"])
+    form = httpx.get(f"{host.url}/api/change-requests?lang=en")
+    assert form.status_code == 200 and "Submit a change request" in form.text
