@@ -9,7 +9,8 @@ from functions.incidents.blueprint import bp as incidents
 from functions.intake.blueprint import bp as intake
 from functions.operations.blueprint import bp as operations
 from functions.questions.blueprint import bp as questions
+from functions.terms.blueprint import bp as terms
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (operations, cases, questions, incidents, alerts, changes, intake):
+for blueprint in (operations, cases, questions, incidents, alerts, changes, terms, intake):
     app.register_functions(blueprint)

@@ -92,6 +92,17 @@ class Contact(BaseModel):
         return role in self.roles
 
 
+class TermsAcceptance(BaseModel):
+    """Which version of the terms a company has accepted, by whom and when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    accepted_by: str
+    accepted_at: datetime
+    channel: str  # email | link
+
+
 class Organisation(BaseModel):
     """A data consumer (an insurer) as the registry knows it."""
 
@@ -103,6 +114,7 @@ class Organisation(BaseModel):
     services: list[Service] = Field(default_factory=list)
     environments: list[ConnectedEnvironment] = Field(default_factory=list)
     contacts: list[Contact] = Field(default_factory=list)
+    terms_accepted: TermsAcceptance | None = None
 
     def contact(self, email: str) -> Contact | None:
         wanted = email.casefold()

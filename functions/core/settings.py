@@ -143,6 +143,7 @@ class Settings(BaseSettings):
     committee_members: list[str] = Field(default_factory=list)  # the expert committee (fagutvalg), by email
     change_assessment_days: int = Field(14, ge=1, le=90)
     change_defer_days: int = Field(90, ge=1, le=730)
+    terms_reminder_days: int = Field(14, ge=1, le=120)
     graph_batch_size: int = Field(20, ge=1, le=20)  # mails per JSON $batch request; 1 = one sendMail per mail
 
     @field_validator("committee_members")

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .mail import MailRecord, OutgoingMail
-from .model import Case, CaseEvent, DecisionToken, Process
+from .model import Case, CaseEvent, DecisionToken, Organisation, Process
 from .registry import Registry
 
 MailsFor = Callable[[Case], Sequence[OutgoingMail]]
@@ -82,9 +82,14 @@ class CaseStore(Protocol):
     async def load_token(self, reference: str, token: str) -> StoredToken | None: ...
 
     async def append(
-        self, reference: str, event: CaseEvent, mails: Sequence[OutgoingMail] = (), markers: Sequence[str] = ()
+        self,
+        reference: str,
+        event: CaseEvent,
+        mails: Sequence[OutgoingMail] = (),
+        markers: Sequence[str] = (),
+        tokens: Sequence[DecisionToken] = (),
     ) -> None:
-        """Add an event (and its mails) to a case without changing the case itself."""
+        """Add an event (and its mails, and the tokens they carry) to a case without changing the case itself."""
 
     async def remember_messages(self, references: dict[str, str]) -> None:
         """Index emails' identities (hashes of their Message-IDs) to the cases they belong to."""
@@ -113,6 +118,12 @@ class RegistryStore(Protocol):
 
     async def save_registry(self, registry: Registry) -> int:
         """Upsert every organisation, source and Bits entry; returns how many entries were written."""
+
+    async def update_organisation(
+        self, organisation_number: str, change: Callable[[Organisation], Organisation]
+    ) -> Organisation | None:
+        """Apply `change` to one organisation under its ETag (read again and retried on a conflict); None when the
+        registry does not know it."""
 
 
 class DeliveryLimits(Protocol):

@@ -25,7 +25,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -590,13 +590,19 @@ class TableCaseStore:
         return StoredCase(case, str(result[0]["etag"]))
 
     async def append(
-        self, reference: str, event: CaseEvent, mails: Sequence[OutgoingMail] = (), markers: Sequence[str] = ()
+        self,
+        reference: str,
+        event: CaseEvent,
+        mails: Sequence[OutgoingMail] = (),
+        markers: Sequence[str] = (),
+        tokens: Sequence[DecisionToken] = (),
     ) -> None:
         partition = _partition_of(reference)
         ops: list[tuple[Any, ...]] = [
             ("create", _event_entity(partition, reference, event)),
             *_mail_ops(partition, mails, event.at),
             *_marker_ops(partition, reference, markers),
+            *_token_ops(partition, reference, tokens),
         ]
         await self._submit_change(partition, reference, ops, markers)
 
@@ -769,6 +775,31 @@ class TableRegistryStore:
             await self._storage.ensure_tables()
             await _upsert_in_batches(self._table, rows)
         return len(rows)
+
+    async def update_organisation(
+        self, organisation_number: str, change: Callable[[Organisation], Organisation]
+    ) -> Organisation | None:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            for _ in range(10):
+                try:
+                    entity = await self._table.get_entity("organisation", organisation_number)
+                except ResourceNotFoundError:
+                    return None
+                changed = change(Organisation.model_validate_json(entity["Body"]))
+                row = {"PartitionKey": "organisation", "RowKey": organisation_number, "Body": changed.model_dump_json()}
+                try:
+                    await self._table.update_entity(
+                        row,
+                        mode=UpdateMode.REPLACE,
+                        etag=entity.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                    return changed
+                except HttpResponseError as exc:  # 412: someone changed it since we read it
+                    if exc.status_code != 412:
+                        raise
+        raise ConcurrentUpdate(organisation_number)
 
 
 async def _upsert_in_batches(table: TableClient, rows: list[dict[str, Any]]) -> None:

@@ -25,6 +25,7 @@ from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
 from ..incidents.security import ACKNOWLEDGE_DECISION, REPORTED_DECISION
 from ..incidents.workflow import TRIAGE_DECISION
 from ..questions.workflow import QUESTION_DECISION
+from ..terms.workflow import ACCEPT_DECISION
 from .commands import Decision, take_decision, token_in
 from .mailbox import Mailbox
 from .noise import Kind, classify
@@ -83,6 +84,7 @@ DECISIONS: dict[str, Decision] = {
         ASSESS_DECISION,
         DECIDE_DECISION,
         FOLLOW_UP_DECISION,
+        ACCEPT_DECISION,
     )
 }
 

@@ -5,8 +5,10 @@ approvers and spoofed replies."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -262,3 +264,68 @@ def test_duplicate_and_bad_input(host: DevHostProcess) -> None:
     assert bad.status_code == 422 and {"change_type", "extra"} <= set(bad.json()["errors"])
     form = httpx.get(f"{host.url}/api/change-requests?lang=en")
     assert form.status_code == 200 and "Submit a change request" in form.text
+
+
+def test_terms_are_published_accepted_by_reply_and_link_and_the_rest_reminded(host: DevHostProcess) -> None:
+    effective = (datetime.now(UTC) + timedelta(days=30)).date()
+    terms = {
+        "name": "Bits brukerstøtte",
+        "email": BITS,
+        "title": "Vilkår for Syke- og uføreopplysninger fra NAV",
+        "version": f"2.{uuid.uuid4().hex[:3]}",
+        "effective_date": effective.isoformat(),
+        "summary": "Punkt 4 om logging er nytt.",
+        "document_url": "https://bits.example/vilkar.pdf",
+    }
+    response = httpx.post(f"{host.url}/api/terms", json=terms)
+    assert response.status_code == 201, response.text
+    reference = response.json()["reference"]
+    again = httpx.post(f"{host.url}/api/terms", json=terms)
+    assert again.json()["reference"] == reference, "the same version twice is one version"
+    dispatch(host)
+    told = sorted(str(m["To"]) for m in outbox_mails(host, reference))
+    assert told == [
+        "fag@demo-forsikring.example",
+        "ingrid@nordlys-forsikring.example",
+        "kari.nordmann@fjordtrygd.example",
+        "per@vestkyst-pk.example",
+        "signatar@demo-forsikring.example",
+        "teknisk@test-pensjon.example",
+    ]
+
+    def mail_to(address: str) -> EmailMessage:
+        return one(host, reference, address, "")
+
+    # The signatory of Demo Forsikring accepts by replying; a business contact has no token to reply with.
+    assert mail_to("fag@demo-forsikring.example")["Reply-To"] is None
+    reply(host, mail_to("signatar@demo-forsikring.example"), "AKSEPTERT", sender="signatar@demo-forsikring.example")
+    # Fjordtrygd accepts through the link (GET shows a button and changes nothing; POST accepts), twice.
+    link = re.search(r"https?://\S+/api/terms-accept\?k=\S+", plain(mail_to("kari.nordmann@fjordtrygd.example")))
+    assert link is not None
+    page = httpx.get(link.group(0))
+    assert page.status_code == 200 and "Aksepter vilkårene" in page.text and "Fjordtrygd" in page.text
+    assert "Takk, vilkårene er akseptert" in httpx.post(link.group(0)).text
+    assert "Allerede akseptert" in httpx.post(link.group(0)).text
+    assert httpx.post(link.group(0).replace("k=", "k=x")).status_code == 400
+
+    table = httpx.get(f"{host.url}/api/terms/{reference}").json()
+    accepted = {r["organisation_number"]: (r["accepted_by"], r["channel"]) for r in table["companies"] if r["accepted"]}
+    assert accepted == {
+        "310000019": ("signatar@demo-forsikring.example", "email"),
+        "310000035": ("kari.nordmann@fjordtrygd.example", "link"),
+    }
+
+    # Ten days before it takes effect the timer reminds the other three companies, once.
+    try:
+        httpx.post(f"{host.url}/admin/clock", json={"advance_days": 20})
+        for _ in range(2):
+            assert httpx.post(f"{host.url}/admin/functions/deadlines_check", timeout=120).status_code == 202
+        dispatch(host)
+    finally:
+        httpx.post(f"{host.url}/admin/clock", json={"reset": True})
+    reminded = sorted(
+        str(m["To"])
+        for m in outbox_mails(host, reference)
+        if "Påminnelse" in str(m["Subject"]) or "Reminder" in str(m["Subject"])
+    )
+    assert reminded == ["ingrid@nordlys-forsikring.example", "per@vestkyst-pk.example", "teknisk@test-pensjon.example"]

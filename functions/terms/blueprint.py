@@ -1,0 +1,35 @@
+"""HTTP triggers of the terms (process E). Handlers are imported on first call (light cold start)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+@bp.function_name("terms_publish")
+@bp.route(route="terms", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
+async def terms_publish(req: func.HttpRequest) -> func.HttpResponse:
+    """Bits: GET the form to publish a terms version; POST it as a form or JSON."""
+    from ..core.forms import handle_form
+    from .views import TERMS_FORM
+
+    return await handle_form(req, TERMS_FORM)
+
+
+@bp.function_name("terms_acceptances")
+@bp.route(route="terms/{reference}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def terms_acceptances(req: func.HttpRequest) -> func.HttpResponse:
+    """Bits: which connected company has accepted the version, by whom and when (JSON)."""
+    from .views import acceptances
+
+    return await acceptances(req)
+
+
+@bp.function_name("terms_accept")
+@bp.route(route="terms-accept", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def terms_accept(req: func.HttpRequest) -> func.HttpResponse:
+    """A company's signed link: GET shows the version and a button, POST accepts it."""
+    from .views import accept_page
+
+    return await accept_page(req)

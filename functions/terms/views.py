@@ -1,0 +1,74 @@
+"""The terms' HTTP side: Bits publishes a version (form/JSON behind the function key), a company accepts through
+its signed link, and Bits reads the acceptance table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from ..core.forms import WebForm
+from ..core.http import html_response, json_response, requested_language
+from ..core.model import Process
+from ..core.services import Services, get_services
+from ..core.store import StorageUnavailable
+from .models import TermsVersion
+from .workflow import accept, acceptance_table, publish_terms, read_accept_link
+
+TERMS_FORM = WebForm(template="terms", model=TermsVersion, submit=publish_terms)
+
+
+async def acceptances(req: func.HttpRequest) -> func.HttpResponse:
+    services = get_services()
+    try:
+        stored = await services.store.load(req.route_params.get("reference", ""))
+        if stored is None or stored.case.process != Process.CHANGE_REQUEST or stored.case.kind != "terms":
+            return json_response({"error": "not_found"}, 404)
+        rows = await acceptance_table(services, stored.case)
+    except StorageUnavailable:
+        return json_response({"error": "unavailable"}, 503)
+    case = stored.case
+    return json_response(
+        {
+            "reference": case.reference,
+            "version": case.details["version"],
+            "effective_date": case.details["effective_date"],
+            "accepted": sum(r["accepted"] for r in rows),
+            "companies": rows,
+        }
+    )
+
+
+async def accept_page(req: func.HttpRequest) -> func.HttpResponse:
+    """GET shows the version and a button (a link preview must not accept anything); POST accepts."""
+    services = get_services()
+    language = requested_language(req)
+    token = req.params.get("k", "")
+    payload = read_accept_link(services, token)
+    if payload is None:
+        return _page(services, language, token, "invalid", status=400)
+    try:
+        stored = await services.store.load(str(payload["r"]))
+        registry = await services.registry()
+        organisation = registry.organisation(str(payload["o"]))
+        if stored is None or organisation is None:
+            return _page(services, language, token, "invalid", status=400)
+        if req.method == "GET":
+            return _page(services, language, token, None, case=stored.case, organisation=organisation)
+        outcome = await accept(services, stored.case, organisation.organisation_number, str(payload["p"]), "link")
+    except StorageUnavailable:
+        return _page(services, language, token, "unavailable", status=503)
+    return _page(services, language, token, outcome, case=stored.case, organisation=organisation)
+
+
+def _page(
+    services: Services, language: str, token: str, outcome: str | None, status: int = 200, **context: Any
+) -> func.HttpResponse:
+    body = services.renderer.page(
+        "terms_accept",
+        language=language,
+        token=token,
+        outcome=outcome,
+        **{"case": None, "organisation": None, **context},
+    )
+    return html_response(body, status, {"Cache-Control": "no-store"})
