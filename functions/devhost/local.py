@@ -22,6 +22,9 @@ def main() -> None:
     os.environ.setdefault(
         "SSU_ALERT_KEYS", json.dumps({s: [hashlib.sha256(k.encode()).hexdigest()] for s, k in demo_keys.items()})
     )
+    # A demo expert committee (business contacts of three demo companies), so change requests can be assessed.
+    committee = ["fag@demo-forsikring.example", "kari.nordmann@fjordtrygd.example", "ingrid@nordlys-forsikring.example"]
+    os.environ.setdefault("SSU_COMMITTEE_MEMBERS", json.dumps(committee))
     for folder in ("inbox", "outbox", "processed", "failed"):
         (Path(os.environ["SSU_MAIL_LOCAL_DIR"]) / folder).mkdir(parents=True, exist_ok=True)
     try:
