@@ -12,8 +12,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ..alerts.models import AlertClosing, AlertIn, AlertUpdate
+from ..changes.models import ChangeRequest
 from ..incidents.models import ErrorReport, SecurityBreach
 from ..questions.models import Question
+from ..terms.models import TermsVersion
 
 REF = "#/components/schemas/{model}"
 
@@ -102,13 +104,33 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "mail_transport": {"type": "string", "enum": ["local", "graph"]},
         },
     },
+    "TermsAcceptances": {
+        "type": "object",
+        "required": ["reference", "version", "effective_date", "accepted", "companies"],
+        "properties": {
+            "reference": {"type": "string"},
+            "version": {"type": "string"},
+            "effective_date": {"type": "string", "format": "date"},
+            "accepted": {"type": "integer"},
+            "companies": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "Suppressions": {
         "type": "object",
         "required": ["addresses"],
         "properties": {"addresses": {"type": "array", "items": {"type": "object"}}},
     },
 }
-REQUESTS: list[type[BaseModel]] = [AlertIn, AlertUpdate, AlertClosing, Question, ErrorReport, SecurityBreach]
+REQUESTS: list[type[BaseModel]] = [
+    AlertIn,
+    AlertUpdate,
+    AlertClosing,
+    Question,
+    ErrorReport,
+    SecurityBreach,
+    ChangeRequest,
+    TermsVersion,
+]
 
 
 def _json(schema: str, description: str) -> dict[str, Any]:
@@ -138,8 +160,8 @@ def _reference(name: str = "reference") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _form(model: type[BaseModel], summary: str, name: str) -> dict[str, Any]:
-    return {
+def _form(model: type[BaseModel], summary: str, name: str, security: list[Any] | None = None) -> dict[str, Any]:
+    operations: dict[str, Any] = {
         "get": {
             "operationId": f"{name}Form",
             "summary": f"{summary}: the web form (HTML, nb; ?lang=en for English).",
@@ -155,6 +177,10 @@ def _form(model: type[BaseModel], summary: str, name: str) -> dict[str, Any]:
             | _errors(400, 413, 415, 422, 503),
         },
     }
+    if security is not None:
+        for operation in operations.values():
+            operation["security"] = security
+    return operations
 
 
 # Links tell a client (and schemathesis' stateful phase) where the id in an answer can be used next.
@@ -257,6 +283,18 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/questions": _form(Question, "A question to Bits (D)", "question"),
             "/incidents": _form(ErrorReport, "An error report (C)", "errorReport"),
             "/incidents/security": _form(SecurityBreach, "A security breach (C)", "securityBreach"),
+            "/change-requests": _form(ChangeRequest, "A change request (E)", "changeRequest"),
+            "/terms": _form(TermsVersion, "Bits publishes a version of the terms (E)", "terms", FUNCTION_KEY),
+            "/terms/{reference}": {
+                "parameters": [_reference()],
+                "get": {
+                    "operationId": "getTermsAcceptances",
+                    "summary": "Which connected company has accepted the version, by whom and when.",
+                    "tags": ["terms"],
+                    "security": FUNCTION_KEY,
+                    "responses": {"200": _json("TermsAcceptances", "The acceptance table.")} | _errors(404, 503),
+                },
+            },
             "/cases": {
                 "get": {
                     "operationId": "listCases",
