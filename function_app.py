@@ -7,10 +7,11 @@ from functions.cases.blueprint import bp as cases
 from functions.changes.blueprint import bp as changes
 from functions.incidents.blueprint import bp as incidents
 from functions.intake.blueprint import bp as intake
+from functions.onboarding.blueprint import bp as onboarding
 from functions.operations.blueprint import bp as operations
 from functions.questions.blueprint import bp as questions
 from functions.terms.blueprint import bp as terms
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (operations, cases, questions, incidents, alerts, changes, terms, intake):
+for blueprint in (operations, cases, questions, incidents, alerts, changes, terms, onboarding, intake):
     app.register_functions(blueprint)

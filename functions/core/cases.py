@@ -34,6 +34,7 @@ class CaseIntake:
     source_roles: tuple[
         tuple[str, str], ...
     ] = ()  # (data source, role) who get the notice too, e.g. ("NAV", "security")
+    initial_status: str = CaseStatus.NEW  # the process's first state once the case goes on (e.g. "registered")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ async def open_case(
     case = Case(
         process=intake.process,
         kind=submission.kind,
-        status=CaseStatus.NEW if goes_on else CaseStatus.AWAITING_CONFIRMATION,
+        status=intake.initial_status if goes_on else CaseStatus.AWAITING_CONFIRMATION,
         organisation_number=submission.organisation_number,
         submitter_name=submission.name,
         submitter_email=submission.email,
@@ -154,6 +155,7 @@ def _acknowledgement_and_notice(
                 language=case.language,
                 reply_to=reply_address(services, own.token) if own else None,
                 token=own.token if own else None,
+                replies_decide=own is not None,
                 **context,
             )
         ]
@@ -233,7 +235,7 @@ async def confirm_submitter(services: Services, token: str, intakes: dict[str, C
 async def _confirm(services: Services, stored: StoredCase, intake: CaseIntake) -> Case:
     registry = await services.registry()
     now = services.clock.now()
-    case = stored.case.model_copy(update={"status": CaseStatus.NEW, "updated_at": now})
+    case = stored.case.model_copy(update={"status": intake.initial_status, "updated_at": now})
     event = CaseEvent(
         at=now,
         actor=case.submitter_email,

@@ -76,6 +76,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bool_type": ("Skriv true eller false.", "Use true or false."),
     "model_type": ("Forventet et JSON-objekt.", "Expected a JSON object."),
     "list_type": ("Forventet en liste.", "Expected a list."),
+    "date_parsing": ("Skriv en dato (åååå-mm-dd).", "Enter a date (yyyy-mm-dd)."),
+    "date_from_datetime_parsing": ("Skriv en dato (åååå-mm-dd).", "Enter a date (yyyy-mm-dd)."),
+    "date_type": ("Skriv en dato (åååå-mm-dd).", "Enter a date (yyyy-mm-dd)."),
+    "missing_roles": (
+        "Oppgi minst én kontaktperson for hver rolle. Mangler: {missing}.",
+        "Give at least one contact for every role. Missing: {missing}.",
+    ),
+    "phone": ("Skriv et telefonnummer, for eksempel +47 22 33 44 55.", "Enter a phone number, e.g. +47 22 33 44 55."),
+    "supplier_incomplete": (
+        "Oppgi både leverandørens navn og organisasjonsnummer.",
+        "Give both the supplier's name and organisation number.",
+    ),
+    "must_be_true": ("Dette må bekreftes.", "This must be confirmed."),
+    "not_a_contact": (
+        "Adressen er ikke registrert som teknisk kontakt eller fagkontakt for virksomheten.",
+        "The address is not registered as a technical or business contact of the company.",
+    ),
+    "https_origin": ("Skriv https-adresser, for eksempel https://app.forsikring.no.", "Give https origins."),
 }
 GENERAL = {
     "expired": (
@@ -118,12 +136,28 @@ def general(kind: str, language: str) -> str:
 
 @dataclass(frozen=True)
 class WebForm:
-    """A process's form: its template, its model, and the workflow that opens the case."""
+    """A process's form: its template, its model, and the workflow that opens the case.
+
+    `from_browser` turns a browser form's flat fields into the JSON body's shape (rows of contacts, check boxes);
+    a field's name in the form is its path in the body (`contacts.0.email`), so errors land next to the field.
+    """
 
     template: str
     model: type[BaseModel]
     submit: Callable[[Services, Any, Channel, int], Awaitable[Case]]  # the int: identity numbers masked
     max_body_bytes: int | None = None
+    from_browser: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+class SubmissionRefused(Exception):
+    """A valid body the workflow cannot take now (e.g. a registration already open): nothing is stored, and the
+    sender learns why. `errors` point at fields when one field is the reason."""
+
+    def __init__(
+        self, status: int, nb: str, en: str, errors: dict[str, str] | None = None, reference: str | None = None
+    ) -> None:
+        super().__init__(en)
+        self.status, self.nb, self.en, self.errors, self.reference = status, nb, en, errors or {}, reference
 
 
 class _Rejected(Exception):
@@ -150,7 +184,7 @@ async def handle_form(req: func.HttpRequest, form: WebForm) -> func.HttpResponse
             return _render(services, form, language, data, {}, general("expired", language), 403)
     masked = mask_fields(data)
     try:
-        model = form.model.model_validate(data)
+        model = form.model.model_validate(form.from_browser(data) if is_browser and form.from_browser else data)
     except ValidationError as exc:
         errors = field_errors(exc, language)
         if not is_browser:
@@ -160,6 +194,14 @@ async def handle_form(req: func.HttpRequest, form: WebForm) -> func.HttpResponse
         return _render(services, form, language, data, errors, general("invalid", language), 422)
     try:
         case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API, masked)
+    except SubmissionRefused as refused:
+        text = refused.en if language == "en" else refused.nb
+        if not is_browser:
+            answer: dict[str, Any] = {"error": "refused", "message": text, "errors": refused.errors}
+            if refused.reference:
+                answer["reference"] = refused.reference
+            return json_response(answer, refused.status)
+        return _render(services, form, language, data, refused.errors, text, refused.status)
     except StorageUnavailable as exc:
         log.error("form %s: storage unavailable: %s", form.template, exc)
         if not is_browser:

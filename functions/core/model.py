@@ -87,6 +87,7 @@ class Contact(BaseModel):
     email: str
     roles: list[str]
     language: Language = "nb"
+    phone: str | None = None
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -115,6 +116,8 @@ class Organisation(BaseModel):
     environments: list[ConnectedEnvironment] = Field(default_factory=list)
     contacts: list[Contact] = Field(default_factory=list)
     terms_accepted: TermsAcceptance | None = None
+    onboarding: str | None = None  # the reference of its onboarding case (process A)
+    onboarding_rounds: int = 0  # closed onboardings (rejected, withdrawn): a new registration starts a new round
 
     def contact(self, email: str) -> Contact | None:
         wanted = email.casefold()

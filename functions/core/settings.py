@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     change_assessment_days: int = Field(14, ge=1, le=90)
     change_defer_days: int = Field(90, ge=1, le=730)
     terms_reminder_days: int = Field(14, ge=1, le=120)
+    onboarding_reminder_days: int = Field(5, ge=1, le=60)  # working days a step may wait before a reminder
+    agreement_url: str = "https://www.bits.no/ssu/tilknytningsavtale.pdf"
+    dpa_url: str = "https://www.bits.no/ssu/databehandleravtale.pdf"
+    default_terms_version: str = "1.0"
+    default_terms_url: str = "https://www.bits.no/ssu/vilkar-1.0.pdf"
     graph_batch_size: int = Field(20, ge=1, le=20)  # mails per JSON $batch request; 1 = one sendMail per mail
 
     @field_validator("committee_members")

@@ -125,6 +125,12 @@ class RegistryStore(Protocol):
         """Apply `change` to one organisation under its ETag (read again and retried on a conflict); None when the
         registry does not know it."""
 
+    async def get_organisation(self, organisation_number: str) -> Organisation | None:
+        """One organisation as stored now (not from the cache)."""
+
+    async def put_organisation(self, organisation: Organisation) -> None:
+        """Add or replace one organisation."""
+
 
 class DeliveryLimits(Protocol):
     async def suppressed(self) -> set[str]: ...

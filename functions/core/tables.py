@@ -776,6 +776,21 @@ class TableRegistryStore:
             await _upsert_in_batches(self._table, rows)
         return len(rows)
 
+    async def get_organisation(self, organisation_number: str) -> Organisation | None:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            try:
+                entity = await self._table.get_entity("organisation", organisation_number)
+            except ResourceNotFoundError:
+                return None
+        return Organisation.model_validate_json(entity["Body"])
+
+    async def put_organisation(self, organisation: Organisation) -> None:
+        row = {"PartitionKey": "organisation", "RowKey": organisation.organisation_number}
+        with storage_errors():
+            await self._storage.ensure_tables()
+            await self._table.upsert_entity({**row, "Body": organisation.model_dump_json()}, mode=UpdateMode.REPLACE)
+
     async def update_organisation(
         self, organisation_number: str, change: Callable[[Organisation], Organisation]
     ) -> Organisation | None:

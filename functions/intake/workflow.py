@@ -24,6 +24,7 @@ from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
 from ..incidents.security import ACKNOWLEDGE_DECISION, REPORTED_DECISION
 from ..incidents.workflow import TRIAGE_DECISION
+from ..onboarding.workflow import BITS_DECISION, COMPANY_DECISION, SOURCE_DECISION
 from ..questions.workflow import QUESTION_DECISION
 from ..terms.workflow import ACCEPT_DECISION
 from .commands import Decision, take_decision, token_in
@@ -85,6 +86,9 @@ DECISIONS: dict[str, Decision] = {
         DECIDE_DECISION,
         FOLLOW_UP_DECISION,
         ACCEPT_DECISION,
+        BITS_DECISION,
+        SOURCE_DECISION,
+        COMPANY_DECISION,
     )
 }
 

@@ -79,12 +79,14 @@ async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="%SSU_DEADLINES_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def deadlines_check(timer: func.TimerRequest) -> None:
     """Response targets (office hours), security breaches (round the clock), alerts (maintenance and deadlines),
-    change requests (assessment deadline, deferred date), terms not yet accepted as their effective date nears."""
+    change requests (assessment deadline, deferred date), terms not yet accepted as their effective date nears,
+    onboarding steps that wait too long."""
     from ..alerts.workflow import remind_alerts
     from ..cases.deadlines import check_response_targets
     from ..changes.workflow import check_change_requests
     from ..core.services import get_services
     from ..incidents.security import check_breach_deadlines
+    from ..onboarding.workflow import remind_onboarding
     from ..terms.workflow import remind_terms
 
     services = get_services()
@@ -93,6 +95,7 @@ async def deadlines_check(timer: func.TimerRequest) -> None:
     await remind_alerts(services)
     await check_change_requests(services)
     await remind_terms(services)
+    await remind_onboarding(services)
 
 
 @bp.function_name("overview")

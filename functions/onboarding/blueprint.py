@@ -1,0 +1,44 @@
+"""HTTP triggers of process A: registration and the request to connect to production. Handlers load on first call."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+@bp.function_name("onboarding_registration")
+@bp.route(route="onboarding/registration", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def onboarding_registration(req: func.HttpRequest) -> func.HttpResponse:
+    """GET the registration form (contacts as rows); POST it as a form or as JSON."""
+    from ..core.forms import handle_form
+    from .workflow import REGISTRATION_FORM
+
+    return await handle_form(req, REGISTRATION_FORM)
+
+
+@bp.function_name("onboarding_production")
+@bp.route(route="onboarding/production", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def onboarding_production(req: func.HttpRequest) -> func.HttpResponse:
+    """GET the form to ask for production; POST it as a form or as JSON (from a registered contact)."""
+    from ..core.forms import handle_form
+    from .workflow import PRODUCTION_FORM
+
+    return await handle_form(req, PRODUCTION_FORM)
+
+
+@bp.function_name("registry_organisation")
+@bp.route(route="registry/organisations/{number}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def registry_organisation(req: func.HttpRequest) -> func.HttpResponse:
+    """Bits: one company as the registry holds it now: status, environments, contacts, terms accepted."""
+    from ..core.http import json_response
+    from ..core.services import get_services
+    from ..core.store import StorageUnavailable
+
+    try:
+        found = await get_services().registry_store.get_organisation(req.route_params.get("number", ""))
+    except StorageUnavailable:
+        return json_response({"error": "unavailable"}, 503)
+    if found is None:
+        return json_response({"error": "not_found"}, 404)
+    return json_response(found.model_dump(mode="json"))

@@ -1,0 +1,605 @@
+"""Process A, onboarding a data consumer: registration → accepted → agreement signed → test access → production
+requested → in production, or rejected / withdrawn from anywhere, and offboarded at the end of the road.
+
+Every step is a reply to one of our emails, checked against the state machine below: Bits (GODKJENT, AVSLÅTT,
+SPØRSMÅL, SIGNERT, AVSLUTT), NAV and Altinn (TILGANG GITT), the company (TRUKKET, and the signatory's SIGNERT,
+which Bits confirms). A step that does not fit where the onboarding is gets a clear answer (where it is and what
+comes next) and changes nothing. The registry follows each step: the company is there from the registration
+(`registered`), gets `test` when NAV and Altinn have given test access and `production` when NAV has opened it -
+so alerts reach it exactly from then on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case
+from ..core.forms import SubmissionRefused, WebForm
+from ..core.mail import OutgoingMail
+from ..core.model import Case, CaseEvent, Channel, Contact, DecisionToken, Organisation, Process, TermsAcceptance
+from ..core.office_hours import is_working_day
+from ..core.privacy import mask_identity_numbers
+from ..core.registry import Registry
+from ..core.rendering import OSLO
+from ..core.services import Services
+from ..core.store import AlreadyProcessed, ConcurrentUpdate, StoredCase
+from ..core.tokens import issue, reply_address
+from ..intake.commands import Change, Command, Decision, Reply
+from .models import ProductionRequest, Registration, production_from_browser, registration_from_browser
+
+BITS = "onboarding.bits"
+SOURCE = "onboarding.source"
+COMPANY = "onboarding.company"
+
+APPROVE = Command("approve", ("GODKJENT", "APPROVE", "APPROVED"))
+REJECT = Command("reject", ("AVSLÅTT", "REJECT", "REJECTED"))
+ASK = Command("ask", ("SPØRSMÅL", "ASK"))
+SIGNED = Command("signed", ("SIGNERT", "SIGNED"))
+OFFBOARD = Command("offboard", ("AVSLUTT", "OFFBOARD"))
+GRANTED = Command("granted", ("TILGANG GITT", "ACCESS GRANTED"))
+WITHDRAW = Command("withdraw", ("TRUKKET", "WITHDRAWN", "WITHDRAW"))
+
+STEPS = ["registered", "accepted", "agreement_signed", "test_access", "production_requested", "in_production"]
+OPEN = set(STEPS[:-1])
+CLOSED = {"rejected", "withdrawn", "offboarded"}
+TEST_SOURCES = ("NAV", "ALTINN")  # who gives test access; NAV alone opens production
+
+REGISTRATIONS = CaseIntake(
+    name="onboarding-registration",
+    process=Process.ONBOARDING,
+    acknowledgement_template="onboarding_received",
+    bits_template="onboarding_to_bits",
+    bits_decision=BITS,
+    submitter_decision=COMPANY,
+    hold_unverified=False,  # a new company is in no registry yet; Bits verifies it before accepting
+    initial_status="registered",
+)
+
+
+def _merged_contacts(registration: Registration) -> list[Contact]:
+    """One registry contact per address, with every role it was given."""
+    merged: dict[str, Contact] = {}
+    for c in registration.contacts:
+        known = merged.get(c.email.casefold())
+        if known is None:
+            merged[c.email.casefold()] = Contact(
+                name=c.name, email=c.email, roles=[c.role], language=c.language, phone=c.phone
+            )
+        elif c.role not in known.roles:
+            known.roles.append(c.role)
+    return list(merged.values())
+
+
+async def register(services: Services, registration: Registration, channel: Channel, masked: int = 0) -> Case:
+    """Open the onboarding, and enter the company in the registry as `registered`."""
+    number = registration.organisation_number
+    existing = await services.registry_store.get_organisation(number)
+    if existing is not None and existing.onboarding and existing.status in OPEN:
+        raise SubmissionRefused(
+            409,
+            f"Det finnes allerede en åpen innmelding for {number}: {existing.onboarding}. Svar på e-posten i den "
+            "saken, eller kontakt Bits.",
+            f"There is already an open registration for {number}: {existing.onboarding}. Reply to the email of "
+            "that case, or contact Bits.",
+            reference=existing.onboarding,
+        )
+    if existing is not None and existing.environments:
+        raise SubmissionRefused(
+            409,
+            f"{existing.legal_name} er allerede tilknyttet ({', '.join(existing.environments)}). Kontakt Bits for "
+            "endringer.",
+            f"{existing.legal_name} is already connected ({', '.join(existing.environments)}). Contact Bits for "
+            "changes.",
+        )
+    rounds = existing.onboarding_rounds if existing else 0
+    submitter = next(c for c in registration.contacts if c.role == "business")
+    submission = Submission(
+        kind="registration",
+        organisation_number=number,
+        name=submitter.name,
+        email=submitter.email,
+        title=f"Innmelding: {registration.legal_name}",
+        language=registration.language,
+        details={
+            "legal_name": registration.legal_name,
+            "services": registration.services,
+            "supplier_organisation_number": registration.supplier_organisation_number,
+            "supplier_name": registration.supplier_name,
+            "finans_norge_member": registration.finans_norge_member,
+            "desired_go_live": registration.desired_go_live.isoformat(),
+            "contacts": [c.model_dump() for c in registration.contacts],
+        },
+        text={"comments": registration.comments or ""},
+        identity_numbers_removed=masked,
+    )
+    try:
+        # One open onboarding per company and round: a second registration at the same moment finds the first.
+        case = await open_case(services, REGISTRATIONS, submission, channel, markers=[f"onboarding-{number}-{rounds}"])
+    except AlreadyProcessed as done:
+        raise SubmissionRefused(
+            409,
+            f"Det finnes allerede en åpen innmelding for {number}: {done.reference}.",
+            f"There is already an open registration for {number}: {done.reference}.",
+            reference=done.reference,
+        ) from None
+    await services.registry_store.put_organisation(
+        Organisation(
+            organisation_number=number,
+            legal_name=registration.legal_name,
+            status="registered",
+            contacts=_merged_contacts(registration),
+            terms_accepted=existing.terms_accepted if existing else None,
+            onboarding=case.reference,
+            onboarding_rounds=rounds,
+        )
+    )
+    services.registry_cache.invalidate()
+    return case
+
+
+REGISTRATION_FORM = WebForm(
+    template="registration", model=Registration, submit=register, from_browser=registration_from_browser
+)
+
+
+# -- shared pieces ---------------------------------------------------------------------------------------------------
+
+
+async def _registry(services: Services, number: str, change: Callable[[Organisation], Organisation]) -> None:
+    await services.registry_store.update_organisation(number, change)
+    services.registry_cache.invalidate()
+
+
+def _status(status: str, **more: Any) -> Callable[[Organisation], Organisation]:
+    return lambda o: o.model_copy(update={"status": status, **more})
+
+
+def _closed(status: str) -> Callable[[Organisation], Organisation]:
+    """Rejected, withdrawn or offboarded: no environments, no alerts, and a new registration may start."""
+    return lambda o: o.model_copy(
+        update={"status": status, "environments": [], "onboarding_rounds": o.onboarding_rounds + 1}
+    )
+
+
+def next_step(case: Case) -> str:
+    """What the onboarding waits for, in words for the case page and the refusals."""
+    status = case.status
+    if status == "production_requested" and case.details.get("production_approved"):
+        return "nav_opens_production"
+    if status == "agreement_signed":
+        return "test_access"
+    return {
+        "registered": "bits_accepts",
+        "accepted": "agreement_signed",
+        "test_access": "production_request",
+        "production_requested": "bits_approves_production",
+    }.get(status, "none")
+
+
+def tell(
+    services: Services, case: Case, to: str, language: str, purpose: str, update: str, text: str = "", **more: Any
+) -> OutgoingMail:
+    return services.compose(
+        reference=case.reference,
+        purpose=purpose,
+        to=to,
+        template="onboarding_update",
+        language=language,
+        in_reply_to=acknowledgement_id(services, case) if to == case.submitter_email else None,
+        case=case,
+        update=update,
+        text=text,
+        next_step=next_step(case),
+        case_link=services.case_page_link(case.reference),
+        **more,
+    )
+
+
+def _contacts(case: Case, role: str) -> list[dict[str, Any]]:
+    return [c for c in case.details.get("contacts", []) if c["role"] == role]
+
+
+def _asks(
+    services: Services,
+    registry: Registry,
+    case: Case,
+    people: list[str],
+    decision: str,
+    template: str,
+    purpose: str,
+    **context: Any,
+) -> tuple[list[OutgoingMail], list[DecisionToken]]:
+    mails, tokens = [], []
+    for person in people:
+        token = issue(services, person, decision, single_use=False)
+        tokens.append(token)
+        mails.append(
+            services.compose(
+                reference=case.reference,
+                purpose=f"{purpose}-{token.token}",
+                to=person,
+                template=template,
+                language=registry.language_of(person),
+                reply_to=reply_address(services, token.token),
+                token=token.token,
+                replies_decide=True,
+                case=case,
+                **context,
+            )
+        )
+    return mails, tokens
+
+
+async def current_terms(services: Services) -> dict[str, str]:
+    """The terms version in force for new companies: the latest published (process E), else the configured one."""
+    published = [c for c in await services.store.cases(Process.CHANGE_REQUEST, "published") if c.kind == "terms"]
+    if published:
+        latest = max(published, key=lambda c: (c.details["effective_date"], c.created_at))
+        return {"version": str(latest.details["version"]), "url": str(latest.details["document_url"])}
+    settings = services.settings
+    return {"version": settings.default_terms_version, "url": settings.default_terms_url}
+
+
+class _Step:
+    def __init__(self, services: Services, stored: StoredCase, reply: Reply) -> None:
+        self.services = services
+        self.now = services.clock.now()
+        self.reply = reply
+        self.text = mask_identity_numbers(reply.text)[0]
+        self.key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
+        self.case = stored.case.model_copy(update={"updated_at": self.now})
+
+    def event(self, kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
+        return CaseEvent(
+            at=self.now,
+            actor=self.reply.sender,
+            channel=Channel.EMAIL,
+            kind=kind,
+            public=public,
+            summary=summary,
+            data=data,
+        )
+
+    def moved(self, status: str, **details: Any) -> Case:
+        return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
+
+    def refused(self, registry: Registry, what: str) -> Change:
+        """A step that does not fit where the onboarding is: nothing changes, and whoever tried learns why."""
+        case = self.case
+        mail = tell(
+            self.services,
+            case,
+            self.reply.sender,
+            registry.language_of(self.reply.sender),
+            f"refused-{self.key}",
+            "refused",
+            what,
+        )
+        event = self.event("step_refused", f"{what} refused: the onboarding is {case.status}", False, command=what)
+        return Change(case, event, [mail])
+
+
+# -- Bits ------------------------------------------------------------------------------------------------------------
+
+
+async def bits_decides(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    step = _Step(services, stored, reply)
+    case, status, number = step.case, step.case.status, step.case.organisation_number
+    command = reply.command.name if reply.command else None
+    submitter = case.submitter_email
+    if command is None:
+        return Change(case, step.event("note", "Internal note from Bits", False, text=step.text))
+    if command == "ask" and status in OPEN:
+        mail = tell(services, case, submitter, case.language, f"question-{step.key}", "question", step.text)
+        return Change(case, step.event("question_to_reporter", "Bits asked the company", True, text=step.text), [mail])
+    if command == "reject" and status in OPEN:
+        changed = step.moved("rejected", reason=step.text)
+        mail = tell(services, changed, submitter, case.language, "rejected", "rejected", step.text)
+
+        async def close() -> None:
+            await _registry(services, number, _closed("rejected"))
+
+        return Change(changed, step.event("rejected", "Bits rejected the onboarding", True), [mail], after=close)
+    if command == "approve" and status == "registered":
+        changed = step.moved("accepted")
+        terms = await current_terms(services)
+        signatories = [c["email"] for c in _contacts(case, "signatory")]
+        package, tokens = _asks(
+            services,
+            registry,
+            changed,
+            signatories,
+            COMPANY,
+            "onboarding_agreement",
+            "agreement",
+            terms=terms,
+            agreement_url=services.settings.agreement_url,
+            dpa_url=services.settings.dpa_url,
+        )
+        told = tell(services, changed, submitter, case.language, "accepted", "accepted")
+
+        async def accepted() -> None:
+            await _registry(services, number, _status("accepted"))
+
+        event = step.event("accepted", "Bits accepted the registration", True)
+        return Change(changed, event, [told, *package], tokens, after=accepted)
+    if command == "signed" and status == "accepted":
+        terms = await current_terms(services)
+        changed = step.moved("agreement_signed", terms_version_signed=terms["version"], access_granted=[])
+        people = [
+            c.email
+            for key in TEST_SOURCES
+            if key in registry.sources
+            for c in registry.sources[key].contacts
+            if c.has_role("onboarding")
+        ]
+        orders, tokens = _asks(
+            services, registry, changed, people, SOURCE, "onboarding_access_request", "test-access", environment="test"
+        )
+        told = tell(services, changed, submitter, case.language, "signed", "signed", terms["version"])
+        signatory = next(iter(_contacts(case, "signatory")), {"email": reply.sender})
+
+        async def signed() -> None:
+            acceptance = TermsAcceptance(
+                version=terms["version"], accepted_by=signatory["email"], accepted_at=step.now, channel="agreement"
+            )
+            await _registry(services, number, _status("agreement_signed", terms_accepted=acceptance))
+
+        event = step.event("agreement_signed", f"Agreement signed with terms {terms['version']}", True)
+        return Change(changed, event, [told, *orders], tokens, after=signed)
+    if command == "approve" and status == "production_requested" and not case.details.get("production_approved"):
+        changed = step.moved("production_requested", production_approved=step.now.isoformat())
+        nav = registry.sources.get("NAV")
+        people = [c.email for c in nav.contacts if c.has_role("onboarding")] if nav else []
+        orders, tokens = _asks(
+            services,
+            registry,
+            changed,
+            people,
+            SOURCE,
+            "onboarding_access_request",
+            "production-access",
+            environment="production",
+        )
+        told = tell(services, changed, submitter, case.language, "production_approved", "production_approved")
+        event = step.event("production_approved", "Bits approved production; NAV is asked to open it", True)
+        return Change(changed, event, [told, *orders], tokens)
+    if command == "offboard" and status not in CLOSED:
+        changed = step.moved("offboarded")
+        mail = tell(services, changed, submitter, case.language, "offboarded", "offboarded", step.text)
+
+        async def offboard() -> None:
+            await _registry(services, number, _closed("offboarded"))
+
+        return Change(changed, step.event("offboarded", "Bits offboarded the company", True), [mail], after=offboard)
+    return step.refused(registry, reply.command.words[0] if reply.command else "")
+
+
+# -- NAV and Altinn --------------------------------------------------------------------------------------------------
+
+
+async def source_grants(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    step = _Step(services, stored, reply)
+    case, number = step.case, step.case.organisation_number
+    source = registry.source_of_contact(reply.sender)
+    key = source.key if source else reply.sender
+    if reply.command is None:
+        return Change(case, step.event("message", f"Message from {key}", False, message=step.text))
+    technical = [c["email"] for c in _contacts(case, "technical")]
+    if case.status == "agreement_signed":
+        granted = sorted({*case.details.get("access_granted", []), key})
+        waiting = [s for s in TEST_SOURCES if s in registry.sources and s not in granted]
+        if waiting:
+            changed = step.moved("agreement_signed", access_granted=granted)
+            return Change(changed, step.event("access_granted", f"{key} gave test access", True, source=key))
+        changed = step.moved("test_access", access_granted=granted)
+        mails = [
+            tell(services, changed, person, registry.language_of(person), "test-access", "test_access")
+            for person in dict.fromkeys([case.submitter_email, *technical])
+        ]
+        services_wanted = list(case.details.get("services", []))
+
+        async def test_access() -> None:
+            await _registry(services, number, _status("test_access", environments=["test"], services=services_wanted))
+
+        event = step.event("test_access", "Test access given: connected to test", True, source=key)
+        return Change(changed, event, mails, after=test_access)
+    if case.status == "production_requested" and case.details.get("production_approved") and key == "NAV":
+        changed = step.moved("in_production")
+        people = dict.fromkeys(
+            [case.submitter_email, *technical, *(c.email for c in registry.bits_contacts("support"))]
+        )
+        mails = [
+            tell(services, changed, person, registry.language_of(person), "in-production", "in_production")
+            for person in people
+        ]
+
+        async def production() -> None:
+            await _registry(services, number, _status("in_production", environments=["test", "production"]))
+
+        event = step.event("in_production", "NAV opened production: connected to production", True, source=key)
+        return Change(changed, event, mails, after=production)
+    return step.refused(registry, reply.command.words[0])
+
+
+# -- the company -----------------------------------------------------------------------------------------------------
+
+
+async def company_acts(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
+    step = _Step(services, stored, reply)
+    case = step.case
+    if reply.command is None:
+        return Change(case, step.event("message", "Message from the company", True, message=step.text))
+    if reply.command == WITHDRAW and case.status in OPEN:
+        changed = step.moved("withdrawn", reason=step.text)
+        bits = [c.email for c in registry.bits_contacts("support")]
+        mails = [
+            tell(services, changed, person, registry.language_of(person), "withdrawn", "withdrawn", step.text)
+            for person in [case.submitter_email, *bits]
+        ]
+
+        async def withdraw() -> None:
+            await _registry(services, case.organisation_number, _closed("withdrawn"))
+
+        return Change(changed, step.event("withdrawn", "The company withdrew", True), mails, after=withdraw)
+    if reply.command == SIGNED and case.status == "accepted":
+        # The signatory's word is recorded; the state moves when Bits, who sees the e-signing service, confirms.
+        bits = [c.email for c in registry.bits_contacts("support")]
+        mails = [
+            tell(services, case, person, registry.language_of(person), f"says-signed-{step.key}", "confirm_signed")
+            for person in bits
+        ]
+        return Change(case, step.event("signatory_signed", "The signatory says the agreement is signed", True), mails)
+    return step.refused(registry, reply.command.words[0])
+
+
+BITS_DECISION = Decision(
+    name=BITS,
+    commands=(APPROVE, REJECT, ASK, SIGNED, OFFBOARD),
+    states=frozenset({*OPEN, "in_production"}),
+    handle=bits_decides,
+    accepts_plain_text=True,
+)
+SOURCE_DECISION = Decision(
+    name=SOURCE, commands=(GRANTED,), states=frozenset(OPEN), handle=source_grants, accepts_plain_text=True
+)
+COMPANY_DECISION = Decision(
+    name=COMPANY, commands=(WITHDRAW, SIGNED), states=frozenset(OPEN), handle=company_acts, accepts_plain_text=True
+)
+
+
+# -- connection to production ----------------------------------------------------------------------------------------
+
+
+async def request_production(services: Services, request: ProductionRequest, channel: Channel, masked: int = 0) -> Case:
+    """A registered technical or business contact asks to connect to production: Bits approves by reply."""
+    number = request.organisation_number
+    organisation = await services.registry_store.get_organisation(number)
+    contact = organisation.contact(request.email) if organisation else None
+    if organisation is None or contact is None or not (contact.has_role("technical") or contact.has_role("business")):
+        nb = "Adressen er ikke registrert som teknisk kontakt eller fagkontakt for virksomheten."
+        en = "The address is not registered as a technical or business contact of the company."
+        raise SubmissionRefused(403, nb, en, errors={"email": en if request.language == "en" else nb})
+    stored = await services.store.load(organisation.onboarding) if organisation.onboarding else None
+    if stored is None or stored.case.status != "test_access":
+        where = stored.case.status if stored else "none"
+        raise SubmissionRefused(
+            409,
+            f"Påkobling til produksjon kan bestilles når virksomheten har testtilgang. Innmeldingen står nå på: "
+            f"{where}.",
+            f"Connection to production can be requested once the company has test access. The onboarding is now "
+            f"at: {where}.",
+            reference=stored.case.reference if stored else None,
+        )
+    registry = await services.registry()
+    now = services.clock.now()
+    details = {
+        "production": request.model_dump(mode="json", exclude={"name", "language"}),
+    }
+    changed = stored.case.model_copy(
+        update={"status": "production_requested", "updated_at": now, "details": {**stored.case.details, **details}}
+    )
+    event = CaseEvent(
+        at=now,
+        actor=request.email,
+        channel=channel,
+        kind="production_requested",
+        public=True,
+        summary="The company asked to connect to production",
+        data=details["production"],
+    )
+    bits = [c.email for c in registry.bits_contacts("support")]
+    asks, tokens = _asks(
+        services, registry, changed, bits, BITS, "onboarding_to_bits", "production", stage="production", text={}
+    )
+    receipt = tell(services, changed, request.email, request.language, "production-requested", "production_requested")
+    try:
+        await services.store.transition(stored, changed, event, [receipt, *asks], tokens=tokens)
+    except ConcurrentUpdate:
+        raise SubmissionRefused(
+            409, "Saken ble endret samtidig. Send på nytt.", "The case changed meanwhile. Send it again."
+        ) from None
+    await _registry(services, number, _status("production_requested"))
+    return changed
+
+
+PRODUCTION_FORM = WebForm(
+    template="production", model=ProductionRequest, submit=request_production, from_browser=production_from_browser
+)
+
+
+# -- reminders -------------------------------------------------------------------------------------------------------
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    moment = start.astimezone(OSLO)
+    while days > 0:
+        moment += timedelta(days=1)
+        if is_working_day(moment.date()):
+            days -= 1
+    return moment
+
+
+def waiting_on(registry: Registry, case: Case) -> list[str]:
+    """Who the onboarding waits for now."""
+    step = next_step(case)
+    if step in ("bits_accepts", "bits_approves_production"):
+        return [c.email for c in registry.bits_contacts("support")]
+    if step == "agreement_signed":
+        return [c["email"] for c in _contacts(case, "signatory")]
+    if step == "test_access":
+        granted = set(case.details.get("access_granted", []))
+        return [
+            c.email
+            for key in TEST_SOURCES
+            if key in registry.sources and key not in granted
+            for c in registry.sources[key].contacts
+            if c.has_role("onboarding")
+        ]
+    if step == "nav_opens_production":
+        nav = registry.sources.get("NAV")
+        return [c.email for c in nav.contacts if c.has_role("onboarding")] if nav else []
+    return []  # test access: the company chooses when to ask for production
+
+
+async def remind_onboarding(services: Services) -> int:
+    """A step that has waited longer than SSU_ONBOARDING_REMINDER_DAYS working days reminds whoever it waits for;
+    after twice as long, Bits. Each reminder once per case and step."""
+    registry = await services.registry()
+    now = services.clock.now()
+    days = services.settings.onboarding_reminder_days
+    queued = 0
+    for case in await services.store.cases(Process.ONBOARDING):
+        if case.status not in OPEN:
+            continue
+        people = waiting_on(registry, case)
+        stage_key = f"{case.status}-{case.updated_at.isoformat()}"
+        for stage, after, to in (
+            ("reminder", days, people),
+            ("escalation", 2 * days, [c.email for c in registry.bits_contacts("support")]),
+        ):
+            if not to or now < add_working_days(case.updated_at, after):
+                continue
+            mails = [
+                tell(services, case, person, registry.language_of(person), f"{stage}-{stage_key}", stage)
+                for person in to
+            ]
+            event = CaseEvent(
+                at=now,
+                actor="deadlines",
+                channel=Channel.TIMER,
+                kind=f"onboarding_{stage}",
+                public=False,
+                summary=f"{stage.capitalize()}: waiting for {next_step(case)} since {case.updated_at.isoformat()}",
+            )
+            try:
+                await services.store.append(
+                    case.reference, event, mails, markers=[f"{stage}-{case.reference}-{stage_key}"]
+                )
+                queued += len(mails)
+            except AlreadyProcessed:
+                continue
+    return queued

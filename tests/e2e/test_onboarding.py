@@ -1,0 +1,184 @@
+"""Process A through the dev host: a new company from registration to production, every step a reply email, the
+registry checked at each step, and alerts reaching it exactly from test access (test) and production (production)."""
+
+from __future__ import annotations
+
+import random
+import re
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+
+from functions.core.identifiers import is_valid_organisation_number
+from tests.conftest import DevHostProcess
+from tests.e2e.test_alerts import MAINTENANCE, post
+from tests.e2e.test_decisions_by_reply import reply
+from tests.e2e.test_error_reports import plain
+from tests.e2e.test_questions_over_http import case_json, dispatch, outbox_mails
+
+BITS = "support@bits.example"
+
+
+def new_organisation_number() -> str:
+    while True:
+        number = f"3{random.randint(10_000_000, 99_999_999)}"
+        if is_valid_organisation_number(number):
+            return number
+
+
+def registration(number: str) -> dict[str, Any]:
+    domain = f"nyforsikring{number}.example"
+    return {
+        "organisation_number": number,
+        "legal_name": "Ny Forsikring ASA",
+        "contacts": [
+            {"role": "business", "name": "Berit Fag", "email": f"fag@{domain}", "phone": "+47 22 00 00 01"},
+            {"role": "technical", "name": "Tom Tekniker", "email": f"tek@{domain}", "phone": "+47 22 00 00 02"},
+            {"role": "security", "name": "Siv Sikker", "email": f"sik@{domain}", "phone": "+47 22 00 00 03"},
+            {"role": "signatory", "name": "Sam Signatar", "email": f"sign@{domain}", "phone": "+47 22 00 00 04"},
+        ],
+        "services": ["ufore"],
+        "finans_norge_member": True,
+        "desired_go_live": "2027-03-01",
+        "comments": "Vi bruker egen integrasjon.",
+    }
+
+
+def organisation(host: DevHostProcess, number: str) -> dict[str, Any]:
+    response = httpx.get(f"{host.url}/api/registry/organisations/{number}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def one(host: DevHostProcess, reference: str, address: str, subject: str) -> EmailMessage:
+    dispatch(host)
+    found = [m for m in outbox_mails(host, reference) if str(m["To"]) == address and subject in str(m["Subject"])]
+    assert len(found) == 1, [(str(m["To"]), str(m["Subject"])) for m in outbox_mails(host, reference)]
+    return found[0]
+
+
+def alert_reaches(host: DevHostProcess, environment: str, address: str) -> bool:
+    alert = post(
+        host,
+        {**MAINTENANCE, "source_alert_id": f"ONB-{random.randint(0, 10**9)}", "environments": [environment]},
+    ).json()["id"]
+    dispatch(host)
+    return address in {str(m["To"]) for m in outbox_mails(host, alert)}
+
+
+def test_a_new_company_from_registration_to_production(devhost: DevHostProcess) -> None:
+    number = new_organisation_number()
+    body = registration(number)
+    domain = f"nyforsikring{number}.example"
+    technical = f"tek@{domain}"
+    response = httpx.post(f"{devhost.url}/api/onboarding/registration", json=body)
+    assert response.status_code == 201, response.text
+    reference = response.json()["reference"]
+    assert reference.startswith("SSU-A-")
+    assert organisation(devhost, number)["status"] == "registered"
+    assert organisation(devhost, number)["environments"] == []
+    receipt = one(devhost, reference, f"fag@{domain}", "mottatt innmeldingen")
+    assert "TRUKKET" in plain(receipt)
+
+    # Bits accepts by replying; the signatory gets the agreement package with the terms version.
+    notice = one(devhost, reference, BITS, "Ny innmelding")
+    assert "Sam Signatar" in plain(notice) and "GODKJENT" in plain(notice)
+    reply(devhost, notice, "SIGNERT")  # too early: refused, nothing changes
+    assert case_json(devhost, reference)["case"]["status"] == "registered"
+    assert "kan ikke brukes nå" in plain(one(devhost, reference, BITS, "Steget kan ikke tas nå"))
+    reply(devhost, notice, "GODKJENT")
+    assert organisation(devhost, number)["status"] == "accepted"
+    package = one(devhost, reference, f"sign@{domain}", "Tilknytningsavtale til signering")
+    assert "versjon 1.0" in plain(package)
+
+    # The signatory says it is signed (Gmail); Bits confirms; NAV and Altinn are asked for test access.
+    reply(devhost, package, "SIGNERT", sender=f"Sam Signatar <sign@{domain}>", style="gmail")
+    assert case_json(devhost, reference)["case"]["status"] == "accepted"
+    assert one(devhost, reference, BITS, "Signataren sier")
+    reply(devhost, notice, "SIGNERT")
+    stored = organisation(devhost, number)
+    assert stored["status"] == "agreement_signed" and stored["terms_accepted"]["version"] == "1.0"
+    nav_order = one(devhost, reference, "onboarding@nav.example", "Bestilling av testtilgang")
+    altinn_order = one(devhost, reference, "drift@altinn.example", "Bestilling av testtilgang")
+    reply(devhost, nav_order, "TILGANG GITT", sender="NAV onboarding <onboarding@nav.example>")
+    assert case_json(devhost, reference)["case"]["status"] == "agreement_signed", "Altinn has not answered yet"
+    assert not alert_reaches(devhost, "test", technical)
+    reply(devhost, altinn_order, "TILGANG GITT", sender="Altinn drift <drift@altinn.example>", style="iphone")
+    stored = organisation(devhost, number)
+    assert stored["status"] == "test_access" and stored["environments"] == ["test"] and stored["services"] == ["ufore"]
+    assert one(devhost, reference, technical, "testtilgang")
+    assert alert_reaches(devhost, "test", technical), "test alerts from test access on"
+    assert not alert_reaches(devhost, "production", technical), "no production alerts before production"
+
+    # The technical contact asks for production; Bits approves; NAV opens it.
+    request = {
+        "organisation_number": number,
+        "name": "Tom Tekniker",
+        "email": technical,
+        "integration_tests_passed_on": "2026-11-20",
+        "test_report_reference": "NAV-TEST-2026-311",
+        "production_redirect_domains": ["https://app.nyforsikring.no"],
+        "maskinporten_client_id": "a1b2c3d4-prod",
+        "consent_text_confirmed": True,
+        "notices_subscribed": True,
+    }
+    asked = httpx.post(f"{devhost.url}/api/onboarding/production", json=request)
+    assert asked.status_code == 201, asked.text
+    assert organisation(devhost, number)["status"] == "production_requested"
+    production_notice = one(devhost, reference, BITS, "Påkobling til produksjon bestilt")
+    assert "a1b2c3d4-prod" in plain(production_notice)
+    reply(devhost, production_notice, "GODKJENT")
+    nav_production = one(devhost, reference, "onboarding@nav.example", "produksjonstilgang")
+    assert not alert_reaches(devhost, "production", technical)
+    reply(devhost, nav_production, "TILGANG GITT", sender="NAV onboarding <onboarding@nav.example>")
+    stored = organisation(devhost, number)
+    assert stored["status"] == "in_production" and stored["environments"] == ["test", "production"]
+    assert case_json(devhost, reference)["case"]["status"] == "in_production"
+    assert one(devhost, reference, technical, "koblet til produksjon")
+    assert alert_reaches(devhost, "production", technical), "production alerts once in production"
+    page = httpx.get(re.findall(r"https?://\S+case-page\S+", plain(receipt))[0])
+    assert page.status_code == 200 and "I produksjon" in page.text
+
+    # Bits offboards it: disconnected, no more alerts.
+    reply(devhost, notice, "AVSLUTT\nAvtalen er sagt opp.")
+    assert organisation(devhost, number)["environments"] == []
+    assert not alert_reaches(devhost, "production", technical)
+
+
+def test_bad_registrations_and_requests_change_nothing(devhost: DevHostProcess) -> None:
+    url = f"{devhost.url}/api/onboarding/registration"
+    number = new_organisation_number()
+    wrong = httpx.post(url, json={**registration(number), "organisation_number": "310000018"})
+    assert wrong.status_code == 422 and "organisation_number" in wrong.json()["errors"]
+    missing = {**registration(number), "contacts": registration(number)["contacts"][:2]}
+    answer = httpx.post(url, json=missing)
+    assert answer.status_code == 422 and "security, signatory" in answer.json()["errors"]["contacts"]
+    assert httpx.get(f"{devhost.url}/api/registry/organisations/{number}").status_code == 404, "nothing stored"
+
+    first = httpx.post(url, json=registration(number))
+    assert first.status_code == 201
+    again = httpx.post(url, json=registration(number))
+    assert again.status_code == 409 and again.json()["reference"] == first.json()["reference"]
+    assert first.json()["reference"] in again.json()["message"]
+
+    request = {
+        "organisation_number": number,
+        "name": "Ukjent",
+        "email": "noen@annet.example",
+        "integration_tests_passed_on": "2026-11-20",
+        "test_report_reference": "X",
+        "production_redirect_domains": ["https://app.example"],
+        "maskinporten_client_id": "abc-123",
+        "consent_text_confirmed": True,
+        "notices_subscribed": True,
+    }
+    stranger = httpx.post(f"{devhost.url}/api/onboarding/production", json=request)
+    assert stranger.status_code == 403 and "email" in stranger.json()["errors"]
+    too_early = httpx.post(
+        f"{devhost.url}/api/onboarding/production", json={**request, "email": f"tek@nyforsikring{number}.example"}
+    )
+    assert too_early.status_code == 409 and "testtilgang" in too_early.json()["message"]
+    assert organisation(devhost, number)["status"] == "registered"
+    assert case_json(devhost, first.json()["reference"])["case"]["status"] == "registered"
