@@ -42,3 +42,22 @@ async def registry_organisation(req: func.HttpRequest) -> func.HttpResponse:
     if found is None:
         return json_response({"error": "not_found"}, 404)
     return json_response(found.model_dump(mode="json"))
+
+
+@bp.function_name("registry_contacts")
+@bp.route(route="registry/contacts", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def registry_contacts(req: func.HttpRequest) -> func.HttpResponse:
+    """A company changes its contacts (form or JSON); an existing contact confirms it through a signed link."""
+    from ..core.forms import handle_form
+    from .contacts import CONTACTS_FORM
+
+    return await handle_form(req, CONTACTS_FORM)
+
+
+@bp.function_name("registry_contacts_confirm")
+@bp.route(route="registry/contacts/confirm", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def registry_contacts_confirm(req: func.HttpRequest) -> func.HttpResponse:
+    """The existing contact's signed link: GET shows the change and a button, POST applies it."""
+    from .contacts import confirm_page
+
+    return await confirm_page(req)

@@ -53,12 +53,22 @@ class ContactIn(BaseModel):
     language: Literal["nb", "en"] = "nb"
 
 
+def _every_role(contacts: list[ContactIn]) -> list[ContactIn]:
+    missing = [role for role in ROLES if not any(c.role == role for c in contacts)]
+    if missing:
+        raise PydanticCustomError("missing_roles", "missing roles: {missing}", {"missing": ", ".join(missing)})
+    return contacts
+
+
+Contacts = Annotated[list[ContactIn], Field(min_length=1, max_length=20), AfterValidator(_every_role)]
+
+
 class Registration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     organisation_number: OrganisationNumber
     legal_name: Title
-    contacts: list[ContactIn] = Field(min_length=1, max_length=20)
+    contacts: Contacts
     services: list[Literal["ufore", "aap"]] = Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True})
     supplier_organisation_number: OrganisationNumber | None = None
     supplier_name: PersonName | None = None
@@ -66,14 +76,6 @@ class Registration(BaseModel):
     desired_go_live: date
     comments: LongText | None = None
     language: Literal["nb", "en"] = "nb"
-
-    @field_validator("contacts")
-    @classmethod
-    def _every_role(cls, contacts: list[ContactIn]) -> list[ContactIn]:
-        missing = [role for role in ROLES if not any(c.role == role for c in contacts)]
-        if missing:
-            raise PydanticCustomError("missing_roles", "missing roles: {missing}", {"missing": ", ".join(missing)})
-        return contacts
 
     @field_validator("services")
     @classmethod
@@ -89,8 +91,9 @@ class Registration(BaseModel):
         return self
 
 
-def registration_from_browser(data: dict[str, Any]) -> dict[str, Any]:
-    """The browser form's rows (`contacts.0.name`, …, a "same as above" box) and check boxes, as the JSON body."""
+def contact_rows(data: dict[str, Any]) -> dict[str, Any]:
+    """A browser form's contact rows (`contacts.0.name`, …, one row per role, a "same person as above" box) as the
+    JSON body's `contacts` list; the other fields as they are."""
     shaped: dict[str, Any] = {k: v for k, v in data.items() if not k.startswith("contacts.")}
     contacts: list[dict[str, Any]] = []
     for index, role in enumerate(ROLES):
@@ -99,6 +102,12 @@ def registration_from_browser(data: dict[str, Any]) -> dict[str, Any]:
             row = {**contacts[-1]}
         contacts.append({**{k: v for k, v in row.items() if v not in (None, "")}, "role": role})
     shaped["contacts"] = contacts
+    return shaped
+
+
+def registration_from_browser(data: dict[str, Any]) -> dict[str, Any]:
+    """The registration form's rows and check boxes, as the JSON body."""
+    shaped = contact_rows(data)
     services = data.get("services", [])
     shaped["services"] = services if isinstance(services, list) else [services]
     shaped["finans_norge_member"] = data.get("finans_norge_member") in ("on", "true", "yes", True)
@@ -136,3 +145,15 @@ def production_from_browser(data: dict[str, Any]) -> dict[str, Any]:
     for box in ("consent_text_confirmed", "notices_subscribed"):
         shaped[box] = data.get(box) in ("on", "true", "yes", True)
     return shaped
+
+
+class ContactUpdate(BaseModel):
+    """A company's new list of contacts; it takes effect when an existing contact confirms it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_number: OrganisationNumber
+    name: PersonName
+    email: EmailAddress
+    contacts: Contacts
+    language: Literal["nb", "en"] = "nb"

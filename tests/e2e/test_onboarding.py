@@ -182,3 +182,46 @@ def test_bad_registrations_and_requests_change_nothing(devhost: DevHostProcess) 
     assert too_early.status_code == 409 and "testtilgang" in too_early.json()["message"]
     assert organisation(devhost, number)["status"] == "registered"
     assert case_json(devhost, first.json()["reference"])["case"]["status"] == "registered"
+
+
+def test_the_company_withdraws_and_may_register_again(devhost: DevHostProcess) -> None:
+    number = new_organisation_number()
+    url = f"{devhost.url}/api/onboarding/registration"
+    reference = httpx.post(url, json=registration(number)).json()["reference"]
+    receipt = one(devhost, reference, f"fag@nyforsikring{number}.example", "mottatt innmeldingen")
+    reply(devhost, receipt, "TRUKKET\nVi venter et år.", sender=f"Berit Fag <fag@nyforsikring{number}.example>")
+    assert case_json(devhost, reference)["case"]["status"] == "withdrawn"
+    stored = organisation(devhost, number)
+    assert stored["status"] == "withdrawn" and stored["environments"] == []
+    assert one(devhost, reference, BITS, "trukket")
+    again = httpx.post(url, json=registration(number))
+    assert again.status_code == 201 and again.json()["reference"] != reference
+
+
+def test_contacts_change_only_when_an_existing_contact_confirms(devhost: DevHostProcess) -> None:
+    number = new_organisation_number()
+    assert httpx.post(f"{devhost.url}/api/onboarding/registration", json=registration(number)).status_code == 201
+    before = organisation(devhost, number)["contacts"]
+    contacts = [
+        {**c, "email": c["email"].replace("tek@", "ny-tek@")} if c["role"] == "technical" else c
+        for c in registration(number)["contacts"]
+    ]
+    update = {"organisation_number": number, "name": "Tom", "email": "tom@annet.example", "contacts": contacts}
+    response = httpx.post(f"{devhost.url}/api/registry/contacts", json=update)
+    assert response.status_code == 201, response.text
+    reference = response.json()["reference"]
+    assert organisation(devhost, number)["contacts"] == before, "nothing changes before the confirmation"
+    mail = one(devhost, reference, f"sign@nyforsikring{number}.example", "Bekreft nye kontaktpersoner")
+    link = re.findall(r"https?://\S+/api/registry/contacts/confirm\?k=\S+", plain(mail))[0]
+    page = httpx.get(link)
+    assert page.status_code == 200 and "ny-tek@" in page.text
+    assert organisation(devhost, number)["contacts"] == before, "opening the link changes nothing"
+    assert httpx.post(link.replace("k=", "k=forged")).status_code == 400
+    assert "kontaktpersonene er endret" in httpx.post(link).text
+    assert "Allerede behandlet" in httpx.post(link).text
+    emails = {c["email"] for c in organisation(devhost, number)["contacts"]}
+    assert f"ny-tek@nyforsikring{number}.example" in emails and f"tek@nyforsikring{number}.example" not in emails
+    unknown = httpx.post(
+        f"{devhost.url}/api/registry/contacts", json={**update, "organisation_number": new_organisation_number()}
+    )
+    assert unknown.status_code == 404 and "organisation_number" in unknown.json()["errors"]

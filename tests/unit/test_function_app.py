@@ -27,6 +27,8 @@ EXPECTED = {
     "onboarding_registration": ("httpTrigger", "onboarding/registration"),
     "onboarding_production": ("httpTrigger", "onboarding/production"),
     "registry_organisation": ("httpTrigger", "registry/organisations/{number}"),
+    "registry_contacts": ("httpTrigger", "registry/contacts"),
+    "registry_contacts_confirm": ("httpTrigger", "registry/contacts/confirm"),
     "alerts": ("httpTrigger", "alerts"),
     "alert": ("httpTrigger", "alerts/{reference}"),
     "alert_resolve": ("httpTrigger", "alerts/{reference}/resolve"),

@@ -191,6 +191,8 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "reminder": False,
         "accept_link": "http://localhost/terms-accept?k=x",
         "next_step": "agreement_signed",
+        "requester": "<b>Frida</b>",
+        "contacts": [{"role": "technical", "name": "<b>Tore</b>", "email": "t@x.example", "phone": "+47 1"}],
         "environment": "production",
         "agreement_url": "https://bits.example/avtale.pdf",
         "dpa_url": "https://bits.example/dba.pdf",

@@ -1,0 +1,138 @@
+"""Registry maintenance: a company changes its contacts, and the change takes effect only when an existing contact
+(the signatory, else a business contact) confirms it through a signed link - so that no one can redirect a
+company's notices by filling in a form. The request is a case of process A (kind `contact_update`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import azure.functions as func
+
+from ..core.forms import SubmissionRefused, WebForm
+from ..core.http import html_response, requested_language
+from ..core.model import Case, CaseEvent, Channel, Contact, Process
+from ..core.services import Services, get_services
+from ..core.signing import sign, verify
+from ..core.store import ConcurrentUpdate, StorageUnavailable
+from .models import ContactUpdate, contact_rows
+
+PURPOSE = "contact-update"
+
+
+def merged(contacts: list[dict[str, Any]]) -> list[Contact]:
+    """One registry contact per address, with every role it was given."""
+    by_email: dict[str, Contact] = {}
+    for c in contacts:
+        known = by_email.get(c["email"].casefold())
+        if known is None:
+            by_email[c["email"].casefold()] = Contact(
+                name=c["name"], email=c["email"], roles=[c["role"]], language=c.get("language", "nb"), phone=c["phone"]
+            )
+        elif c["role"] not in known.roles:
+            known.roles.append(c["role"])
+    return list(by_email.values())
+
+
+async def request_update(services: Services, update: ContactUpdate, channel: Channel, masked: int = 0) -> Case:
+    organisation = await services.registry_store.get_organisation(update.organisation_number)
+    if organisation is None:
+        raise SubmissionRefused(
+            404,
+            "Virksomheten er ikke registrert. Meld den inn først.",
+            "The company is not registered. Register it first.",
+            errors={"organisation_number": "Ukjent virksomhet." if update.language == "nb" else "Unknown company."},
+        )
+    confirmers = [c for c in organisation.contacts if c.has_role("signatory")] or [
+        c for c in organisation.contacts if c.has_role("business")
+    ]
+    now = services.clock.now()
+    contacts = [c.model_dump() for c in update.contacts]
+    case = Case(
+        process=Process.ONBOARDING,
+        kind="contact_update",
+        status="awaiting_confirmation",
+        organisation_number=organisation.organisation_number,
+        submitter_name=update.name,
+        submitter_email=update.email,
+        submitter_verified=organisation.contact(update.email) is not None,
+        title=f"Nye kontaktpersoner: {organisation.legal_name}",
+        language=update.language,
+        created_at=now,
+        updated_at=now,
+        details={"contacts": contacts, "legal_name": organisation.legal_name},
+    )
+    event = CaseEvent(
+        at=now,
+        actor=update.email,
+        channel=channel,
+        kind="received",
+        public=True,
+        summary=f"{update.email} asked to change the contacts; waiting for an existing contact to confirm",
+    )
+
+    def mails(numbered: Case) -> list[Any]:
+        token = sign(
+            services.settings.effective_signing_key, PURPOSE, {"r": numbered.reference}, now + timedelta(days=7)
+        )
+        link = services.link(f"registry/contacts/confirm?k={token}")
+        return [
+            services.compose(
+                reference=numbered.reference,
+                purpose="confirm-contacts",
+                to=person.email,
+                template="contact_update_confirm",
+                language=person.language,
+                case=numbered,
+                requester=f"{update.name} <{update.email}>",
+                contacts=contacts,
+                confirm_link=link,
+            )
+            for person in confirmers
+        ]
+
+    return await services.store.create_case(case, event, mails)
+
+
+CONTACTS_FORM = WebForm(template="contacts", model=ContactUpdate, submit=request_update, from_browser=contact_rows)
+
+
+async def confirm_page(req: func.HttpRequest) -> func.HttpResponse:
+    """GET shows the new contacts and a button (a link preview changes nothing); POST applies them."""
+    services = get_services()
+    language = requested_language(req)
+    token = req.params.get("k", "")
+    payload = verify(services.settings.effective_signing_key, PURPOSE, token, services.clock.now())
+    try:
+        stored = await services.store.load(str(payload["r"])) if payload else None
+        if stored is None or stored.case.kind != "contact_update":
+            return _page(services, language, token, "invalid", None, 400)
+        if stored.case.status != "awaiting_confirmation":
+            return _page(services, language, token, "already", stored.case)
+        if req.method == "GET":
+            return _page(services, language, token, None, stored.case)
+        case = stored.case
+        now = services.clock.now()
+        changed = case.model_copy(update={"status": "closed", "updated_at": now})
+        event = CaseEvent(
+            at=now, actor="link", channel=Channel.FORM, kind="contacts_confirmed", public=True, summary="Confirmed"
+        )
+        try:
+            await services.store.transition(stored, changed, event)
+        except ConcurrentUpdate:
+            return _page(services, language, token, "already", case)
+        contacts = merged(case.details["contacts"])
+        await services.registry_store.update_organisation(
+            case.organisation_number, lambda o: o.model_copy(update={"contacts": contacts})
+        )
+        services.registry_cache.invalidate()
+    except StorageUnavailable:
+        return _page(services, language, token, "unavailable", None, 503)
+    return _page(services, language, token, "confirmed", changed)
+
+
+def _page(
+    services: Services, language: str, token: str, outcome: str | None, case: Case | None, status: int = 200
+) -> func.HttpResponse:
+    body = services.renderer.page("contacts_confirm", language=language, token=token, outcome=outcome, case=case)
+    return html_response(body, status, {"Cache-Control": "no-store"})
