@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 from ..alerts.models import AlertClosing, AlertIn, AlertUpdate
 from ..changes.models import ChangeRequest
 from ..incidents.models import ErrorReport, SecurityBreach
+from ..onboarding.models import ContactUpdate, ProductionRequest, Registration
 from ..questions.models import Question
 from ..terms.models import TermsVersion
 
@@ -115,6 +116,19 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "companies": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "Organisation": {
+        "type": "object",
+        "required": ["organisation_number", "legal_name", "status", "services", "environments", "contacts"],
+        "properties": {
+            "organisation_number": {"type": "string"},
+            "legal_name": {"type": "string"},
+            "status": {"type": "string"},
+            "services": {"type": "array", "items": {"type": "string"}},
+            "environments": {"type": "array", "items": {"type": "string", "enum": ["test", "production"]}},
+            "contacts": {"type": "array", "items": {"type": "object"}},
+        },
+        "additionalProperties": True,
+    },
     "Suppressions": {
         "type": "object",
         "required": ["addresses"],
@@ -130,6 +144,9 @@ REQUESTS: list[type[BaseModel]] = [
     SecurityBreach,
     ChangeRequest,
     TermsVersion,
+    Registration,
+    ProductionRequest,
+    ContactUpdate,
 ]
 
 
@@ -141,9 +158,9 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "The body is not a JSON object, or a query parameter is wrong.",
         401: "No API key, or a wrong one.",
-        403: "The alert belongs to another source.",
-        404: "No such alert or case.",
-        409: "The alert is closed, or changed meanwhile.",
+        403: "Not allowed: another source's alert, or an address that is not a contact of the company.",
+        404: "No such alert, case or company.",
+        409: "Not now: the alert is closed, or a registration is already open, or the step does not fit yet.",
         413: "The body is too large.",
         415: "The body is not application/json.",
         422: "A field is wrong: `errors` says which and why.",
@@ -174,7 +191,7 @@ def _form(model: type[BaseModel], summary: str, name: str, security: list[Any] |
             "tags": ["forms"],
             "requestBody": _body(model),
             "responses": {"201": _json("Receipt", "The case is opened.") | CASE_LINKS}
-            | _errors(400, 413, 415, 422, 503),
+            | _errors(400, 403, 404, 409, 413, 415, 422, 503),
         },
     }
     if security is not None:
@@ -285,6 +302,25 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/incidents/security": _form(SecurityBreach, "A security breach (C)", "securityBreach"),
             "/change-requests": _form(ChangeRequest, "A change request (E)", "changeRequest"),
             "/terms": _form(TermsVersion, "Bits publishes a version of the terms (E)", "terms", FUNCTION_KEY),
+            "/onboarding/registration": _form(
+                Registration, "Register a company as a data consumer (A)", "registration"
+            ),
+            "/onboarding/production": _form(
+                ProductionRequest, "Ask to connect to production (A), from a registered contact", "productionRequest"
+            ),
+            "/registry/contacts": _form(
+                ContactUpdate, "Change a company's contacts (confirmed by an existing contact)", "contactUpdate"
+            ),
+            "/registry/organisations/{number}": {
+                "parameters": [_reference("number")],
+                "get": {
+                    "operationId": "getOrganisation",
+                    "summary": "One company as the registry holds it: status, environments, contacts, terms accepted.",
+                    "tags": ["registry"],
+                    "security": FUNCTION_KEY,
+                    "responses": {"200": _json("Organisation", "The company.")} | _errors(404, 503),
+                },
+            },
             "/terms/{reference}": {
                 "parameters": [_reference()],
                 "get": {
