@@ -46,8 +46,10 @@ EMAIL_INTAKES: dict[str, CaseIntake] = {
         *(
             CaseIntake(f"email-{p.value}", p, "case_received", "case_to_bits")
             for p in Process
-            if p not in (Process.QUESTION, Process.ERROR_REPORT, Process.CHANGE_REQUEST)
+            if p not in (Process.QUESTION, Process.ERROR_REPORT, Process.CHANGE_REQUEST, Process.ONBOARDING)
         ),
+        # A company that is not registered yet is unknown by definition: its enquiry goes on at once, unverified.
+        CaseIntake("email-A", Process.ONBOARDING, "onboarding_email_received", "case_to_bits", hold_unverified=False),
         CaseIntake(
             "email-E",
             Process.CHANGE_REQUEST,

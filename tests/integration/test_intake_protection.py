@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from functions.core.graph import GraphClient
@@ -102,3 +103,14 @@ async def test_only_a_source_contact_makes_a_draft_alert(services: Services) -> 
         "drift@nav.example",
         "support@bits.example",
     ]
+
+
+async def test_an_emailed_registration_points_the_company_to_the_form(services: Services) -> None:
+    outcome = await process_message(
+        services,
+        _mail("ny@ukjent-forsikring.example", "ssu@bits.example", "Innmelding av nytt selskap", "Vi vil bli med."),
+    )
+    assert outcome.reference and outcome.reference.startswith("SSU-A-")
+    due = await services.store.due_mails(services.clock.now() + timedelta(minutes=1), 100)
+    [ack] = [m for m in due if m.mail.reference == outcome.reference and m.mail.to == "ny@ukjent-forsikring.example"]
+    assert "/api/onboarding/registration" in ack.mail.text
