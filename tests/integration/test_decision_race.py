@@ -110,3 +110,45 @@ async def test_a_token_decides_only_on_its_own_case(services: Services) -> None:
     assert outcome.status == "refused"
     stored = await services.store.load(second.reference)
     assert stored is not None and stored.case.status == "new"
+
+
+async def test_two_approvers_of_a_change_request_at_the_same_moment(services: Services) -> None:
+    """Process E: both approvers reply at once with opposite decisions; exactly one counts, the other is told."""
+    from functions.changes.models import ChangeRequest
+    from functions.changes.workflow import submit_change_request, to_decision
+
+    request = ChangeRequest(
+        organisation_number="310000019",
+        name="Frida",
+        email="fag@demo-forsikring.example",
+        service="ufore",
+        change_type="api",
+        title="Kappløp mellom godkjennere",
+        description="Ny parameter.",
+        need_and_benefit="Raskere oppslag.",
+        urgency="normal",
+    )
+    case = await submit_change_request(services, request, Channel.API)
+    stored = await services.store.load(case.reference)
+    assert stored is not None
+    changed, mails, tokens = await to_decision(services, await services.registry(), stored.case, "no_committee")
+    event = CaseEvent(
+        at=services.clock.now(), actor="t", channel=Channel.API, kind="complete", public=True, summary="x"
+    )
+    await services.store.transition(stored, changed, event, mails, tokens=tokens)
+    by_person = {t.person: t.token for t in tokens}
+
+    def decision(person: str, word: str, n: int) -> bytes:
+        return (
+            f"From: {person}\r\nTo: {reply_address(services, by_person[person])}\r\n"
+            f"Subject: SV: [{case.reference}] Beslutning\r\nMessage-ID: <approver-{n}@bits.example>\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{word}\r\nBegrunnelse.\r\n"
+        ).encode()
+
+    outcomes = await asyncio.gather(
+        process_message(services, decision("godkjenner1@bits.example", "GODKJENT", 1)),
+        process_message(services, decision("godkjenner2@bits.example", "AVSLÅTT", 2)),
+    )
+    assert sorted(o.status for o in outcomes) == ["already_decided", "decided"]
+    kinds = [e.kind for e in await services.store.events(case.reference)]
+    assert kinds.count("approved") + kinds.count("rejected") == 1 and kinds.count("decision_too_late") == 1
