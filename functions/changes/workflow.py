@@ -15,7 +15,6 @@ group, through Bits' approvers) → NAV plans and implements. Every step is a re
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,13 +23,11 @@ from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, 
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, DecisionToken, Process
-from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.rendering import OSLO
 from ..core.services import Services
 from ..core.store import ConcurrentUpdate, StoredCase
-from ..core.tokens import issue, reply_address
-from ..intake.commands import Change, Command, Decision, Reply
+from ..intake.commands import Change, Command, Decision, Reply, Step, ask_by_reply
 from .models import ChangeRequest
 
 HANDLE = "change.handle"
@@ -97,32 +94,6 @@ CHANGE_REQUEST_FORM = WebForm(template="change_request", model=ChangeRequest, su
 # -- shared pieces ---------------------------------------------------------------------------------------------------
 
 
-class _Step:
-    """The event, key and mails of one reply, so that each handler reads as the process does."""
-
-    def __init__(self, services: Services, case: Case, reply: Reply) -> None:
-        self.services = services
-        self.now = services.clock.now()
-        self.reply = reply
-        self.text = mask_identity_numbers(reply.text)[0]
-        self.key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
-        self.case = case.model_copy(update={"updated_at": self.now})
-
-    def event(self, kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
-        return CaseEvent(
-            at=self.now,
-            actor=self.reply.sender,
-            channel=Channel.EMAIL,
-            kind=kind,
-            public=public,
-            summary=summary,
-            data=data,
-        )
-
-    def moved(self, status: str, **details: Any) -> Case:
-        return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
-
-
 def tell_submitter(services: Services, case: Case, purpose: str, update: str, text: str = "") -> OutgoingMail:
     return services.compose(
         reference=case.reference,
@@ -147,47 +118,13 @@ async def request_text(services: Services, case: Case) -> dict[str, Any]:
     return data
 
 
-def _asks(
-    services: Services,
-    registry: Registry,
-    case: Case,
-    people: list[str],
-    decision: str,
-    template: str,
-    purpose: str,
-    *,
-    single_use: bool = True,
-    **context: Any,
-) -> tuple[list[OutgoingMail], list[DecisionToken]]:
-    """One email per person asking them to act by replying, each with a token of their own."""
-    mails, tokens = [], []
-    for person in people:
-        token = issue(services, person, decision, single_use=single_use)
-        tokens.append(token)
-        mails.append(
-            services.compose(
-                reference=case.reference,
-                purpose=f"{purpose}-{token.token}",
-                to=person,
-                template=template,
-                language=registry.language_of(person),
-                reply_to=reply_address(services, token.token),
-                token=token.token,
-                case=case,
-                replies_decide=True,
-                **context,
-            )
-        )
-    return mails, tokens
-
-
 async def to_decision(
     services: Services, registry: Registry, case: Case, why: str
 ) -> tuple[Case, list[OutgoingMail], list[DecisionToken]]:
     """The request goes to the approvers with the committee's recommendations; `why` says what brought it there."""
     changed = case.model_copy(update={"status": "awaiting_decision", "updated_at": services.clock.now()})
     approvers = [c.email for c in registry.bits_contacts("approver")]
-    mails, tokens = _asks(
+    mails, tokens = ask_by_reply(
         services,
         registry,
         changed,
@@ -209,7 +146,7 @@ async def to_decision(
 
 
 async def handle(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
-    step = _Step(services, stored.case, reply)
+    step = Step(services, stored.case, reply)
     case = step.case
     if reply.command is None:
         return Change(case, step.event("note", "Internal note from Bits", False, text=step.text))
@@ -238,7 +175,7 @@ async def handle(services: Services, stored: StoredCase, reply: Reply, registry:
         return Change(changed, step.event("complete", "Complete; to decision", True), [told, *mails], tokens)
     due = step.now + timedelta(days=services.settings.change_assessment_days)
     changed = step.moved("in_assessment", assessment_due=due.isoformat(), recommendations={})
-    mails, tokens = _asks(
+    mails, tokens = ask_by_reply(
         services,
         registry,
         changed,
@@ -259,7 +196,7 @@ VERDICTS = {"recommend": "recommended", "not_recommended": "not_recommended", "n
 
 
 async def assess(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
-    step = _Step(services, stored.case, reply)
+    step = Step(services, stored.case, reply)
     if reply.command is None:
         return Change(step.case, step.event("note", "Comment from the committee without a recommendation", False))
     verdict = VERDICTS[reply.command.name]
@@ -292,7 +229,7 @@ def _date_in(text: str) -> date | None:
 
 
 async def decide(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
-    step = _Step(services, stored.case, reply)
+    step = Step(services, stored.case, reply)
     decision = {"by": reply.sender, "at": step.now.isoformat(), "reason": step.text}
     if reply.command is None:
         return Change(step.case, step.event("note", "Comment from an approver without a decision", False))
@@ -312,7 +249,7 @@ async def decide(services: Services, stored: StoredCase, reply: Reply, registry:
     nav = registry.sources.get("NAV")
     operations = [c.email for c in nav.contacts if c.has_role("operations")] if nav else []
     text = await request_text(services, stored.case)
-    to_nav, tokens = _asks(
+    to_nav, tokens = ask_by_reply(
         services,
         registry,
         changed,
@@ -357,7 +294,7 @@ async def decide(services: Services, stored: StoredCase, reply: Reply, registry:
 
 
 async def follow_up(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
-    step = _Step(services, stored.case, reply)
+    step = Step(services, stored.case, reply)
     if reply.command is None:
         return Change(step.case, step.event("message", "Message from NAV", False, message=step.text))
     if reply.command == PLANNED:

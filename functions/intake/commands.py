@@ -9,19 +9,22 @@ case's ETag and the token's, and records every outcome - applied, refused, uncle
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, DecisionToken
+from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.rendering import local_time
 from ..core.services import Services
 from ..core.store import ConcurrentUpdate, StoredCase, StoredToken
-from ..core.tokens import reply_address
+from ..core.tokens import issue, reply_address
 from .outcome import Outcome
 from .parser import InboundMessage
 
@@ -70,6 +73,67 @@ class Decision:
     states: frozenset[str]
     handle: Handler
     accepts_plain_text: bool = False  # a reply without a command word means something (e.g. an answer to relay)
+
+
+class Step:
+    """What a handler works with for one reply: the time, the masked text, a key unique to the reply, the case as
+    touched now, and the event and status change it records - so that each process's handler reads as its steps."""
+
+    def __init__(self, services: Services, case: Case, reply: Reply) -> None:
+        self.services = services
+        self.now = services.clock.now()
+        self.reply = reply
+        self.text = mask_identity_numbers(reply.text)[0]
+        self.key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
+        self.case = case.model_copy(update={"updated_at": self.now})
+
+    def event(self, kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
+        return CaseEvent(
+            at=self.now,
+            actor=self.reply.sender,
+            channel=Channel.EMAIL,
+            kind=kind,
+            public=public,
+            summary=summary,
+            data=data,
+        )
+
+    def moved(self, status: str, **details: Any) -> Case:
+        return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
+
+
+def ask_by_reply(
+    services: Services,
+    registry: Registry,
+    case: Case,
+    people: list[str],
+    decision: str,
+    template: str,
+    purpose: str,
+    *,
+    single_use: bool = True,
+    **context: Any,
+) -> tuple[list[OutgoingMail], list[DecisionToken]]:
+    """One email per person asking them to act by replying, each with a token of their own for `decision`."""
+    mails, tokens = [], []
+    for person in people:
+        token = issue(services, person, decision, single_use=single_use)
+        tokens.append(token)
+        mails.append(
+            services.compose(
+                reference=case.reference,
+                purpose=f"{purpose}-{token.token}",
+                to=person,
+                template=template,
+                language=registry.language_of(person),
+                reply_to=reply_address(services, token.token),
+                token=token.token,
+                case=case,
+                replies_decide=True,
+                **context,
+            )
+        )
+    return mails, tokens
 
 
 def token_in(message: InboundMessage, shared_mailbox: str) -> str | None:

@@ -11,7 +11,6 @@ so alerts reach it exactly from then on.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,15 +18,13 @@ from typing import Any
 from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case
 from ..core.forms import SubmissionRefused, WebForm
 from ..core.mail import OutgoingMail
-from ..core.model import Case, CaseEvent, Channel, Contact, DecisionToken, Organisation, Process, TermsAcceptance
+from ..core.model import Case, CaseEvent, Channel, Contact, Organisation, Process, TermsAcceptance
 from ..core.office_hours import is_working_day
-from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.rendering import OSLO
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StoredCase
-from ..core.tokens import issue, reply_address
-from ..intake.commands import Change, Command, Decision, Reply
+from ..intake.commands import Change, Command, Decision, Reply, Step, ask_by_reply
 from .models import ProductionRequest, Registration, production_from_browser, registration_from_browser
 
 BITS = "onboarding.bits"
@@ -202,37 +199,6 @@ def _contacts(case: Case, role: str) -> list[dict[str, Any]]:
     return [c for c in case.details.get("contacts", []) if c["role"] == role]
 
 
-def _asks(
-    services: Services,
-    registry: Registry,
-    case: Case,
-    people: list[str],
-    decision: str,
-    template: str,
-    purpose: str,
-    **context: Any,
-) -> tuple[list[OutgoingMail], list[DecisionToken]]:
-    mails, tokens = [], []
-    for person in people:
-        token = issue(services, person, decision, single_use=False)
-        tokens.append(token)
-        mails.append(
-            services.compose(
-                reference=case.reference,
-                purpose=f"{purpose}-{token.token}",
-                to=person,
-                template=template,
-                language=registry.language_of(person),
-                reply_to=reply_address(services, token.token),
-                token=token.token,
-                replies_decide=True,
-                case=case,
-                **context,
-            )
-        )
-    return mails, tokens
-
-
 async def current_terms(services: Services) -> dict[str, str]:
     """The terms version in force for new companies: the latest published (process E), else the configured one."""
     published = [c for c in await services.store.cases(Process.CHANGE_REQUEST, "published") if c.kind == "terms"]
@@ -243,28 +209,9 @@ async def current_terms(services: Services) -> dict[str, str]:
     return {"version": settings.default_terms_version, "url": settings.default_terms_url}
 
 
-class _Step:
+class _Step(Step):
     def __init__(self, services: Services, stored: StoredCase, reply: Reply) -> None:
-        self.services = services
-        self.now = services.clock.now()
-        self.reply = reply
-        self.text = mask_identity_numbers(reply.text)[0]
-        self.key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
-        self.case = stored.case.model_copy(update={"updated_at": self.now})
-
-    def event(self, kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
-        return CaseEvent(
-            at=self.now,
-            actor=self.reply.sender,
-            channel=Channel.EMAIL,
-            kind=kind,
-            public=public,
-            summary=summary,
-            data=data,
-        )
-
-    def moved(self, status: str, **details: Any) -> Case:
-        return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
+        super().__init__(services, stored.case, reply)
 
     def refused(self, registry: Registry, what: str) -> Change:
         """A step that does not fit where the onboarding is: nothing changes, and whoever tried learns why."""
@@ -307,7 +254,7 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
         changed = step.moved("accepted")
         terms = await current_terms(services)
         signatories = [c["email"] for c in _contacts(case, "signatory")]
-        package, tokens = _asks(
+        package, tokens = ask_by_reply(
             services,
             registry,
             changed,
@@ -315,6 +262,7 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
             COMPANY,
             "onboarding_agreement",
             "agreement",
+            single_use=False,
             terms=terms,
             agreement_url=services.settings.agreement_url,
             dpa_url=services.settings.dpa_url,
@@ -336,8 +284,16 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
             for c in registry.sources[key].contacts
             if c.has_role("onboarding")
         ]
-        orders, tokens = _asks(
-            services, registry, changed, people, SOURCE, "onboarding_access_request", "test-access", environment="test"
+        orders, tokens = ask_by_reply(
+            services,
+            registry,
+            changed,
+            people,
+            SOURCE,
+            "onboarding_access_request",
+            "test-access",
+            single_use=False,
+            environment="test",
         )
         told = tell(services, changed, submitter, case.language, "signed", "signed", terms["version"])
         signatory = next(iter(_contacts(case, "signatory")), {"email": reply.sender})
@@ -354,7 +310,7 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
         changed = step.moved("production_requested", production_approved=step.now.isoformat())
         nav = registry.sources.get("NAV")
         people = [c.email for c in nav.contacts if c.has_role("onboarding")] if nav else []
-        orders, tokens = _asks(
+        orders, tokens = ask_by_reply(
             services,
             registry,
             changed,
@@ -362,6 +318,7 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
             SOURCE,
             "onboarding_access_request",
             "production-access",
+            single_use=False,
             environment="production",
         )
         told = tell(services, changed, submitter, case.language, "production_approved", "production_approved")
@@ -512,8 +469,17 @@ async def request_production(services: Services, request: ProductionRequest, cha
         data=details["production"],
     )
     bits = [c.email for c in registry.bits_contacts("support")]
-    asks, tokens = _asks(
-        services, registry, changed, bits, BITS, "onboarding_to_bits", "production", stage="production", text={}
+    asks, tokens = ask_by_reply(
+        services,
+        registry,
+        changed,
+        bits,
+        BITS,
+        "onboarding_to_bits",
+        "production",
+        single_use=False,
+        stage="production",
+        text={},
     )
     receipt = tell(services, changed, request.email, request.language, "production-requested", "production_requested")
     try:
