@@ -17,6 +17,9 @@ param sharedMailbox string = 'ssu@bits.example'
 @description('Object id of the person or group who may manage the Key Vault secrets (set by azd as the signed-in user).')
 param secretsOfficerPrincipalId string = ''
 
+@description('Email addresses of the expert committee (fagutvalg) that recommends on change requests.')
+param committeeMembers array = []
+
 @description('Read the shared mailbox through Graph (graph) or not at all yet (local: nothing is read).')
 @allowed(['graph', 'local'])
 param mailbox string = 'graph'
@@ -97,6 +100,7 @@ module app 'modules/functionapp.bicep' = {
     keyVaultUri: vault.outputs.uri
     sharedMailbox: sharedMailbox
     mailbox: mailbox
+    committeeMembers: committeeMembers
   }
 }
 

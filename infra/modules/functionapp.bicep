@@ -12,6 +12,7 @@ param appInsightsConnectionString string
 param keyVaultUri string
 param sharedMailbox string
 param mailbox string
+param committeeMembers array
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-${name}'
@@ -48,6 +49,7 @@ var appSettings = {
   SSU_MAIL_TRANSPORT: 'graph'
   SSU_GRAPH_AUTH: 'managed_identity'
   SSU_MAILBOX: mailbox
+  SSU_COMMITTEE_MEMBERS: string(committeeMembers)
   // Timer schedules: the host resolves %SSU_…% from app settings, so these must exist.
   SSU_OUTBOX_SCHEDULE: '0 */1 * * * *'
   SSU_MAILBOX_SCHEDULE: '0 */1 * * * *'

@@ -30,6 +30,7 @@ STAND_INS = {
     "publicBaseUrl": "https://func-ssu.azurewebsites.net",
     "sharedMailbox": "ssu@bits.example",
     "mailbox": "graph",
+    "string(committeeMembers)": '["fag@demo-forsikring.example"]',
     "'@Microsoft.KeyVault(${secret}/ssu-signing-key)'": "s" * 48,
     "'@Microsoft.KeyVault(${secret}/ssu-graph-client-state)'": "c" * 48,
     "'@Microsoft.KeyVault(${secret}/ssu-alert-keys)'": '{"NAV": ["' + "a" * 64 + '"]}',
