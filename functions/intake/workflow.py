@@ -26,6 +26,7 @@ from ..incidents.security import ACKNOWLEDGE_DECISION, REPORTED_DECISION
 from ..incidents.workflow import TRIAGE_DECISION
 from ..onboarding.workflow import BITS_DECISION, COMPANY_DECISION, SOURCE_DECISION
 from ..questions.workflow import QUESTION_DECISION
+from ..terms.by_email import is_terms_command, publish_by_email
 from ..terms.workflow import ACCEPT_DECISION
 from .commands import Decision, take_decision, token_in
 from .mailbox import Mailbox
@@ -170,6 +171,9 @@ def _language(text: str) -> str:
 
 async def _new_case(services: Services, message: InboundMessage) -> Outcome:
     registry = await services.registry()
+    if is_terms_command(registry, message):
+        # Bits publishes a terms version by email (VILKÅR): validated as the form is, answered when it is not.
+        return await publish_by_email(services, message, await _attachments(services, message), [message.key])
     where = route(message.recipients, message.subject, message.text, services.settings.mail_aliases)
     organisations = registry.organisations_of_contact(message.from_address) or registry.organisations_of_domain(
         message.from_address.rsplit("@", 1)[-1]

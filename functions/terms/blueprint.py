@@ -33,3 +33,21 @@ async def terms_accept(req: func.HttpRequest) -> func.HttpResponse:
     from .views import accept_page
 
     return await accept_page(req)
+
+
+@bp.function_name("terms_document")
+@bp.route(route="terms-document/{sha256}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def terms_document(req: func.HttpRequest) -> func.HttpResponse:
+    """The PDF of a published terms version that Bits emailed; nothing else is served from here."""
+    from ..core.http import json_response
+    from ..core.services import get_services
+    from .by_email import terms_document as document
+
+    found = await document(get_services(), req.route_params.get("sha256", ""))
+    if found is None:
+        return json_response({"error": "not_found"}, 404)
+    return func.HttpResponse(
+        found,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": "inline; filename=vilkar.pdf", "X-Content-Type-Options": "nosniff"},
+    )

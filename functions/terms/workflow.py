@@ -49,7 +49,9 @@ def read_accept_link(services: Services, token: str) -> dict[str, Any] | None:
     return verify(services.settings.effective_signing_key, LINK_PURPOSE, token, services.clock.now())
 
 
-async def publish_terms(services: Services, terms: TermsVersion, channel: Channel, masked: int = 0) -> Case:
+async def publish_terms(
+    services: Services, terms: TermsVersion, channel: Channel, masked: int = 0, *, document_sha256: str | None = None
+) -> Case:
     """Store the version and tell every connected company. The same version again is the same case (and finishes
     telling the companies an interrupted run did not reach)."""
     registry = await services.registry()
@@ -70,6 +72,7 @@ async def publish_terms(services: Services, terms: TermsVersion, channel: Channe
             "version": terms.version,
             "effective_date": terms.effective_date.isoformat(),
             "document_url": terms.document_url,
+            "document_sha256": document_sha256,
         },
     )
     event = CaseEvent(

@@ -329,3 +329,62 @@ def test_terms_are_published_accepted_by_reply_and_link_and_the_rest_reminded(ho
         if "Påminnelse" in str(m["Subject"]) or "Reminder" in str(m["Subject"])
     )
     assert reminded == ["ingrid@nordlys-forsikring.example", "per@vestkyst-pk.example", "teknisk@test-pensjon.example"]
+
+
+def bits_emails(host: DevHostProcess, sender: str, subject: str, body: str, pdf: bytes | None, **headers: str) -> None:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "ssu@bits.example"
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@bits.example>"
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    if pdf is not None:
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename="vilkar.pdf")
+    (host.mail_dir / "inbox").mkdir(parents=True, exist_ok=True)
+    (host.mail_dir / "inbox" / f"terms-{uuid.uuid4().hex[:6]}.eml").write_bytes(message.as_bytes())
+    poll(host)
+
+
+def terms_cases(host: DevHostProcess) -> list[dict[str, Any]]:
+    found = httpx.get(f"{host.url}/api/cases", params={"process": "E"}).json()["cases"]
+    return [c for c in found if c["kind"] == "terms"]
+
+
+def test_terms_published_by_email_with_the_pdf_attached(host: DevHostProcess) -> None:
+    version = f"3.{uuid.uuid4().hex[:3]}"
+    pdf = b"%PDF-1.4 vilkar " + version.encode()
+    body = f"versjon: {version}\ngjelder fra: 1.3.2027\n\nNytt punkt 7 om lagringstid.\n\nHilsen\nBits"
+    bits_emails(host, "Bits brukerstøtte <support@bits.example>", f"VILKÅR {version}", body, pdf)
+    [case] = [c for c in terms_cases(host) if c["details"].get("version") == version]
+    assert case["status"] == "published" and case["details"]["effective_date"] == "2027-03-01"
+    document = httpx.get(case["details"]["document_url"])
+    assert document.status_code == 200 and document.content == pdf
+    assert document.headers["content-type"].startswith("application/pdf")
+    assert httpx.get(f"{host.url}/api/terms-document/{'0' * 64}").status_code == 404, "only terms documents"
+    text = plain(one(host, case["reference"], "signatar@demo-forsikring.example", ""))
+    assert "Nytt punkt 7 om lagringstid." in text and "Hilsen" not in text
+
+    # Without a version: nothing is published, and Bits is told what is missing.
+    before = len(terms_cases(host))
+    bits_emails(host, "Bits brukerstøtte <support@bits.example>", "VILKÅR", "gjelder fra: 1.3.2027\nEndringer.", pdf)
+    refused = [c for c in terms_cases(host) if c["status"] == "closed"]
+    assert refused and "version" in refused[-1]["details"]["errors"]
+    assert len(terms_cases(host)) == before + 1, "one refused attempt, kept closed"
+    assert "version" in plain(one(host, refused[-1]["reference"], BITS, "ikke publisert"))
+
+    # The same words from someone outside Bits, or from Bits failing DMARC, publish nothing.
+    published = len([c for c in terms_cases(host) if c["status"] == "published"])
+    bits_emails(
+        host, "Frida <fag@demo-forsikring.example>", "VILKÅR 9.9", "versjon: 9.9\ngjelder fra: 1.3.2027\nx", pdf
+    )
+    bits_emails(
+        host,
+        "Bits brukerstøtte <support@bits.example>",
+        "VILKÅR 9.8",
+        "versjon: 9.8\ngjelder fra: 1.3.2027\nx",
+        pdf,
+        Authentication_Results="mx.bits.example; dmarc=fail header.from=bits.example",
+    )
+    assert len([c for c in terms_cases(host) if c["status"] == "published"]) == published

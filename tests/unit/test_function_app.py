@@ -24,6 +24,7 @@ EXPECTED = {
     "terms_publish": ("httpTrigger", "terms"),
     "terms_acceptances": ("httpTrigger", "terms/{reference}"),
     "terms_accept": ("httpTrigger", "terms-accept"),
+    "terms_document": ("httpTrigger", "terms-document/{sha256}"),
     "onboarding_registration": ("httpTrigger", "onboarding/registration"),
     "onboarding_production": ("httpTrigger", "onboarding/production"),
     "registry_organisation": ("httpTrigger", "registry/organisations/{number}"),
