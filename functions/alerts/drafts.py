@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from ..core.cases import CaseIntake, Submission, open_case
+from ..core.cases import CaseIntake, Submission, open_case, submitted
 from ..core.forms import field_errors
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.registry import Registry
@@ -179,8 +179,7 @@ async def open_draft(
 
 
 async def draft_description(services: Services, case: Case) -> str:
-    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    data = received.data if received else {}
+    data = await submitted(services, case)
     return str(data.get("description") or split_reply(str(data.get("message", "")))[0]).strip()
 
 

@@ -19,7 +19,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, queue_in_chunks
+from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, queue_in_chunks, submitted
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, DecisionToken, Process
@@ -111,8 +111,7 @@ def tell_submitter(services: Services, case: Case, purpose: str, update: str, te
 
 async def request_text(services: Services, case: Case) -> dict[str, Any]:
     """What the submitter wrote: the form's fields, or the email's text."""
-    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    data = dict(received.data) if received else {}
+    data = await submitted(services, case)
     if not data.get("description"):
         data["description"] = data.get("message") or data.get("question") or ""
     return data

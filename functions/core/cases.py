@@ -118,6 +118,12 @@ def _tokens(services: Services, registry: Registry, intake: CaseIntake, submitte
     return tokens
 
 
+async def submitted(services: Services, case: Case) -> dict[str, Any]:
+    """What the submitter sent, as the case's first event keeps it (a form's fields, or an email's text)."""
+    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
+    return dict(received.data) if received else {}
+
+
 def organisation_name(registry: Registry, case: Case) -> str:
     """The company's legal name, or its number when the registry does not know it."""
     organisation = registry.organisation(case.organisation_number)
@@ -244,8 +250,7 @@ async def _confirm(services: Services, stored: StoredCase, intake: CaseIntake) -
         public=True,
         summary="The submitter confirmed their email address",
     )
-    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    text = {k: v for k, v in (received.data if received else {}).items() if k != "verified"}
+    text = {k: v for k, v in (await submitted(services, case)).items() if k != "verified"}
     tokens = _tokens(services, registry, intake, case.submitter_email)
     mails = _acknowledgement_and_notice(services, registry, intake, case, text, tokens)
     await services.store.transition(stored, case, event, mails, tokens=list(tokens.values()))

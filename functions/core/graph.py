@@ -134,6 +134,7 @@ class GraphTransport:
         request = RequestInformation(Method.POST, builder.url_template, builder.path_parameters)
         request.headers.try_add("Accept", "application/json")
         request.set_stream_content(base64.b64encode(mail.mime()), "text/plain")
+        # Kiota's error map: "XXX" stands for every 4xx and 5xx status, all read as Graph's OData error.
         await client.request_adapter.send_no_response_content_async(request, {"XXX": ODataError})
 
     async def _send_batch(self, group: Sequence[OutgoingMail]) -> list[Exception | None]:

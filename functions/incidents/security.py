@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..core.cases import CaseIntake, Submission, open_case, organisation_name
+from ..core.cases import CaseIntake, Submission, open_case, organisation_name, submitted
 from ..core.forms import WebForm
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers
@@ -207,5 +207,4 @@ async def _check_one_breach(services: Services, registry: Registry, case: Case, 
 
 
 async def _texts(services: Services, case: Case) -> dict[str, object]:
-    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    return dict(received.data) if received else {}
+    return await submitted(services, case)

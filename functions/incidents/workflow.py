@@ -13,7 +13,7 @@ import hashlib
 from contextlib import suppress
 
 from ..alerts.drafts import draft_from_report
-from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, organisation_name
+from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, organisation_name, submitted
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -136,8 +136,7 @@ async def triage(services: Services, stored: StoredCase, reply: Reply, registry:
 async def _description(services: Services, case: Case) -> str:
     """What the reporter wrote, for a data source: a form's description, or an email's new text without its
     quoted history and signature (which carry the reporter's name and number)."""
-    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    data = received.data if received else {}
+    data = await submitted(services, case)
     text = str(data.get("description") or split_reply(str(data.get("message", "")))[0])
     return without_sender(text, case.submitter_name, case.submitter_email)
 

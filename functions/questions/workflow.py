@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case
+from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, submitted
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -130,8 +130,7 @@ async def _ask_source(
     source = registry.sources.get(SOURCES.get(words[0].upper().strip(".,:"), "")) if words else None
     if source is None:
         return Change(case, event("note", "VIDERESEND without a known source (NAV, ALTINN or DIGDIR)", False))
-    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    data = received.data if received else {}
+    data = await submitted(services, case)
     # A form's question, or an email's new text only: the signature and quoted history carry the asker's details.
     question = str(data.get("question") or split_reply(str(data.get("message", "")))[0])
     question = without_sender(question, case.submitter_name, case.submitter_email)
@@ -160,8 +159,7 @@ async def _reclassify(
     from ..intake.workflow import EMAIL_INTAKES  # the email intakes open C and E cases with a plain receipt
 
     process = Process.ERROR_REPORT if reply.command == TO_ERROR else Process.CHANGE_REQUEST
-    received = next((e for e in await services.store.events(case.reference) if e.kind == "received"), None)
-    original = dict(received.data) if received else {}
+    original = await submitted(services, case)
     submission = Submission(
         kind="error_report" if process == Process.ERROR_REPORT else "change_request",
         organisation_number=case.organisation_number,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..core.cases import submitted
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, DecisionToken, Organisation, Process, TermsAcceptance
 from ..core.registry import Registry
@@ -232,14 +233,7 @@ async def remind_terms(services: Services) -> int:
         if not effective - lead <= today <= effective:
             continue
         registry = await services.registry_store.load_registry()  # fresh: an acceptance a minute ago counts
-        summary = next(
-            (
-                str(e.data.get("summary", ""))
-                for e in await services.store.events(case.reference)
-                if e.kind == "received"
-            ),
-            "",
-        )
+        summary = str((await submitted(services, case)).get("summary", ""))
         for organisation in connected(registry):
             if organisation.terms_accepted and organisation.terms_accepted.version == case.details["version"]:
                 continue
