@@ -197,6 +197,8 @@ async def decide_draft(services: Services, stored: StoredCase, reply: Reply, reg
         changed = touched.model_copy(update={"status": "discarded"})
         return Change(changed, event("discarded", "Bits discarded the draft alert", False, text=reply.text))
     description = await draft_description(services, case)
+    if len(description) > 5000:  # what the alert API accepts; the draft's email can be longer
+        description = description[:4990].rstrip() + " […]"
     proposal = {**case.details["proposal"], **corrections(reply.text)}
     fields = {"source_alert_id": case.reference, "title": case.title, "description": description or case.title}
     try:
@@ -242,7 +244,7 @@ DRAFT_DECISION = Decision(name=DRAFT, commands=(PUBLISH, DISCARD), states=frozen
 
 async def draft_from_report(services: Services, report: Case, by: str, description: str) -> str:
     """Bits' VARSEL on an error report: a draft alert for the component's source, linked to the report. One report
-    makes one draft: a second VARSEL (or the same reply processed again) returns the draft made before."""
+    has one open draft: a second VARSEL (or the same reply processed again) returns it, unless it was discarded."""
     component = str(report.details.get("component", ""))
     source_key = COMPONENT_SOURCE.get(component, "NAV")
     proposal = {
@@ -252,20 +254,26 @@ async def draft_from_report(services: Services, report: Case, by: str, descripti
         "severity": report.details.get("severity", "medium"),
         "starts_at": report.details.get("occurred_at") or report.created_at.isoformat(),
     }
-    try:
-        draft = await open_draft(
-            services,
-            REPORT_DRAFTS,
-            source_key=source_key,
-            name="Bits",
-            email=by,
-            title=report.title,
-            description=description,
-            proposal=proposal,
-            language="nb",
-            markers=[f"draft-of-{report.reference}"],
-            details={"linked_from": report.reference},
-        )
-        return draft.reference
-    except AlreadyProcessed as done:
-        return done.reference
+    marker = f"draft-of-{report.reference}"
+    for _ in range(10):
+        try:
+            draft = await open_draft(
+                services,
+                REPORT_DRAFTS,
+                source_key=source_key,
+                name="Bits",
+                email=by,
+                title=report.title,
+                description=description,
+                proposal=proposal,
+                language="nb",
+                markers=[marker],
+                details={"linked_from": report.reference},
+            )
+            return draft.reference
+        except AlreadyProcessed as done:
+            found = await services.store.load(done.reference)
+            if found is None or found.case.status != "discarded":
+                return done.reference
+            marker = f"draft-of-{report.reference}-after-{done.reference}"  # the last one was discarded: a new one
+    raise AlreadyProcessed(report.reference)

@@ -13,7 +13,7 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..core.cases import queue_in_chunks
+from ..core.cases import fanned_out, queue_in_chunks
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Contact, Process
 from ..core.registry import Registry
@@ -225,6 +225,11 @@ async def remind_alerts(services: Services) -> int:
     lead = timedelta(hours=services.settings.alert_reminder_hours)
     queued = 0
     for case in await services.store.cases(Process.NOTIFICATION, "published"):
+        if not await fanned_out(services, case.reference, f"fanout-{case.reference}-alert-r1"):
+            # A first fan-out that stopped half-way (a crash, or storage trouble after a draft was published).
+            description, description_en = await _description(services, case), case.details.get("description_en")
+            first = case.model_copy(update={"details": {**case.details, "revision": 1}})
+            queued += await fan_out(services, registry, first, description, description_en)
         details = case.details
         revision = int(details.get("revision", 1))
         due: list[tuple[str, datetime]] = []

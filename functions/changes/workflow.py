@@ -19,7 +19,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, queue_in_chunks, submitted
+from ..core.cases import CaseIntake, Submission, acknowledgement_id, fanned_out, open_case, queue_in_chunks, submitted
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, DecisionToken, Process
@@ -41,6 +41,7 @@ CHANGE_REQUESTS = CaseIntake(
     acknowledgement_template="change_request_received",
     bits_template="change_request_to_bits",
     bits_decision=HANDLE,
+    long_tokens=True,
 )
 
 COMPLETE = Command("complete", ("KOMPLETT", "COMPLETE"))
@@ -168,10 +169,11 @@ async def handle(services: Services, stored: StoredCase, reply: Reply, registry:
         return Change(changed, step.event("rejected", "Bits rejected the request", True, reason=step.text), [mail])
     # KOMPLETT: to the committee, or straight to decision when there is none.
     committee = services.settings.committee_members
-    told = tell_submitter(services, case, "assessment", "assessment")
     if not committee:
         changed, mails, tokens = await to_decision(services, registry, case, "no_committee")
+        told = tell_submitter(services, changed, "to-decision", "to_decision")
         return Change(changed, step.event("complete", "Complete; to decision", True), [told, *mails], tokens)
+    told = tell_submitter(services, case, "assessment", "assessment")
     due = step.now + timedelta(days=services.settings.change_assessment_days)
     changed = step.moved("in_assessment", assessment_due=due.isoformat(), recommendations={})
     mails, tokens = ask_by_reply(
@@ -257,36 +259,41 @@ async def decide(services: Services, stored: StoredCase, reply: Reply, registry:
         "change_request_to_nav",
         "to-nav",
         single_use=False,
+        days=services.settings.long_token_days,  # NAV answers IMPLEMENTERT months later
         text=text,
         reason=step.text,
     )
 
-    async def notify_companies() -> None:
-        # Every connected company's business contacts, after the decision is stored, in chunks with markers.
-        people = {
-            c.email.casefold(): c
-            for o in registry.organisations.values()
-            if o.environments
-            for c in o.contacts
-            if c.has_role("business")
-        }
-        mails = [
-            services.compose(
-                reference=changed.reference,
-                purpose="change-notice",
-                to=person.email,
-                template="change_notice",
-                language=person.language,
-                case=changed,
-                text=text,
-                reason=step.text,
-            )
-            for person in people.values()
-        ]
-        await queue_in_chunks(services, changed.reference, mails, f"change-notice-{changed.reference}", "notice")
-
     event = step.event("approved", "The reference group approved the request", True, reason=step.text)
-    return Change(changed, event, [told, *to_nav], tokens, after=notify_companies)
+    return Change(changed, event, [told, *to_nav], tokens, after=lambda: notify_companies(services, changed))
+
+
+async def notify_companies(services: Services, case: Case) -> None:
+    """An approved change, as a notice to every connected company's business contacts, in chunks with markers."""
+    registry = await services.registry()
+    text = await request_text(services, case)
+    reason = str(case.details.get("decision", {}).get("reason", ""))
+    people = {
+        c.email.casefold(): c
+        for o in registry.organisations.values()
+        if o.environments
+        for c in o.contacts
+        if c.has_role("business")
+    }
+    mails = [
+        services.compose(
+            reference=case.reference,
+            purpose="change-notice",
+            to=person.email,
+            template="change_notice",
+            language=person.language,
+            case=case,
+            text=text,
+            reason=reason,
+        )
+        for person in people.values()
+    ]
+    await queue_in_chunks(services, case.reference, mails, f"change-notice-{case.reference}", "notice")
 
 
 # -- NAV follows the approved change ---------------------------------------------------------------------------------
@@ -295,7 +302,8 @@ async def decide(services: Services, stored: StoredCase, reply: Reply, registry:
 async def follow_up(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
     step = Step(services, stored.case, reply)
     if reply.command is None:
-        return Change(step.case, step.event("message", "Message from NAV", False, message=step.text))
+        event = step.event("message", "Message from NAV", False, message=step.text)
+        return Change(step.case, event, step.to_bits(registry))
     if reply.command == PLANNED:
         changed = step.moved("planned", release=step.text)
         mail = tell_submitter(services, changed, f"planned-{step.key}", "planned", step.text)
@@ -339,6 +347,11 @@ async def check_change_requests(services: Services) -> int:
     moved = 0
     for process_case in await services.store.cases(Process.CHANGE_REQUEST):
         details = process_case.details
+        approved = details.get("decision", {}).get("outcome") == "approved"
+        if approved and not await fanned_out(
+            services, process_case.reference, f"change-notice-{process_case.reference}"
+        ):
+            await notify_companies(services, process_case)  # the notice that did not follow the decision
         if process_case.status == "in_assessment" and datetime.fromisoformat(details["assessment_due"]) <= now:
             why, kind, summary = "assessment_deadline", "assessment_closed", "The assessment deadline passed"
         elif process_case.status == "deferred" and date.fromisoformat(details["defer_until"]) <= today:

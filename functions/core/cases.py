@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,7 @@ class CaseIntake:
         tuple[str, str], ...
     ] = ()  # (data source, role) who get the notice too, e.g. ("NAV", "security")
     initial_status: str = CaseStatus.NEW  # the process's first state once the case goes on (e.g. "registered")
+    long_tokens: bool = False  # the process runs for months: its tokens live SSU_LONG_TOKEN_DAYS
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,21 @@ def _tokens(services: Services, registry: Registry, intake: CaseIntake, submitte
     tokens: dict[str, DecisionToken] = {}
     if intake.bits_decision is not None:
         for contact in registry.bits_contacts(intake.bits_role):
-            tokens[contact.email] = issue(services, contact.email, intake.bits_decision, single_use=False)
+            tokens[contact.email] = issue(
+                services,
+                contact.email,
+                intake.bits_decision,
+                single_use=False,
+                days=services.settings.long_token_days if intake.long_tokens else None,
+            )
     if intake.submitter_decision is not None:
-        tokens[submitter] = issue(services, submitter, intake.submitter_decision, single_use=False)
+        tokens[submitter] = issue(
+            services,
+            submitter,
+            intake.submitter_decision,
+            single_use=False,
+            days=services.settings.long_token_days if intake.long_tokens else None,
+        )
     return tokens
 
 
@@ -285,4 +299,21 @@ async def queue_in_chunks(
             queued += len(chunk)
         except AlreadyProcessed:
             continue  # this chunk went out before
+    done = CaseEvent(
+        at=services.clock.now(),
+        actor="fan-out",
+        channel=Channel.TIMER,
+        kind="fanned_out_all",
+        public=False,
+        summary=f"{label}: every recipient queued",
+        data={"marker": marker},
+    )
+    with suppress(AlreadyProcessed):
+        await services.store.append(reference, done, markers=[f"{marker}-done"])
     return queued
+
+
+async def fanned_out(services: Services, reference: str, marker: str) -> bool:
+    """Whether the fan-out with this marker finished (else a timer runs it again; its chunks make that safe)."""
+    events = await services.store.events(reference)
+    return any(e.kind == "fanned_out_all" and e.data.get("marker") == marker for e in events)

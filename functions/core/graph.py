@@ -108,6 +108,8 @@ class GraphTransport:
         self._graph = graph
         self._mailbox = mailbox
         self._batch_size = max(1, min(batch_size, 20))
+        # Exchange serves about four concurrent requests per mailbox; more only earns 429s.
+        self._gate = asyncio.Semaphore(4)
 
     async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
         size = self._batch_size
@@ -116,6 +118,10 @@ class GraphTransport:
         return [outcome for result in results for outcome in result]
 
     async def _send_group(self, group: Sequence[OutgoingMail]) -> list[Exception | None]:
+        async with self._gate:
+            return await self._send_group_now(group)
+
+    async def _send_group_now(self, group: Sequence[OutgoingMail]) -> list[Exception | None]:
         try:
             if len(group) == 1:
                 await self._send_one(group[0])

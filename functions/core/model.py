@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -101,7 +101,8 @@ class TermsAcceptance(BaseModel):
     version: str
     accepted_by: str
     accepted_at: datetime
-    channel: str  # email | link
+    channel: str  # email | link | agreement
+    effective_date: date | None = None  # of the version accepted: a company never goes back to an older one
 
 
 class Organisation(BaseModel):
@@ -176,6 +177,7 @@ class DecisionToken(BaseModel):
     decision: str
     expires_at: datetime
     single_use: bool = True
+    about: str | None = None  # what the token acts on within the case, e.g. one company's organisation number
     used_at: datetime | None = None
     used_by: str | None = None
     used_command: str | None = None

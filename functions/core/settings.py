@@ -144,6 +144,7 @@ class Settings(BaseSettings):
     change_assessment_days: int = Field(14, ge=1, le=90)
     change_defer_days: int = Field(90, ge=1, le=730)
     terms_reminder_days: int = Field(14, ge=1, le=120)
+    long_token_days: int = Field(400, ge=30, le=1100)  # tokens of steps that can come months later
     onboarding_reminder_days: int = Field(5, ge=1, le=60)  # working days a step may wait before a reminder
     agreement_url: str = "https://www.bits.no/ssu/tilknytningsavtale.pdf"
     dpa_url: str = "https://www.bits.no/ssu/databehandleravtale.pdf"

@@ -12,10 +12,34 @@ from datetime import datetime, timedelta
 from .model import Case, CaseEvent
 from .office_hours import add_office_time, office_time_between
 
-FIRST_RESPONSES = {"answered", "forwarded", "question_to_reporter", "resolved", "acknowledged"}
+# Bits' first move on a case, in any process: an answer, a question, a triage or handling step, a decision.
+FIRST_RESPONSES = {
+    "answered",
+    "forwarded",
+    "question_to_reporter",
+    "resolved",
+    "acknowledged",
+    "complete",
+    "duplicate",
+    "accepted",
+    "rejected",
+}
 PAUSES = {"answered", "question_to_reporter"}  # the case waits for the submitter
 RESUMES = {"message"}  # the submitter wrote again
-OPEN_STATUSES_WITHOUT_TARGET = {"awaiting_confirmation", "closed", "discarded", "deferred"}
+# Statuses that are no task of Bits' with a clock: closed in one way or another, or waiting for a date or for NAV.
+OPEN_STATUSES_WITHOUT_TARGET = {
+    "awaiting_confirmation",
+    "closed",
+    "discarded",
+    "deferred",
+    "published",  # an alert or a terms version: done from Bits' side
+    "approved",  # a change request with NAV
+    "planned",
+    "in_production",
+    "rejected",
+    "withdrawn",
+    "offboarded",
+}
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,25 @@ def new_token() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(TOKEN_LENGTH))
 
 
-def issue(services: Services, person: str, decision: str, *, single_use: bool = True) -> DecisionToken:
-    expires = services.clock.now() + timedelta(days=services.settings.decision_token_days)
+def issue(
+    services: Services,
+    person: str,
+    decision: str,
+    *,
+    single_use: bool = True,
+    days: int | None = None,
+    about: str | None = None,
+) -> DecisionToken:
+    """A token for `person` to take `decision` by replying; valid SSU_DECISION_TOKEN_DAYS, or `days` for steps that
+    can come months later (NAV implementing a change, Bits offboarding a company)."""
+    expires = services.clock.now() + timedelta(days=days or services.settings.decision_token_days)
     return DecisionToken(
-        token=new_token(), person=person.casefold(), decision=decision, expires_at=expires, single_use=single_use
+        token=new_token(),
+        person=person.casefold(),
+        decision=decision,
+        expires_at=expires,
+        single_use=single_use,
+        about=about,
     )
 
 

@@ -9,6 +9,7 @@ case's ETag and the token's, and records every outcome - applied, refused, uncle
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -50,6 +51,7 @@ class Reply:
     sender: str
     sender_name: str
     message_id: str
+    about: str | None = None  # the token's `about`: what it was issued to act on
 
 
 @dataclass
@@ -101,6 +103,23 @@ class Step:
     def moved(self, status: str, **details: Any) -> Case:
         return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
 
+    def to_bits(self, registry: Registry) -> list[OutgoingMail]:
+        """A reply without a command from someone outside Bits, relayed to Bits' support as a message on the case."""
+        return [
+            self.services.compose(
+                reference=self.case.reference,
+                purpose=f"message-{self.key}",
+                to=contact.email,
+                template="case_message_to_bits",
+                language=contact.language,
+                in_reply_to=self.reply.message_id,
+                case=self.case,
+                sender=self.reply.sender_name or self.reply.sender,
+                text={"message": self.text, "attachments": []},
+            )
+            for contact in registry.bits_contacts("support")
+        ]
+
 
 def ask_by_reply(
     services: Services,
@@ -112,12 +131,13 @@ def ask_by_reply(
     purpose: str,
     *,
     single_use: bool = True,
+    days: int | None = None,
     **context: Any,
 ) -> tuple[list[OutgoingMail], list[DecisionToken]]:
     """One email per person asking them to act by replying, each with a token of their own for `decision`."""
     mails, tokens = [], []
     for person in people:
-        token = issue(services, person, decision, single_use=single_use)
+        token = issue(services, person, decision, single_use=single_use, days=days)
         tokens.append(token)
         mails.append(
             services.compose(
@@ -244,7 +264,14 @@ async def take_decision(
         if reading.problem:
             return await _unclear(services, message, stored, found, decision, reading.problem)
         registry = await services.registry()
-        reply = Reply(reading.command, reading.text, message.from_address, message.from_name, message.message_id)
+        reply = Reply(
+            reading.command,
+            reading.text,
+            message.from_address,
+            message.from_name,
+            message.message_id,
+            found.token.about,
+        )
         change = await decision.handle(services, stored, reply, registry)
         used = found.token.model_copy(
             update={
@@ -271,10 +298,24 @@ async def take_decision(
             stored = reloaded
             continue
         if change.after is not None:
-            await change.after()
+            await _follow_through(reference, change.after)
         log.info("decision: %s %s by token %s…", reference, used.used_command, token[:4])
         return Outcome("decided", used.used_command or "", reference, message.key)
     raise ConcurrentUpdate(reference)
+
+
+async def _follow_through(reference: str, after: Callable[[], Awaitable[None]]) -> None:
+    """What follows a stored decision (a fan-out, a registry write), tried three times. The decision stands either
+    way: the reply is not taken again, and each process mends what did not follow on its timer."""
+    for attempt in range(3):
+        try:
+            await after()
+            return
+        except Exception:
+            if attempt == 2:
+                log.exception("decision: %s was stored, but what follows it failed; the timer mends it", reference)
+                return
+            await asyncio.sleep(0.5 * (attempt + 1))
 
 
 def _authenticate(services: Services, message: InboundMessage, token: DecisionToken) -> str | None:

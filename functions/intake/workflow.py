@@ -24,7 +24,12 @@ from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
 from ..incidents.security import ACKNOWLEDGE_DECISION, REPORTED_DECISION
 from ..incidents.workflow import TRIAGE_DECISION
-from ..onboarding.workflow import BITS_DECISION, COMPANY_DECISION, SOURCE_DECISION
+from ..onboarding.workflow import (
+    BITS_DECISION,
+    COMPANY_DECISION,
+    SOURCE_PRODUCTION_DECISION,
+    SOURCE_TEST_DECISION,
+)
 from ..questions.workflow import QUESTION_DECISION
 from ..terms.by_email import is_terms_command, publish_by_email
 from ..terms.workflow import ACCEPT_DECISION
@@ -90,7 +95,8 @@ DECISIONS: dict[str, Decision] = {
         FOLLOW_UP_DECISION,
         ACCEPT_DECISION,
         BITS_DECISION,
-        SOURCE_DECISION,
+        SOURCE_TEST_DECISION,
+        SOURCE_PRODUCTION_DECISION,
         COMPANY_DECISION,
     )
 }

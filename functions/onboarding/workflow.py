@@ -11,7 +11,7 @@ so alerts reach it exactly from then on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,8 @@ from ..intake.commands import Change, Command, Decision, Reply, Step, ask_by_rep
 from .models import ProductionRequest, Registration, production_from_browser, registration_from_browser
 
 BITS = "onboarding.bits"
-SOURCE = "onboarding.source"
+SOURCE_TEST = "onboarding.source.test"  # NAV's and Altinn's test-access tokens act only on test access
+SOURCE_PRODUCTION = "onboarding.source.production"  # NAV's production token only on production
 COMPANY = "onboarding.company"
 
 APPROVE = Command("approve", ("GODKJENT", "APPROVE", "APPROVED"))
@@ -53,6 +54,7 @@ REGISTRATIONS = CaseIntake(
     submitter_decision=COMPANY,
     hold_unverified=False,  # a new company is in no registry yet; Bits verifies it before accepting
     initial_status="registered",
+    long_tokens=True,  # Bits offboards a company years later by replying to this notice
 )
 
 
@@ -116,12 +118,16 @@ async def register(services: Services, registration: Registration, channel: Chan
         # One open onboarding per company and round: a second registration at the same moment finds the first.
         case = await open_case(services, REGISTRATIONS, submission, channel, markers=[f"onboarding-{number}-{rounds}"])
     except AlreadyProcessed as done:
-        raise SubmissionRefused(
-            409,
-            f"Det finnes allerede en åpen innmelding for {number}: {done.reference}.",
-            f"There is already an open registration for {number}: {done.reference}.",
-            reference=done.reference,
-        ) from None
+        current = await services.registry_store.get_organisation(number)
+        loaded = await services.store.load(done.reference)
+        if loaded is None or (current is not None and current.onboarding == done.reference):
+            raise SubmissionRefused(
+                409,
+                f"Det finnes allerede en åpen innmelding for {number}: {done.reference}.",
+                f"There is already an open registration for {number}: {done.reference}.",
+                reference=done.reference,
+            ) from None
+        case = loaded.case  # the same registration again after its registry write failed: finish it now
     await services.registry_store.put_organisation(
         Organisation(
             organisation_number=number,
@@ -145,20 +151,54 @@ REGISTRATION_FORM = WebForm(
 # -- shared pieces ---------------------------------------------------------------------------------------------------
 
 
-async def _registry(services: Services, number: str, change: Callable[[Organisation], Organisation]) -> None:
-    await services.registry_store.update_organisation(number, change)
+# What the registry holds for a company at each step of its onboarding: its status and the environments it is
+# connected to (alerts go by these).
+REGISTRY_STATE: dict[str, tuple[str, list[str]]] = {
+    "registered": ("registered", []),
+    "accepted": ("accepted", []),
+    "agreement_signed": ("agreement_signed", []),
+    "test_access": ("test_access", ["test"]),
+    "production_requested": ("production_requested", ["test"]),
+    "in_production": ("in_production", ["test", "production"]),
+    "rejected": ("rejected", []),
+    "withdrawn": ("withdrawn", []),
+    "offboarded": ("offboarded", []),
+}
+
+
+def _follows(case: Case, organisation: Organisation) -> Organisation | None:
+    """The company's registry entry as this onboarding case says it should be; None when it already is, or when
+    the entry belongs to another onboarding (a later round)."""
+    if organisation.onboarding != case.reference or case.status not in REGISTRY_STATE:
+        return None
+    status, environments = REGISTRY_STATE[case.status]
+    update: dict[str, Any] = {}
+    if organisation.status != status or organisation.environments != environments:
+        update = {"status": status, "environments": environments}
+        if environments:
+            update["services"] = list(case.details.get("services", []))
+        if status in CLOSED and organisation.status not in CLOSED:
+            update["onboarding_rounds"] = organisation.onboarding_rounds + 1  # a new registration may start
+    version = case.details.get("terms_version_signed")
+    if version and organisation.terms_accepted is None:
+        signatory = next(iter(_contacts(case, "signatory")), {"email": case.submitter_email})
+        update["terms_accepted"] = TermsAcceptance(
+            version=str(version), accepted_by=signatory["email"], accepted_at=case.updated_at, channel="agreement"
+        )
+    return organisation.model_copy(update=update) if update else None
+
+
+async def sync_registry(services: Services, case: Case) -> None:
+    """Bring the company's registry entry to where its onboarding is (after each step, and on every timer run, so a
+    step whose registry write failed is mended)."""
+    await services.registry_store.update_organisation(
+        case.organisation_number, lambda organisation: _follows(case, organisation) or organisation
+    )
     services.registry_cache.invalidate()
 
 
-def _status(status: str, **more: Any) -> Callable[[Organisation], Organisation]:
-    return lambda o: o.model_copy(update={"status": status, **more})
-
-
-def _closed(status: str) -> Callable[[Organisation], Organisation]:
-    """Rejected, withdrawn or offboarded: no environments, no alerts, and a new registration may start."""
-    return lambda o: o.model_copy(
-        update={"status": status, "environments": [], "onboarding_rounds": o.onboarding_rounds + 1}
-    )
+def _sync(services: Services, case: Case) -> Callable[[], Awaitable[None]]:
+    return lambda: sync_registry(services, case)
 
 
 def next_step(case: Case) -> str:
@@ -234,7 +274,7 @@ class _Step(Step):
 
 async def bits_decides(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
     step = _Step(services, stored, reply)
-    case, status, number = step.case, step.case.status, step.case.organisation_number
+    case, status = step.case, step.case.status
     command = reply.command.name if reply.command else None
     submitter = case.submitter_email
     if command is None:
@@ -246,10 +286,12 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
         changed = step.moved("rejected", reason=step.text)
         mail = tell(services, changed, submitter, case.language, "rejected", "rejected", step.text)
 
-        async def close() -> None:
-            await _registry(services, number, _closed("rejected"))
-
-        return Change(changed, step.event("rejected", "Bits rejected the onboarding", True), [mail], after=close)
+        return Change(
+            changed,
+            step.event("rejected", "Bits rejected the onboarding", True),
+            [mail],
+            after=_sync(services, changed),
+        )
     if command == "approve" and status == "registered":
         changed = step.moved("accepted")
         terms = await current_terms(services)
@@ -263,17 +305,15 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
             "onboarding_agreement",
             "agreement",
             single_use=False,
+            days=services.settings.long_token_days,
             terms=terms,
             agreement_url=services.settings.agreement_url,
             dpa_url=services.settings.dpa_url,
         )
         told = tell(services, changed, submitter, case.language, "accepted", "accepted")
 
-        async def accepted() -> None:
-            await _registry(services, number, _status("accepted"))
-
         event = step.event("accepted", "Bits accepted the registration", True)
-        return Change(changed, event, [told, *package], tokens, after=accepted)
+        return Change(changed, event, [told, *package], tokens, after=_sync(services, changed))
     if command == "signed" and status == "accepted":
         terms = await current_terms(services)
         changed = step.moved("agreement_signed", terms_version_signed=terms["version"], access_granted=[])
@@ -289,23 +329,17 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
             registry,
             changed,
             people,
-            SOURCE,
+            SOURCE_TEST,
             "onboarding_access_request",
             "test-access",
             single_use=False,
+            days=services.settings.long_token_days,
             environment="test",
         )
         told = tell(services, changed, submitter, case.language, "signed", "signed", terms["version"])
-        signatory = next(iter(_contacts(case, "signatory")), {"email": reply.sender})
-
-        async def signed() -> None:
-            acceptance = TermsAcceptance(
-                version=terms["version"], accepted_by=signatory["email"], accepted_at=step.now, channel="agreement"
-            )
-            await _registry(services, number, _status("agreement_signed", terms_accepted=acceptance))
 
         event = step.event("agreement_signed", f"Agreement signed with terms {terms['version']}", True)
-        return Change(changed, event, [told, *orders], tokens, after=signed)
+        return Change(changed, event, [told, *orders], tokens, after=_sync(services, changed))
     if command == "approve" and status == "production_requested" and not case.details.get("production_approved"):
         changed = step.moved("production_requested", production_approved=step.now.isoformat())
         nav = registry.sources.get("NAV")
@@ -315,10 +349,11 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
             registry,
             changed,
             people,
-            SOURCE,
+            SOURCE_PRODUCTION,
             "onboarding_access_request",
             "production-access",
             single_use=False,
+            days=services.settings.long_token_days,
             environment="production",
         )
         told = tell(services, changed, submitter, case.language, "production_approved", "production_approved")
@@ -328,10 +363,12 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
         changed = step.moved("offboarded")
         mail = tell(services, changed, submitter, case.language, "offboarded", "offboarded", step.text)
 
-        async def offboard() -> None:
-            await _registry(services, number, _closed("offboarded"))
-
-        return Change(changed, step.event("offboarded", "Bits offboarded the company", True), [mail], after=offboard)
+        return Change(
+            changed,
+            step.event("offboarded", "Bits offboarded the company", True),
+            [mail],
+            after=_sync(services, changed),
+        )
     return step.refused(registry, reply.command.words[0] if reply.command else "")
 
 
@@ -340,11 +377,13 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
 
 async def source_grants(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
     step = _Step(services, stored, reply)
-    case, number = step.case, step.case.organisation_number
+    case = step.case
     source = registry.source_of_contact(reply.sender)
     key = source.key if source else reply.sender
     if reply.command is None:
-        return Change(case, step.event("message", f"Message from {key}", False, message=step.text))
+        return Change(
+            case, step.event("message", f"Message from {key}", False, message=step.text), step.to_bits(registry)
+        )
     technical = [c["email"] for c in _contacts(case, "technical")]
     if case.status == "agreement_signed":
         granted = sorted({*case.details.get("access_granted", []), key})
@@ -357,13 +396,9 @@ async def source_grants(services: Services, stored: StoredCase, reply: Reply, re
             tell(services, changed, person, registry.language_of(person), "test-access", "test_access")
             for person in dict.fromkeys([case.submitter_email, *technical])
         ]
-        services_wanted = list(case.details.get("services", []))
-
-        async def test_access() -> None:
-            await _registry(services, number, _status("test_access", environments=["test"], services=services_wanted))
 
         event = step.event("test_access", "Test access given: connected to test", True, source=key)
-        return Change(changed, event, mails, after=test_access)
+        return Change(changed, event, mails, after=_sync(services, changed))
     if case.status == "production_requested" and case.details.get("production_approved") and key == "NAV":
         changed = step.moved("in_production")
         people = dict.fromkeys(
@@ -374,11 +409,8 @@ async def source_grants(services: Services, stored: StoredCase, reply: Reply, re
             for person in people
         ]
 
-        async def production() -> None:
-            await _registry(services, number, _status("in_production", environments=["test", "production"]))
-
         event = step.event("in_production", "NAV opened production: connected to production", True, source=key)
-        return Change(changed, event, mails, after=production)
+        return Change(changed, event, mails, after=_sync(services, changed))
     return step.refused(registry, reply.command.words[0])
 
 
@@ -389,7 +421,8 @@ async def company_acts(services: Services, stored: StoredCase, reply: Reply, reg
     step = _Step(services, stored, reply)
     case = step.case
     if reply.command is None:
-        return Change(case, step.event("message", "Message from the company", True, message=step.text))
+        event = step.event("message", "Message from the company", True, message=step.text)
+        return Change(case, event, step.to_bits(registry))
     if reply.command == WITHDRAW and case.status in OPEN:
         changed = step.moved("withdrawn", reason=step.text)
         bits = [c.email for c in registry.bits_contacts("support")]
@@ -398,10 +431,9 @@ async def company_acts(services: Services, stored: StoredCase, reply: Reply, reg
             for person in [case.submitter_email, *bits]
         ]
 
-        async def withdraw() -> None:
-            await _registry(services, case.organisation_number, _closed("withdrawn"))
-
-        return Change(changed, step.event("withdrawn", "The company withdrew", True), mails, after=withdraw)
+        return Change(
+            changed, step.event("withdrawn", "The company withdrew", True), mails, after=_sync(services, changed)
+        )
     if reply.command == SIGNED and case.status == "accepted":
         # The signatory's word is recorded; the state moves when Bits, who sees the e-signing service, confirms.
         bits = [c.email for c in registry.bits_contacts("support")]
@@ -420,8 +452,19 @@ BITS_DECISION = Decision(
     handle=bits_decides,
     accepts_plain_text=True,
 )
-SOURCE_DECISION = Decision(
-    name=SOURCE, commands=(GRANTED,), states=frozenset(OPEN), handle=source_grants, accepts_plain_text=True
+SOURCE_TEST_DECISION = Decision(
+    name=SOURCE_TEST,
+    commands=(GRANTED,),
+    states=frozenset({"agreement_signed"}),
+    handle=source_grants,
+    accepts_plain_text=True,
+)
+SOURCE_PRODUCTION_DECISION = Decision(
+    name=SOURCE_PRODUCTION,
+    commands=(GRANTED,),
+    states=frozenset({"production_requested"}),
+    handle=source_grants,
+    accepts_plain_text=True,
 )
 COMPANY_DECISION = Decision(
     name=COMPANY, commands=(WITHDRAW, SIGNED), states=frozenset(OPEN), handle=company_acts, accepts_plain_text=True
@@ -478,6 +521,7 @@ async def request_production(services: Services, request: ProductionRequest, cha
         "onboarding_to_bits",
         "production",
         single_use=False,
+        days=services.settings.long_token_days,
         stage="production",
         text={},
     )
@@ -488,7 +532,7 @@ async def request_production(services: Services, request: ProductionRequest, cha
         raise SubmissionRefused(
             409, "Saken ble endret samtidig. Send på nytt.", "The case changed meanwhile. Send it again."
         ) from None
-    await _registry(services, number, _status("production_requested"))
+    await sync_registry(services, changed)
     return changed
 
 
@@ -533,15 +577,22 @@ def waiting_on(registry: Registry, case: Case) -> list[str]:
 
 async def remind_onboarding(services: Services) -> int:
     """A step that has waited longer than SSU_ONBOARDING_REMINDER_DAYS working days reminds whoever it waits for;
-    after twice as long, Bits. Each reminder once per case and step."""
+    after twice as long, Bits. Each reminder once per case and step. Also mends a registry entry that does not
+    follow its onboarding (a registry write that failed after a step was stored)."""
     registry = await services.registry()
     now = services.clock.now()
     days = services.settings.onboarding_reminder_days
     queued = 0
+    stored_registry = await services.registry_store.load_registry()
     for case in await services.store.cases(Process.ONBOARDING):
+        organisation = stored_registry.organisation(case.organisation_number)
+        if organisation is not None and _follows(case, organisation) is not None:
+            await sync_registry(services, case)  # a step whose registry write failed: mended here
         if case.status not in OPEN:
             continue
         people = waiting_on(registry, case)
+        if not people:
+            continue  # waiting for no one: the company chooses when to ask for production
         stage_key = f"{case.status}-{case.updated_at.isoformat()}"
         for stage, after, to in (
             ("reminder", days, people),

@@ -9,7 +9,6 @@ import azure.functions as func
 
 from ..core.forms import WebForm
 from ..core.http import html_response, json_response, requested_language
-from ..core.model import Process
 from ..core.services import Services, get_services
 from ..core.store import StorageUnavailable
 from .models import TermsVersion
@@ -22,12 +21,12 @@ async def acceptances(req: func.HttpRequest) -> func.HttpResponse:
     services = get_services()
     try:
         stored = await services.store.load(req.route_params.get("reference", ""))
-        if stored is None or stored.case.process != Process.CHANGE_REQUEST or stored.case.kind != "terms":
+        case = stored.case if stored else None
+        if case is None or case.kind != "terms" or "version" not in case.details:  # a refused VILKÅR has none
             return json_response({"error": "not_found"}, 404)
-        rows = await acceptance_table(services, stored.case)
+        rows = await acceptance_table(services, case)
     except StorageUnavailable:
         return json_response({"error": "unavailable"}, 503)
-    case = stored.case
     return json_response(
         {
             "reference": case.reference,

@@ -10,7 +10,7 @@ version); a reminder goes, once, to the companies that have not accepted as the 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..core.cases import submitted
@@ -103,7 +103,18 @@ async def _tell(services: Services, case: Case, organisation: Organisation, summ
     mails: list[OutgoingMail] = []
     stage = "reminder" if reminder else "published"
     for person in people:
-        token = issue(services, person.email, ACCEPT, single_use=False) if person.has_role("signatory") else None
+        token = (
+            issue(
+                services,
+                person.email,
+                ACCEPT,
+                single_use=False,
+                days=services.settings.long_token_days,
+                about=organisation.organisation_number,  # a reply accepts for this company only
+            )
+            if person.has_role("signatory")
+            else None
+        )
         if token:
             tokens.append(token)
         mails.append(
@@ -159,10 +170,17 @@ async def accept(services: Services, case: Case, organisation_number: str, by: s
     except AlreadyProcessed:
         outcome = "already"
 
+    effective = date.fromisoformat(str(case.details["effective_date"]))
+
     def record(organisation: Organisation) -> Organisation:
-        if organisation.terms_accepted and organisation.terms_accepted.version == version:
+        current = organisation.terms_accepted
+        if current and current.version == version:
             return organisation  # recorded before (the event and the registry are both written once)
-        acceptance = TermsAcceptance(version=version, accepted_by=by, accepted_at=now, channel=channel)
+        if current and current.effective_date and current.effective_date > effective:
+            return organisation  # an old version's link, clicked after a newer version was accepted
+        acceptance = TermsAcceptance(
+            version=version, accepted_by=by, accepted_at=now, channel=channel, effective_date=effective
+        )
         return organisation.model_copy(update={"terms_accepted": acceptance})
 
     # Also after "already": a run that stopped between the event and the registry finishes here.
@@ -176,7 +194,9 @@ async def accept_by_reply(services: Services, stored: Any, reply: Reply, registr
     companies = [
         o.organisation_number
         for o in registry.organisations_of_contact(reply.sender)
-        if (contact := o.contact(reply.sender)) is not None and contact.has_role("signatory")
+        if (contact := o.contact(reply.sender)) is not None
+        and contact.has_role("signatory")
+        and (reply.about is None or reply.about == o.organisation_number)  # the company the email was about
     ]
     event = CaseEvent(
         at=services.clock.now(),
