@@ -160,6 +160,10 @@ class SubmissionRefused(Exception):
         self.status, self.nb, self.en, self.errors, self.reference = status, nb, en, errors or {}, reference
 
 
+class SubmissionPending(SubmissionRefused):
+    """A valid body that is taken but waits for a confirmation (e.g. a link to the address given): 202."""
+
+
 class _Rejected(Exception):
     def __init__(self, response: func.HttpResponse) -> None:
         self.response = response
@@ -198,6 +202,8 @@ async def handle_form(req: func.HttpRequest, form: WebForm) -> func.HttpResponse
         text = refused.en if language == "en" else refused.nb
         if not is_browser:
             answer: dict[str, Any] = {"error": "refused", "message": text, "errors": refused.errors}
+            if isinstance(refused, SubmissionPending):
+                answer = {"status": "pending_confirmation", "message": text}
             if refused.reference:
                 answer["reference"] = refused.reference
             return json_response(answer, refused.status)

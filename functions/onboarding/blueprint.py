@@ -27,6 +27,40 @@ async def onboarding_production(req: func.HttpRequest) -> func.HttpResponse:
     return await handle_form(req, PRODUCTION_FORM)
 
 
+@bp.function_name("onboarding_production_confirm")
+@bp.route(route="onboarding/production/confirm", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def onboarding_production_confirm(req: func.HttpRequest) -> func.HttpResponse:
+    """The contact's signed link: GET shows the production request and a button, POST sends it to Bits."""
+    from ..core.http import html_response, requested_language
+    from ..core.services import get_services
+    from ..core.signing import verify
+    from ..core.store import StorageUnavailable
+    from .workflow import PRODUCTION_PURPOSE, order_production
+
+    services = get_services()
+    language = requested_language(req)
+    token = req.params.get("k", "")
+    payload = verify(services.settings.effective_signing_key, PRODUCTION_PURPOSE, token, services.clock.now())
+    request = payload["q"] if payload else None
+    outcome, case, status = (None if payload else "invalid"), None, 200
+    try:
+        if req.method == "POST" and payload:
+            outcome, case = await order_production(services, token)
+    except StorageUnavailable:
+        outcome, status = "unavailable", 503
+    if outcome == "invalid":
+        status = 400
+    page = services.renderer.page(
+        "production_confirm",
+        language=language,
+        token=token,
+        outcome=outcome,
+        case=case,
+        request=request if req.method == "GET" and outcome is None else None,
+    )
+    return html_response(page, status, {"Cache-Control": "no-store"})
+
+
 @bp.function_name("registry_organisation")
 @bp.route(route="registry/organisations/{number}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def registry_organisation(req: func.HttpRequest) -> func.HttpResponse:

@@ -11,23 +11,27 @@ so alerts reach it exactly from then on.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case
-from ..core.forms import SubmissionRefused, WebForm
+from ..core.forms import SubmissionPending, SubmissionRefused, WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Contact, Organisation, Process, TermsAcceptance
 from ..core.office_hours import is_working_day
 from ..core.registry import Registry
 from ..core.rendering import OSLO
 from ..core.services import Services
+from ..core.signing import sign, verify
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StoredCase
 from ..intake.commands import Change, Command, Decision, Reply, Step, ask_by_reply
 from .models import ProductionRequest, Registration, production_from_browser, registration_from_browser
 
 BITS = "onboarding.bits"
+PRODUCTION_PURPOSE = "production-request"
 SOURCE_TEST = "onboarding.source.test"  # NAV's and Altinn's test-access tokens act only on test access
 SOURCE_PRODUCTION = "onboarding.source.production"  # NAV's production token only on production
 COMPANY = "onboarding.company"
@@ -474,8 +478,9 @@ COMPANY_DECISION = Decision(
 # -- connection to production ----------------------------------------------------------------------------------------
 
 
-async def request_production(services: Services, request: ProductionRequest, channel: Channel, masked: int = 0) -> Case:
-    """A registered technical or business contact asks to connect to production: Bits approves by reply."""
+async def _production_case(services: Services, request: ProductionRequest) -> StoredCase:
+    """The onboarding the request is for, when the address is a registered technical or business contact of the
+    company and the company has test access; otherwise the refusal that says why."""
     number = request.organisation_number
     organisation = await services.registry_store.get_organisation(number)
     contact = organisation.contact(request.email) if organisation else None
@@ -494,18 +499,69 @@ async def request_production(services: Services, request: ProductionRequest, cha
             f"at: {where}.",
             reference=stored.case.reference if stored else None,
         )
+    return stored
+
+
+async def request_production(services: Services, request: ProductionRequest, channel: Channel, masked: int = 0) -> Case:
+    """A registered technical or business contact asks to connect to production. Knowing a contact's address is
+    not enough: the request goes on when that contact opens the signed link we email them."""
+    stored = await _production_case(services, request)
+    payload = request.model_dump(mode="json")
+    expires = services.clock.now() + timedelta(days=2)
+    token = sign(
+        services.settings.effective_signing_key, PRODUCTION_PURPOSE, {"r": stored.case.reference, "q": payload}, expires
+    )
+    key = hashlib.sha256(token.encode()).hexdigest()[:16]
+    mail = tell(
+        services,
+        stored.case,
+        request.email,
+        request.language,
+        f"confirm-production-{key}",
+        "confirm_production",
+        confirm_link=services.link(f"onboarding/production/confirm?k={token}"),
+    )
+    event = CaseEvent(
+        at=services.clock.now(),
+        actor=request.email,
+        channel=channel,
+        kind="production_confirmation_sent",
+        public=False,
+        summary=f"Production request from {request.email}: waiting for the confirmation link",
+    )
+    with suppress(AlreadyProcessed):
+        await services.store.append(stored.case.reference, event, [mail], markers=[f"production-{key}"])
+    raise SubmissionPending(
+        202,
+        f"Vi har sendt en lenke til {request.email}. Bestillingen går til Bits når du har åpnet den og bekreftet.",
+        f"We have emailed a link to {request.email}. The request goes to Bits once you have opened it and confirmed.",
+        reference=stored.case.reference,
+    )
+
+
+async def order_production(services: Services, token: str) -> tuple[str, Case | None]:
+    """The contact's confirmation: "ordered", "already" or "invalid", and the case."""
+    payload = verify(services.settings.effective_signing_key, PRODUCTION_PURPOSE, token, services.clock.now())
+    if payload is None:
+        return "invalid", None
+    request = ProductionRequest.model_validate(payload["q"])
+    try:
+        stored = await _production_case(services, request)
+    except SubmissionRefused:
+        loaded = await services.store.load(str(payload["r"]))
+        return (
+            "already" if loaded and loaded.case.status != "test_access" else "invalid"
+        ), loaded.case if loaded else None
     registry = await services.registry()
     now = services.clock.now()
-    details = {
-        "production": request.model_dump(mode="json", exclude={"name", "language"}),
-    }
+    details = {"production": request.model_dump(mode="json", exclude={"name", "language"})}
     changed = stored.case.model_copy(
         update={"status": "production_requested", "updated_at": now, "details": {**stored.case.details, **details}}
     )
     event = CaseEvent(
         at=now,
         actor=request.email,
-        channel=channel,
+        channel=Channel.FORM,
         kind="production_requested",
         public=True,
         summary="The company asked to connect to production",
@@ -529,11 +585,9 @@ async def request_production(services: Services, request: ProductionRequest, cha
     try:
         await services.store.transition(stored, changed, event, [receipt, *asks], tokens=tokens)
     except ConcurrentUpdate:
-        raise SubmissionRefused(
-            409, "Saken ble endret samtidig. Send på nytt.", "The case changed meanwhile. Send it again."
-        ) from None
+        return "already", stored.case
     await sync_registry(services, changed)
-    return changed
+    return "ordered", changed
 
 
 PRODUCTION_FORM = WebForm(

@@ -116,6 +116,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "companies": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "Pending": {
+        "type": "object",
+        "required": ["status", "message"],
+        "properties": {"status": {"const": "pending_confirmation"}, "message": {"type": "string"}},
+    },
     "Organisation": {
         "type": "object",
         "required": ["organisation_number", "legal_name", "status", "services", "environments", "contacts"],
@@ -177,7 +182,9 @@ def _reference(name: str = "reference") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _form(model: type[BaseModel], summary: str, name: str, security: list[Any] | None = None) -> dict[str, Any]:
+def _form(
+    model: type[BaseModel], summary: str, name: str, security: list[Any] | None = None, pending: bool = False
+) -> dict[str, Any]:
     operations: dict[str, Any] = {
         "get": {
             "operationId": f"{name}Form",
@@ -194,6 +201,10 @@ def _form(model: type[BaseModel], summary: str, name: str, security: list[Any] |
             | _errors(400, 403, 404, 409, 413, 415, 422, 503),
         },
     }
+    if pending:
+        operations["post"]["responses"]["202"] = _json(
+            "Pending", "Taken; it goes on when the contact confirms by link."
+        )
     if security is not None:
         for operation in operations.values():
             operation["security"] = security
@@ -306,7 +317,10 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 Registration, "Register a company as a data consumer (A)", "registration"
             ),
             "/onboarding/production": _form(
-                ProductionRequest, "Ask to connect to production (A), from a registered contact", "productionRequest"
+                ProductionRequest,
+                "Ask to connect to production (A), from a registered contact",
+                "productionRequest",
+                pending=True,
             ),
             "/registry/contacts": _form(
                 ContactUpdate, "Change a company's contacts (confirmed by an existing contact)", "contactUpdate"

@@ -125,7 +125,15 @@ def test_a_new_company_from_registration_to_production(devhost: DevHostProcess) 
         "notices_subscribed": True,
     }
     asked = httpx.post(f"{devhost.url}/api/onboarding/production", json=request)
-    assert asked.status_code == 201, asked.text
+    assert asked.status_code == 202 and asked.json()["status"] == "pending_confirmation", asked.text
+    assert organisation(devhost, number)["status"] == "test_access", "nothing goes on before the contact confirms"
+    confirm = one(devhost, reference, technical, "Bekreft bestillingen av produksjon")
+    link = re.findall(r"https?://\S+/api/onboarding/production/confirm\?k=\S+", plain(confirm))[0]
+    shown = httpx.get(link)
+    assert shown.status_code == 200 and "a1b2c3d4-prod" in shown.text
+    assert organisation(devhost, number)["status"] == "test_access", "opening the link changes nothing"
+    assert "sendt til Bits" in httpx.post(link).text
+    assert "Allerede sendt" in httpx.post(link).text
     assert organisation(devhost, number)["status"] == "production_requested"
     production_notice = one(devhost, reference, BITS, "Påkobling til produksjon bestilt")
     assert "a1b2c3d4-prod" in plain(production_notice)

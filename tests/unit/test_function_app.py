@@ -27,6 +27,7 @@ EXPECTED = {
     "terms_document": ("httpTrigger", "terms-document/{sha256}"),
     "onboarding_registration": ("httpTrigger", "onboarding/registration"),
     "onboarding_production": ("httpTrigger", "onboarding/production"),
+    "onboarding_production_confirm": ("httpTrigger", "onboarding/production/confirm"),
     "registry_organisation": ("httpTrigger", "registry/organisations/{number}"),
     "registry_contacts": ("httpTrigger", "registry/contacts"),
     "registry_contacts_confirm": ("httpTrigger", "registry/contacts/confirm"),
