@@ -199,7 +199,7 @@ def _send_error(exc: Exception) -> Exception:
 def _status_error(status: int, headers: Any, message: str) -> Exception:
     # 401/403 are retried too: an expired token or an access policy still spreading must not fail every mail.
     if status in (401, 403, 408, 429) or status >= 500 or status == 0:
-        return TransientSendError(f"Graph answered {status}", retry_after(headers))
+        return TransientSendError(f"Graph answered {status}", retry_after(headers), throttled=status == 429)
     return PermanentSendError(f"Graph answered {status}: {message[:300]}")
 
 

@@ -17,9 +17,10 @@ from typing import Protocol
 class TransientSendError(Exception):
     """The transport could not send now; try again later (after `retry_after` seconds when the server said so)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.throttled = throttled  # the server asked us to slow down (429): no failure of this mail
 
 
 class PermanentSendError(Exception):

@@ -91,7 +91,7 @@ async def dispatch_outbox(
             tomorrow = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
             log.warning("outbox: daily cap reached for a recipient of %s; waits", record.mail.reference)
             report.retried += 1
-            return store.record_retry(record, clock.now(), tomorrow, f"daily cap of {daily_cap} reached")
+            return store.record_retry(record, clock.now(), tomorrow, f"daily cap of {daily_cap} reached", counts=False)
         counted[to] = counted.get(to, 0) + 1
         return None
 
@@ -141,7 +141,15 @@ async def _settle_error(
         await _fail(store, clock, record, f"refused: {exc}")
         return
     retry_after = exc.retry_after if isinstance(exc, TransientSendError) else None
+    throttled = isinstance(exc, TransientSendError) and exc.throttled
     error = f"{type(exc).__name__}: {exc}"
+    if throttled:  # Graph asked us to wait: it says nothing about the mail, so it costs no attempt
+        now = clock.now()
+        report.retried += 1
+        await store.record_retry(
+            record, now, now + timedelta(seconds=policy.delay(0, retry_after)), error, counts=False
+        )
+        return
     if attempt >= policy.max_attempts:
         report.failed += 1
         await _fail(store, clock, record, f"gave up after {attempt} attempts; last error {error}")

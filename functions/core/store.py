@@ -108,7 +108,11 @@ class CaseStore(Protocol):
 
     async def record_sent_many(self, records: Sequence[MailRecord], now: datetime) -> int: ...
 
-    async def record_retry(self, record: MailRecord, now: datetime, next_at: datetime, error: str) -> None: ...
+    async def record_retry(
+        self, record: MailRecord, now: datetime, next_at: datetime, error: str, counts: bool = True
+    ) -> None:
+        """Send it again at `next_at`; `counts=False` when the wait was no failure of the mail's (throttling, the
+        daily cap), so that it does not use up the attempts."""
 
     async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None: ...
 

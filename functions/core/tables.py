@@ -694,10 +694,13 @@ class TableCaseStore:
                         settled += 1
         return settled
 
-    async def record_retry(self, record: MailRecord, now: datetime, next_at: datetime, error: str) -> None:
+    async def record_retry(
+        self, record: MailRecord, now: datetime, next_at: datetime, error: str, counts: bool = True
+    ) -> None:
+        attempts = record.attempts + (1 if counts else 0)
         partition = record.store_key["PartitionKey"]
-        again = _outbox_entity(partition, record.mail, next_at, record.attempts + 1)
-        state = {"Status": "pending", "Attempts": record.attempts + 1, "LastError": error[:1000], "DueAt": next_at}
+        again = _outbox_entity(partition, record.mail, next_at, attempts)
+        state = {"Status": "pending", "Attempts": attempts, "LastError": error[:1000], "DueAt": next_at}
         await self._settle(record, state, [("create", again)])
 
     async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None:
