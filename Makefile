@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install lint infra-check bench clean
+.PHONY: run test install lint infra-check browser bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -33,7 +33,19 @@ lint: install
 infra-check: .venv-checkov/.installed
 	.venv-checkov/bin/checkov -d infra --skip-download --compact --quiet
 
-test: lint infra-check
+# The browser tests drive Debian's chromium (Playwright's own browser download cannot work offline). As root, the
+# first `make test` installs it; anyone else is told the one command to run.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Debian's chromium: run 'sudo apt-get install -y chromium', then make test" >&2; \
+	    exit 1; \
+	  fi; }
+
+test: lint infra-check browser
 	$(PY) -m pytest
 
 bench: install

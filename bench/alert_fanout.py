@@ -12,14 +12,14 @@ from pathlib import Path
 
 from common import azurite
 
+from functions.adapters.graph import GraphClient, GraphTransport
 from functions.alerts.models import AlertIn
 from functions.alerts.workflow import publish_alert
-from functions.core.graph import GraphClient, GraphTransport
+from functions.composition import build_services
 from functions.core.identifiers import is_valid_organisation_number
 from functions.core.model import Bits, Contact, DataSource, Organisation
 from functions.core.outbox import dispatch_outbox
 from functions.core.registry import Registry
-from functions.core.services import build_services
 from functions.core.settings import Settings
 from tests.graph_stub import GraphStub, StaticToken
 

@@ -49,7 +49,7 @@ def devhost(storage: Azurite, mail_dir: Path) -> Iterator[str]:
         "SSU_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }
     subprocess.run(
-        [sys.executable, "-m", "functions.core.registry_import", "data/demo-registry.json"],
+        [sys.executable, "-m", "functions.registry_import", "data/demo-registry.json"],
         cwd=ROOT,
         env=env,
         check=True,

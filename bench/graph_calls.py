@@ -14,13 +14,13 @@ from pathlib import Path
 
 from common import ROOT, azurite
 
-from functions.core.graph import GraphClient
-from functions.core.registry_import import parse_registry_file
-from functions.core.services import build_services
+from functions.adapters.graph import GraphClient
+from functions.adapters.graph_mailbox import GraphMailbox
+from functions.catalogue import CATALOGUE
+from functions.composition import build_services
 from functions.core.settings import Settings
-from functions.core.tables import TableStateStore
-from functions.intake.graph_mailbox import GraphMailbox
 from functions.intake.workflow import poll_mailbox
+from functions.registry_import import parse_registry_file
 from tests.graph_stub import GraphStub, StaticToken
 
 N = 100
@@ -37,12 +37,10 @@ async def run(connection_string: str, corpus: Path) -> None:
     services = build_services(settings)
     await services.registry_store.save_registry(parse_registry_file(ROOT / "data" / "demo-registry.json"))
     graph = GraphClient(settings, credential=StaticToken())
-    mailbox = GraphMailbox(
-        graph, settings.shared_mailbox, TableStateStore(services.storage), "SSU behandlet", "SSU avvist"
-    )
+    mailbox = GraphMailbox(graph, settings.shared_mailbox, services.state, "SSU behandlet", "SSU avvist")
     for path in sorted(corpus.glob("*.eml")):
         stub.deliver(path.read_bytes())
-    report = await poll_mailbox(services, mailbox)
+    report = await poll_mailbox(services, mailbox, CATALOGUE)
     processed = sum(report.outcomes.values())
     paths = [r.path for r in stub.requests]
     delta = sum(p.endswith(("/delta", "/delta()")) for p in paths)

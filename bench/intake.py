@@ -18,10 +18,11 @@ from pathlib import Path
 
 from common import ROOT, azurite
 
-from functions.core.registry_import import parse_registry_file
-from functions.core.services import build_services
+from functions.catalogue import CATALOGUE
+from functions.composition import build_services
 from functions.core.settings import Settings
 from functions.intake.workflow import poll_mailbox
+from functions.registry_import import parse_registry_file
 
 N = 500
 
@@ -48,7 +49,7 @@ async def run(connection_string: str, mail_dir: Path) -> None:
     await services.registry_store.save_registry(parse_registry_file(ROOT / "data" / "demo-registry.json"))
     await services.storage.ensure_tables()
     start = time.perf_counter()
-    report = await poll_mailbox(services, services.mailbox)
+    report = await poll_mailbox(services, services.mailbox, CATALOGUE)
     elapsed = time.perf_counter() - start
     total = sum(report.outcomes.values())
     queued = len(await services.store.due_mails(services.clock.now(), 10_000))

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from common import azurite
 
+from functions.composition import build_services
 from functions.core.mail import OutgoingMail
 from functions.core.model import Case, CaseEvent, Channel, Process
 from functions.core.outbox import dispatch_outbox
-from functions.core.services import build_services
 from functions.core.settings import Settings
 
 CASES, MAILS_PER_CASE = 500, 2

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from functions.core.registry_import import parse_registry_file
-from functions.core.services import Services, build_services
+from functions.composition import build_services
+from functions.core.services import Services
 from functions.core.settings import Settings
 from functions.devhost.azurite import PROJECT_ROOT, Azurite, free_port, start_azurite, wait_for_port
+from functions.registry_import import parse_registry_file
 from tests.graph_stub import GraphStub
 
 DEMO_REGISTRY = PROJECT_ROOT / "data" / "demo-registry.json"
@@ -104,7 +105,7 @@ def start_devhost(tmp: Path, extra_env: dict[str, str]) -> DevHostProcess:
 
 def load_demo_registry(env: dict[str, str]) -> None:
     subprocess.run(
-        [sys.executable, "-m", "functions.core.registry_import", str(DEMO_REGISTRY)],
+        [sys.executable, "-m", "functions.registry_import", str(DEMO_REGISTRY)],
         cwd=PROJECT_ROOT,
         env=env,
         check=True,

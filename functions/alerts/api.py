@@ -10,12 +10,12 @@ from typing import Any, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from ..core.forms import field_errors
-from ..core.http import json_response
 from ..core.mail import MailRecord
 from ..core.model import Case, Process
-from ..core.services import Services, get_services
+from ..core.services import Services
 from ..core.store import ConcurrentUpdate, StorageUnavailable, StoredCase
+from ..web.forms import field_errors
+from ..web.http import json_response
 from .models import AlertClosing, AlertIn, AlertUpdate
 from .workflow import close_alert, publish_alert, revise_alert, source_of_key
 
@@ -42,8 +42,7 @@ def _view(case: Case) -> dict[str, Any]:
     return {"id": case.reference, "status": case.status, "title": case.title, **case.details}
 
 
-async def alerts(req: func.HttpRequest) -> func.HttpResponse:
-    services = get_services()
+async def alerts(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     source = source_of_key(services.settings, _presented_key(req))
     if source is None:
         return _unauthorized()
@@ -86,8 +85,7 @@ async def _create(services: Services, source: str, req: func.HttpRequest) -> fun
     return json_response(_view(case), 201 if created else 200, {"Location": services.link(f"alerts/{case.reference}")})
 
 
-async def _own_alert(req: func.HttpRequest) -> tuple[Services, StoredCase] | func.HttpResponse:
-    services = get_services()
+async def _own_alert(req: func.HttpRequest, services: Services) -> tuple[Services, StoredCase] | func.HttpResponse:
     source = source_of_key(services.settings, _presented_key(req))
     if source is None:
         return _unauthorized()
@@ -99,10 +97,10 @@ async def _own_alert(req: func.HttpRequest) -> tuple[Services, StoredCase] | fun
     return services, stored
 
 
-async def revise(req: func.HttpRequest) -> func.HttpResponse:
+async def revise(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """PATCH: a new revision, sent to those who got the alert."""
     try:
-        found = await _own_alert(req)
+        found = await _own_alert(req, services)
         if isinstance(found, func.HttpResponse):
             return found
         services, stored = found
@@ -129,10 +127,10 @@ async def revise(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(_view(case))
 
 
-async def resolve(req: func.HttpRequest) -> func.HttpResponse:
+async def resolve(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """POST …/resolve: resolved, completed or cancelled, with a closing text to those who got the alert."""
     try:
-        found = await _own_alert(req)
+        found = await _own_alert(req, services)
         if isinstance(found, func.HttpResponse):
             return found
         services, stored = found
@@ -150,9 +148,9 @@ async def resolve(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(_view(case))
 
 
-async def alert(req: func.HttpRequest) -> func.HttpResponse:
+async def alert(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     try:
-        found = await _own_alert(req)
+        found = await _own_alert(req, services)
         if isinstance(found, func.HttpResponse):
             return found
         services, stored = found

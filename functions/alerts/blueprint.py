@@ -13,35 +13,38 @@ bp = func.Blueprint()
 @bp.route(route="alerts", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
 async def alerts(req: func.HttpRequest) -> func.HttpResponse:
     """NAV, Altinn, Digdir: POST an alert (idempotent per source_alert_id); GET your alerts."""
+    from ..composition import get_services
     from . import api
 
-    return await api.alerts(req)
+    return await api.alerts(req, get_services())
 
 
 @bp.function_name("alert")
 @bp.route(route="alerts/{reference}", methods=["GET", "PATCH"], auth_level=func.AuthLevel.FUNCTION)
 async def alert(req: func.HttpRequest) -> func.HttpResponse:
     """GET one of your alerts with its ledger (who was sent what, in which state); PATCH makes a new revision."""
+    from ..composition import get_services
     from . import api
 
-    return await (api.revise(req) if req.method == "PATCH" else api.alert(req))
+    return await (api.revise(req, get_services()) if req.method == "PATCH" else api.alert(req, get_services()))
 
 
 @bp.function_name("alert_resolve")
 @bp.route(route="alerts/{reference}/resolve", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 async def alert_resolve(req: func.HttpRequest) -> func.HttpResponse:
     """Close one of your alerts: resolved, completed or cancelled, with a closing text."""
+    from ..composition import get_services
     from . import api
 
-    return await api.resolve(req)
+    return await api.resolve(req, get_services())
 
 
 @bp.function_name("status_page")
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_page(req: func.HttpRequest) -> func.HttpResponse:
     """Public: current incidents, upcoming maintenance and recently closed alerts (nb, or ?lang=en)."""
-    from ..core.http import html_response, requested_language
-    from ..core.services import get_services
+    from ..composition import get_services
+    from ..web.http import html_response, requested_language
     from .status import current_status
 
     services = get_services()
@@ -54,7 +57,7 @@ async def status_page(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="status/feed.atom", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_feed(req: func.HttpRequest) -> func.HttpResponse:
     """Atom feed of the alerts: public, or one company's own with ?org=<number>&k=<signed key>."""
-    from ..core.services import get_services
+    from ..composition import get_services
     from .status import atom_feed, current_status
 
     services = get_services()
@@ -72,7 +75,7 @@ async def status_feed(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="status/maintenance.ics", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_calendar(req: func.HttpRequest) -> func.HttpResponse:
     """iCalendar of planned maintenance to subscribe to: public, or one company's own (?org=…&k=…)."""
-    from ..core.services import get_services
+    from ..composition import get_services
     from .status import current_status, maintenance_calendar
 
     services = get_services()
@@ -87,7 +90,7 @@ async def status_calendar(req: func.HttpRequest) -> func.HttpResponse:
 
 async def _feed_organisation(services: Any, req: func.HttpRequest) -> Any:
     """None for the public feed; the company for a validly signed ?org=…&k=…; else the 403/404 to answer."""
-    from ..core.http import json_response
+    from ..web.http import json_response
     from .status import feed_organisation
 
     number = req.params.get("org")

@@ -10,6 +10,7 @@ does; a draft that would not pass (a maintenance without an end) stays a draft a
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -18,15 +19,20 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from ..core.cases import CaseIntake, Submission, open_case, submitted
-from ..core.forms import field_errors
+from ..core.commands import Change, Command, Decision, Reply
+from ..core.inbound import InboundMessage, Outcome, Route
 from ..core.model import Case, CaseEvent, Channel, Process
+from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StoredCase
-from ..intake.commands import Change, Command, Decision, Reply
+from ..intake.content import language_of, masked_text, sender_name
 from ..intake.quotes import split_reply
+from ..web.forms import field_errors
 from .models import SERVICES_OF, AlertIn
 from .workflow import alert_details, fan_out
+
+log = logging.getLogger(__name__)
 
 DRAFT = "alert.draft"
 PUBLISH = Command("publish", ("PUBLISER", "PUBLISH"))
@@ -44,6 +50,8 @@ EMAILED_DRAFTS = CaseIntake(
 REPORT_DRAFTS = CaseIntake(
     "report-B-draft", Process.NOTIFICATION, None, "alert_draft_to_bits", bits_decision=DRAFT, hold_unverified=False
 )
+# A notice emailed by someone who is no contact of a source: a plain case for Bits, not a draft.
+EMAILED_NOTICES = CaseIntake("email-B", Process.NOTIFICATION, "case_received", "case_to_bits", email_route="B")
 
 # What each source's alerts concern when the text names no component.
 SOURCE_COMPONENTS = {
@@ -146,6 +154,33 @@ def _time(value: str) -> str:
         except ValueError:
             continue
     return value  # left as written: validation says what is wrong with it
+
+
+async def draft_from_source_mail(services: Services, message: InboundMessage, route: Route) -> Outcome | None:
+    """The inbound handler: new mail from a registered NAV, Altinn or Digdir contact is a notice (an incident,
+    maintenance or a change) unless it was sent to another process's address - a draft alert that Bits publishes
+    (or discards) by replying. Anything else is not ours."""
+    source = (await services.registry()).source_of_contact(message.from_address)
+    notice = route.process is Process.NOTIFICATION or (route.by != "address" and route.kind != "security_breach")
+    if source is None or not notice:
+        return None
+    subject = mask_identity_numbers(message.subject)[0]
+    new_text = split_reply(message.new_text or message.text)[0].strip() or message.text  # no signature block
+    case = await open_draft(
+        services,
+        EMAILED_DRAFTS,
+        source_key=source.key,
+        name=sender_name(message),
+        email=message.from_address,
+        title=subject or "(uten emne)",
+        description=masked_text(new_text)[0],
+        proposal=propose(source.key, subject, new_text, services.clock.now()),
+        language=language_of(message),
+        markers=[message.key],
+        details={"routed_by": route.by},
+    )
+    log.info("intake: %s opened draft alert %s from %s", message.key, case.reference, source.key)
+    return Outcome("new_case", "draft_alert", case.reference)
 
 
 async def open_draft(

@@ -14,33 +14,37 @@ bp = func.Blueprint()
 @bp.route(route="case-page/{reference}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def case_page(req: func.HttpRequest) -> func.HttpResponse:
     """The submitter's view of their case, behind the signed link from their emails."""
+    from ..composition import get_services
     from . import views
 
-    return await views.case_page(req)
+    return await views.case_page(req, get_services())
 
 
 @bp.function_name("confirm_submitter")
 @bp.route(route="confirm", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def confirm(req: func.HttpRequest) -> func.HttpResponse:
     """GET shows a button (link scanners only GET); POST confirms the submitter's address and lets the case go on."""
+    from ..composition import get_services
     from . import views
 
-    return await views.confirm(req)
+    return await views.confirm(req, get_services())
 
 
 @bp.function_name("cases_get")
 @bp.route(route="cases/{reference}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def cases_get(req: func.HttpRequest) -> func.HttpResponse:
     """Bits: one case with its events and mails, as JSON."""
+    from ..composition import get_services
     from . import views
 
-    return await views.case_json(req)
+    return await views.case_json(req, get_services())
 
 
 @bp.function_name("cases_list")
 @bp.route(route="cases", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def cases_list(req: func.HttpRequest) -> func.HttpResponse:
     """Bits: cases filtered by ?process=A..E and ?status=, as JSON."""
+    from ..composition import get_services
     from . import views
 
-    return await views.list_cases(req)
+    return await views.list_cases(req, get_services())

@@ -6,24 +6,16 @@ from typing import Any
 
 import azure.functions as func
 
-from ..core.cases import CaseIntake, confirm_submitter
-from ..core.http import html_response, json_response, requested_language
+from ..catalogue import CATALOGUE
+from ..core.cases import confirm_submitter
 from ..core.model import Process
-from ..core.services import Services, get_services
+from ..core.services import Services
 from ..core.signing import verify
 from ..core.store import StorageUnavailable
-from ..incidents.security import SECURITY_BREACHES
-from ..incidents.workflow import ERROR_REPORTS
-from ..intake.workflow import EMAIL_INTAKES
-from ..questions.workflow import QUESTIONS
-
-INTAKES: dict[str, CaseIntake] = {
-    intake.name: intake for intake in (QUESTIONS, ERROR_REPORTS, SECURITY_BREACHES, *EMAIL_INTAKES.values())
-}
+from ..web.http import html_response, json_response, requested_language
 
 
-async def case_page(req: func.HttpRequest) -> func.HttpResponse:
-    services = get_services()
+async def case_page(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     language = requested_language(req)
     reference = req.route_params.get("reference", "")
     payload = verify(
@@ -48,14 +40,13 @@ async def case_page(req: func.HttpRequest) -> func.HttpResponse:
     return html_response(body, headers={"Cache-Control": "no-store"})
 
 
-async def confirm(req: func.HttpRequest) -> func.HttpResponse:
-    services = get_services()
+async def confirm(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     language = requested_language(req)
     token = req.params.get("t", "")
     if req.method == "GET":
         return _confirm_page(services, token, language, outcome=None)
     try:
-        result = await confirm_submitter(services, token, INTAKES)
+        result = await confirm_submitter(services, token, CATALOGUE.intakes)
     except StorageUnavailable:
         return _confirm_page(services, token, language, outcome="unavailable", status=503)
     return _confirm_page(services, token, language, outcome=result.outcome, case=result.case)
@@ -69,8 +60,7 @@ def _confirm_page(
     return html_response(body, code, {"Cache-Control": "no-store"})
 
 
-async def case_json(req: func.HttpRequest) -> func.HttpResponse:
-    services = get_services()
+async def case_json(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     reference = req.route_params.get("reference", "")
     try:
         stored = await services.store.load(reference)
@@ -101,7 +91,7 @@ async def case_json(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-async def list_cases(req: func.HttpRequest) -> func.HttpResponse:
+async def list_cases(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     process, status = req.params.get("process"), req.params.get("status")
     chosen: Process | None = None
     if process:
@@ -112,7 +102,7 @@ async def list_cases(req: func.HttpRequest) -> func.HttpResponse:
     if status is not None and (len(status) > 40 or not status.replace("_", "").isalnum()):
         return json_response({"error": "validation", "message": "status must be a status name"}, 400)
     try:
-        cases = await get_services().store.cases(chosen, status or None)
+        cases = await services.store.cases(chosen, status or None)
     except StorageUnavailable:
         return json_response({"error": "unavailable"}, 503)
     return json_response({"cases": [c.model_dump(mode="json") for c in cases]})

@@ -11,7 +11,8 @@ bp = func.Blueprint()
 @bp.route(route="change-requests", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def change_requests(req: func.HttpRequest) -> func.HttpResponse:
     """GET the change request form; POST a change request as a form or as JSON."""
-    from ..core.forms import handle_form
+    from ..composition import get_services
+    from ..web.forms import handle_form
     from .workflow import CHANGE_REQUEST_FORM
 
-    return await handle_form(req, CHANGE_REQUEST_FORM)
+    return await handle_form(req, CHANGE_REQUEST_FORM, get_services())

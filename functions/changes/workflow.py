@@ -19,7 +19,16 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..core.cases import CaseIntake, Submission, acknowledgement_id, fanned_out, open_case, queue_in_chunks, submitted
+from ..core.cases import (
+    CaseIntake,
+    Submission,
+    fanned_out,
+    open_case,
+    queue_in_chunks,
+    submitted,
+    tell_submitter,
+)
+from ..core.commands import Change, Command, Decision, Reply, Step, ask_by_reply
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, DecisionToken, Process
@@ -27,7 +36,6 @@ from ..core.registry import Registry
 from ..core.rendering import OSLO
 from ..core.services import Services
 from ..core.store import ConcurrentUpdate, StoredCase
-from ..intake.commands import Change, Command, Decision, Reply, Step, ask_by_reply
 from .models import ChangeRequest
 
 HANDLE = "change.handle"
@@ -42,6 +50,9 @@ CHANGE_REQUESTS = CaseIntake(
     bits_template="change_request_to_bits",
     bits_decision=HANDLE,
     long_tokens=True,
+)
+EMAILED_CHANGE_REQUESTS = CaseIntake(
+    "email-E", Process.CHANGE_REQUEST, "case_received", "change_request_to_bits", bits_decision=HANDLE, email_route="E"
 )
 
 COMPLETE = Command("complete", ("KOMPLETT", "COMPLETE"))
@@ -89,25 +100,32 @@ async def submit_change_request(services: Services, request: ChangeRequest, chan
     )
 
 
-CHANGE_REQUEST_FORM = WebForm(template="change_request", model=ChangeRequest, submit=submit_change_request)
+CHANGE_REQUEST_FORM = WebForm(
+    template="change_request",
+    route="change-requests",
+    model=ChangeRequest,
+    submit=submit_change_request,
+    intake=CHANGE_REQUESTS,
+    example={
+        "organisation_number": "310000019",
+        "name": "Frida Fagerli",
+        "email": "fag@demo-forsikring.example",
+        "service": "ufore",
+        "change_type": "data_element",
+        "title": "Legg til uføretidspunkt i svaret",
+        "description": "Vi trenger uføretidspunktet i svaret fra uføre-API-et.",
+        "need_and_benefit": "Uføretidspunktet avgjør hvilken forsikring som gjelder.",
+        "urgency": "normal",
+        "products_affected": "Uføreforsikring",
+    },
+)
 
 
 # -- shared pieces ---------------------------------------------------------------------------------------------------
 
 
-def tell_submitter(services: Services, case: Case, purpose: str, update: str, text: str = "") -> OutgoingMail:
-    return services.compose(
-        reference=case.reference,
-        purpose=purpose,
-        to=case.submitter_email,
-        template="change_request_update",
-        language=case.language,
-        in_reply_to=acknowledgement_id(services, case),
-        case=case,
-        update=update,
-        text=text,
-        case_link=services.case_page_link(case.reference),
-    )
+def update_submitter(services: Services, case: Case, purpose: str, update: str, text: str = "") -> OutgoingMail:
+    return tell_submitter(services, case, purpose=purpose, template="change_request_update", update=update, text=text)
 
 
 async def request_text(services: Services, case: Case) -> dict[str, Any]:
@@ -152,7 +170,7 @@ async def handle(services: Services, stored: StoredCase, reply: Reply, registry:
         return Change(case, step.event("note", "Internal note from Bits", False, text=step.text))
     if reply.command == ASK:
         changed = step.moved("waiting_for_submitter")
-        mail = tell_submitter(services, changed, f"question-{step.key}", "question", step.text)
+        mail = update_submitter(services, changed, f"question-{step.key}", "question", step.text)
         return Change(
             changed, step.event("question_to_reporter", "Bits asked the submitter", True, text=step.text), [mail]
         )
@@ -161,19 +179,19 @@ async def handle(services: Services, stored: StoredCase, reply: Reply, registry:
         if found is None or found.group(0) == case.reference:
             return Change(case, step.event("note", "DUPLIKAT without the reference of the other request", False))
         changed = step.moved("closed", outcome="duplicate", duplicate_of=found.group(0))
-        mail = tell_submitter(services, changed, "duplicate", "duplicate", found.group(0))
+        mail = update_submitter(services, changed, "duplicate", "duplicate", found.group(0))
         return Change(changed, step.event("duplicate", f"Duplicate of {found.group(0)}", True), [mail])
     if reply.command == REJECT:
         changed = step.moved("closed", outcome="rejected_by_bits", reason=step.text)
-        mail = tell_submitter(services, changed, "rejected-by-bits", "rejected_by_bits", step.text)
+        mail = update_submitter(services, changed, "rejected-by-bits", "rejected_by_bits", step.text)
         return Change(changed, step.event("rejected", "Bits rejected the request", True, reason=step.text), [mail])
     # KOMPLETT: to the committee, or straight to decision when there is none.
     committee = services.settings.committee_members
     if not committee:
         changed, mails, tokens = await to_decision(services, registry, case, "no_committee")
-        told = tell_submitter(services, changed, "to-decision", "to_decision")
+        told = update_submitter(services, changed, "to-decision", "to_decision")
         return Change(changed, step.event("complete", "Complete; to decision", True), [told, *mails], tokens)
-    told = tell_submitter(services, case, "assessment", "assessment")
+    told = update_submitter(services, case, "assessment", "assessment")
     due = step.now + timedelta(days=services.settings.change_assessment_days)
     changed = step.moved("in_assessment", assessment_due=due.isoformat(), recommendations={})
     mails, tokens = ask_by_reply(
@@ -236,17 +254,17 @@ async def decide(services: Services, stored: StoredCase, reply: Reply, registry:
         return Change(step.case, step.event("note", "Comment from an approver without a decision", False))
     if reply.command == REJECT:
         changed = step.moved("closed", outcome="rejected", decision={**decision, "outcome": "rejected"})
-        mail = tell_submitter(services, changed, "decision-rejected", "rejected", step.text)
+        mail = update_submitter(services, changed, "decision-rejected", "rejected", step.text)
         return Change(changed, step.event("rejected", "The reference group rejected the request", True), [mail])
     if reply.command == DEFER:
         until = _date_in(step.text) or (step.now + timedelta(days=services.settings.change_defer_days)).date()
         changed = step.moved("deferred", defer_until=until.isoformat(), decision={**decision, "outcome": "deferred"})
         purpose = f"decision-deferred-{until.isoformat()}"
-        mail = tell_submitter(services, changed, purpose, "deferred", step.text)
+        mail = update_submitter(services, changed, purpose, "deferred", step.text)
         event = step.event("deferred", f"Deferred until {until.isoformat()}", True, until=until.isoformat())
         return Change(changed, event, [mail])
     changed = step.moved("approved", decision={**decision, "outcome": "approved"})
-    told = tell_submitter(services, changed, "decision-approved", "approved", step.text)
+    told = update_submitter(services, changed, "decision-approved", "approved", step.text)
     nav = registry.sources.get("NAV")
     operations = [c.email for c in nav.contacts if c.has_role("operations")] if nav else []
     text = await request_text(services, stored.case)
@@ -306,10 +324,10 @@ async def follow_up(services: Services, stored: StoredCase, reply: Reply, regist
         return Change(step.case, event, step.to_bits(registry))
     if reply.command == PLANNED:
         changed = step.moved("planned", release=step.text)
-        mail = tell_submitter(services, changed, f"planned-{step.key}", "planned", step.text)
+        mail = update_submitter(services, changed, f"planned-{step.key}", "planned", step.text)
         return Change(changed, step.event("planned", f"NAV planned it: {step.text}", True, release=step.text), [mail])
     changed = step.moved("closed", outcome="implemented")
-    mail = tell_submitter(services, changed, "implemented", "implemented", step.text)
+    mail = update_submitter(services, changed, "implemented", "implemented", step.text)
     return Change(changed, step.event("implemented", "NAV implemented the change", True, text=step.text), [mail])
 
 

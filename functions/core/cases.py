@@ -37,6 +37,7 @@ class CaseIntake:
     ] = ()  # (data source, role) who get the notice too, e.g. ("NAV", "security")
     initial_status: str = CaseStatus.NEW  # the process's first state once the case goes on (e.g. "registered")
     long_tokens: bool = False  # the process runs for months: its tokens live SSU_LONG_TOKEN_DAYS
+    email_route: str | None = None  # the route (see intake/routing.py) whose new emails open cases through it
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,32 @@ def organisation_name(registry: Registry, case: Case) -> str:
 def acknowledgement_id(services: Services, case: Case) -> str:
     """The Message-ID of the submitter's acknowledgement, to thread later emails under it."""
     return f"<{case.reference}.{mail_id('acknowledgement', case.submitter_email)}@{services.settings.mail_domain}>"
+
+
+def tell_submitter(
+    services: Services,
+    case: Case,
+    *,
+    purpose: str,
+    template: str,
+    to: str | None = None,
+    language: str | None = None,
+    **context: Any,
+) -> OutgoingMail:
+    """An email about the case to its submitter (or `to`, another of the company's people), with the link to the
+    case page; the submitter's is threaded under their receipt."""
+    to = to or case.submitter_email
+    return services.compose(
+        reference=case.reference,
+        purpose=purpose,
+        to=to,
+        template=template,
+        language=language or case.language,
+        in_reply_to=acknowledgement_id(services, case) if to == case.submitter_email else None,
+        case=case,
+        case_link=services.case_page_link(case.reference),
+        **context,
+    )
 
 
 def _acknowledgement_and_notice(

@@ -1,4 +1,5 @@
-"""The composition root: builds the adapters once per process (per event loop) and hands them to triggers."""
+"""The services a workflow works with: the ports (storage, mail, registry, clock) and the few helpers every process
+uses to link and compose mail. Built by the composition root (`functions/composition.py`), never here."""
 
 from __future__ import annotations
 
@@ -7,19 +8,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..intake.local_mailbox import LocalMailbox
-from ..intake.mailbox import Mailbox
-from .blobs import BlobStore
-from .clock import Clock, SystemClock
-from .local_mail import LocalTransport
+from .clock import Clock
+from .inbound import Mailbox
 from .mail import Letter, MailTransport, OutgoingMail, compose_mail
 from .outbox import RetryPolicy
 from .registry import Registry
 from .rendering import Renderer
-from .settings import Settings, get_settings
+from .settings import Settings
 from .signing import sign
-from .store import CaseStore, DeliveryLimits, RegistryStore
-from .tables import TableCaseStore, TableDeliveryLimits, TableRegistryStore, TableStateStore, TableStorage
+from .store import AttachmentStore, CaseStore, DeliveryLimits, RegistryStore, StateStore, StorageAccount
 
 
 @dataclass
@@ -47,16 +44,17 @@ class RegistryCache:
 @dataclass
 class Services:
     settings: Settings
-    storage: TableStorage
+    storage: StorageAccount
     store: CaseStore
     registry_store: RegistryStore
     registry_cache: RegistryCache
     renderer: Renderer
     transport: MailTransport
     clock: Clock
-    blobs: BlobStore
+    blobs: AttachmentStore
     mailbox: Mailbox
     limits: DeliveryLimits
+    state: StateStore
 
     async def registry(self) -> Registry:
         return await self.registry_cache.get()
@@ -108,67 +106,3 @@ class Services:
         await self.storage.close()
         await self.blobs.close()
         await self.mailbox.close()
-
-
-def build_services(
-    settings: Settings,
-    *,
-    transport: MailTransport | None = None,
-    clock: Clock | None = None,
-    storage_credential: Any | None = None,
-) -> Services:
-    """`storage_credential` replaces the managed identity, for commands run by a person (see registry_import)."""
-    storage = TableStorage(settings, storage_credential)
-    registry_store = TableRegistryStore(storage)
-    graph = None
-    if settings.mail_transport == "graph" or settings.mailbox == "graph":
-        from .graph import GraphClient
-
-        graph = GraphClient(settings)  # one client for sending and reading: one token cache, one connection pool
-    return Services(
-        settings=settings,
-        storage=storage,
-        store=TableCaseStore(storage, settings.reference_prefix),
-        registry_store=registry_store,
-        registry_cache=RegistryCache(registry_store, settings.registry_cache_seconds),
-        renderer=Renderer(),
-        transport=transport or build_transport(settings, graph),
-        clock=clock or SystemClock(),
-        blobs=BlobStore(settings),
-        mailbox=build_mailbox(settings, graph, storage),
-        limits=TableDeliveryLimits(storage),
-    )
-
-
-def build_transport(settings: Settings, graph: Any) -> MailTransport:
-    if settings.mail_transport == "graph":
-        from .graph import GraphTransport
-
-        return GraphTransport(graph, settings.shared_mailbox, settings.graph_batch_size)
-    return LocalTransport(settings.mail_local_dir)
-
-
-def build_mailbox(settings: Settings, graph: Any, storage: TableStorage) -> Mailbox:
-    if settings.mailbox == "graph":
-        from ..intake.graph_mailbox import GraphMailbox
-
-        return GraphMailbox(
-            graph,
-            settings.shared_mailbox,
-            TableStateStore(storage),
-            settings.mailbox_processed_folder,
-            settings.mailbox_failed_folder,
-        )
-    return LocalMailbox(settings.mail_local_dir)
-
-
-_by_loop: dict[int, Services] = {}
-
-
-def get_services() -> Services:
-    """The process's services. Async SDK clients belong to one event loop, so there is one set per loop."""
-    loop = asyncio.get_running_loop()
-    services = _by_loop.get(id(loop))
-    if services is None:
-        services = _by_loop[id(loop)] = build_services(get_settings())
-    return services

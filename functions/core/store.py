@@ -148,3 +148,31 @@ class DeliveryLimits(Protocol):
     async def sent_today(self, day: str) -> dict[str, int]: ...
 
     async def add_sent(self, day: str, totals: dict[str, int]) -> None: ...
+
+
+class StateStore(Protocol):
+    """Small named records of the app's own state (the Graph delta link, the subscription, timer runs)."""
+
+    async def get(self, name: str) -> dict[str, Any] | None: ...
+
+    async def put(self, name: str, value: dict[str, Any]) -> None: ...
+
+
+class AttachmentStore(Protocol):
+    """Attachments' bytes by content hash (Blob Storage in Azure and Azurite)."""
+
+    async def put(self, name: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, name: str) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+class StorageAccount(Protocol):
+    """The storage account as a whole: whether it answers, and how many round trips this process made."""
+
+    round_trips: int
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...

@@ -28,7 +28,7 @@ def main() -> None:
     for folder in ("inbox", "outbox", "processed", "failed"):
         (Path(os.environ["SSU_MAIL_LOCAL_DIR"]) / folder).mkdir(parents=True, exist_ok=True)
     try:
-        from functions.core.registry_import import import_registry
+        from functions.registry_import import import_registry
 
         count = asyncio.run(import_registry(PROJECT_ROOT / "data" / "demo-registry.json"))
         print(f"Loaded {count} demo registry entries.")

@@ -137,8 +137,8 @@ class DevHost:
             await _call(function.get_user_function(), {trigger.name: argument})
 
     async def _clock(self, request: web.Request) -> web.Response:
+        from functions.composition import get_services
         from functions.core.clock import OffsetClock, SystemClock
-        from functions.core.services import get_services
 
         services = get_services()
         try:
@@ -155,7 +155,7 @@ class DevHost:
         return web.json_response({"now": services.clock.now().isoformat()})
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        from functions.core.services import get_services
+        from functions.composition import get_services
 
         services = get_services()
         return web.json_response({"storage_round_trips": services.storage.round_trips})
@@ -187,7 +187,7 @@ class DevHost:
     async def _stop(self, _app: web.Application) -> None:
         for task in self._timer_tasks:
             task.cancel()
-        from functions.core.services import _by_loop
+        from functions.composition import _by_loop
 
         for services in list(_by_loop.values()):
             await services.close()

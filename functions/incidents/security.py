@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from ..core.cases import CaseIntake, Submission, open_case, organisation_name, submitted
+from ..core.commands import Change, Command, Decision, Reply
 from ..core.forms import WebForm
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers
@@ -19,7 +20,6 @@ from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyQueued, ConcurrentUpdate, StoredCase
 from ..core.tokens import reply_address
-from ..intake.commands import Change, Command, Decision, Reply
 from .models import SecurityBreach
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,17 @@ SECURITY_BREACHES = CaseIntake(
     submitter_decision=REPORTED,
     hold_unverified=False,
     source_roles=(("NAV", "security"),),
+)
+EMAILED_BREACHES = CaseIntake(
+    "email-C-security",
+    Process.ERROR_REPORT,
+    "case_received",
+    "case_to_bits",
+    bits_role="security",
+    bits_decision=ACKNOWLEDGE,
+    hold_unverified=False,  # a breach is never held back; an unknown sender is marked unverified
+    source_roles=(("NAV", "security"),),
+    email_route="C-security",
 )
 
 
@@ -83,7 +94,26 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-SECURITY_BREACH_FORM = WebForm(template="security_breach", model=SecurityBreach, submit=report_breach)
+SECURITY_BREACH_FORM = WebForm(
+    template="security_breach",
+    route="incidents/security",
+    model=SecurityBreach,
+    submit=report_breach,
+    intake=SECURITY_BREACHES,
+    example={
+        "organisation_number": "310000019",
+        "name": "Siri Sikker",
+        "email": "sikkerhet@demo-forsikring.example",
+        "phone": "+47 22 33 44 55",
+        "occurred_at": "2026-11-27T22:00:00+01:00",
+        "discovered_at": "2026-11-28T10:55:00+01:00",
+        "breach_type": ["confidentiality"],
+        "data_categories": "Uføregrad og AAP-vedtak",
+        "persons_affected": 40,
+        "description": "Privat nøkkel for Maskinporten-klienten ble lagt i et offentlig repo.",
+        "containment": "Nøkkelen er trukket tilbake og sertifikatet rotert.",
+    },
+)
 
 MOTTATT = Command("acknowledge", ("MOTTATT", "ACKNOWLEDGED"))
 MELDT = Command("reported", ("MELDT", "REPORTED"))

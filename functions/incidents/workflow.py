@@ -13,7 +13,15 @@ import hashlib
 from contextlib import suppress
 
 from ..alerts.drafts import draft_from_report
-from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, organisation_name, submitted
+from ..core.cases import (
+    CaseIntake,
+    Submission,
+    open_case,
+    organisation_name,
+    submitted,
+    tell_submitter,
+)
+from ..core.commands import Change, Command, Decision, Reply
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -21,7 +29,6 @@ from ..core.privacy import mask_identity_numbers, without_sender
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StoredCase
-from ..intake.commands import Change, Command, Decision, Reply
 from ..intake.quotes import split_reply
 from .models import ErrorReport
 
@@ -33,6 +40,9 @@ ERROR_REPORTS = CaseIntake(
     acknowledgement_template="error_report_received",
     bits_template="error_report_to_bits",
     bits_decision=TRIAGE,
+)
+EMAILED_ERROR_REPORTS = CaseIntake(
+    "email-C", Process.ERROR_REPORT, "case_received", "case_to_bits", bits_decision=TRIAGE, email_route="C"
 )
 
 
@@ -65,7 +75,28 @@ async def report_error(services: Services, report: ErrorReport, channel: Channel
     )
 
 
-ERROR_REPORT_FORM = WebForm(template="incident", model=ErrorReport, submit=report_error)
+ERROR_REPORT_FORM = WebForm(
+    template="incident",
+    route="incidents",
+    model=ErrorReport,
+    submit=report_error,
+    intake=ERROR_REPORTS,
+    example={
+        "organisation_number": "310000019",
+        "name": "Tore Teknisk",
+        "email": "teknisk@demo-forsikring.example",
+        "environment": "production",
+        "component": "ufore-api",
+        "occurred_at": "2026-11-28T09:40:00+01:00",
+        "http_status": 500,
+        "correlation_id": "7f3c2a10-5b7e-4c1e-9d2e-1a2b3c4d5e6f",
+        "endpoint": "/api/v1/uforegrad",
+        "customers_affected": 12,
+        "severity": "high",
+        "title": "500 fra uføre-API i produksjon",
+        "description": "Siden 09:40 svarer alle kall med 500.",
+    },
+)
 
 FORWARD = Command("forward", ("VIDERESEND", "FORWARD"))
 ASK = Command("ask", ("SPØRSMÅL", "ASK"))
@@ -142,18 +173,7 @@ async def _description(services: Services, case: Case) -> str:
 
 
 def _tell_reporter(services: Services, case: Case, purpose: str, update: str, text: str) -> OutgoingMail:
-    return services.compose(
-        reference=case.reference,
-        purpose=purpose,
-        to=case.submitter_email,
-        template="error_report_update",
-        language=case.language,
-        in_reply_to=acknowledgement_id(services, case),
-        case=case,
-        update=update,
-        text=text,
-        case_link=services.case_page_link(case.reference),
-    )
+    return tell_submitter(services, case, purpose=purpose, template="error_report_update", update=update, text=text)
 
 
 TRIAGE_DECISION = Decision(

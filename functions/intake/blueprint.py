@@ -11,18 +11,19 @@ bp = func.Blueprint()
 @bp.timer_trigger(arg_name="timer", schedule="%SSU_MAILBOX_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def mailbox_poll(timer: func.TimerRequest) -> None:
     """Take in what waits in the shared mailbox: new cases, messages on cases, bounces; set aside the rest."""
-    from ..core.services import get_services
+    from ..catalogue import CATALOGUE
+    from ..composition import get_services
     from .workflow import poll_mailbox
 
     services = get_services()
-    await poll_mailbox(services, services.mailbox)
+    await poll_mailbox(services, services.mailbox, CATALOGUE)
 
 
 @bp.function_name("mailbox_notifications")
 @bp.route(route="mailbox/notifications", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 async def mailbox_notifications(req: func.HttpRequest) -> func.HttpResponse:
     """Graph change notifications: answer the validation handshake, check clientState, acknowledge at once."""
-    from ..core.services import get_services
+    from ..composition import get_services
     from .subscription import receive_notifications
 
     token = req.params.get("validationToken")
@@ -43,7 +44,7 @@ async def mailbox_notifications(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="%SSU_SUBSCRIPTION_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def mailbox_subscription_renew(timer: func.TimerRequest) -> None:
     """Create the Graph subscription on the shared inbox, or renew it before it expires."""
-    from ..core.services import get_services
-    from .subscription import keep_subscription
+    from ..adapters.graph_subscription import keep_subscription
+    from ..composition import get_services
 
     await keep_subscription(get_services())

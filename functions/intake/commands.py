@@ -10,150 +10,25 @@ case's ETag and the token's, and records every outcome - applied, refused, uncle
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from ..core.mail import OutgoingMail
-from ..core.model import Case, CaseEvent, Channel, DecisionToken
-from ..core.privacy import mask_identity_numbers
-from ..core.registry import Registry
+from ..core.commands import Command, Decision, Reply
+from ..core.inbound import InboundMessage, Outcome
+from ..core.model import CaseEvent, Channel, DecisionToken
 from ..core.rendering import local_time
 from ..core.services import Services
 from ..core.store import ConcurrentUpdate, StoredCase, StoredToken
-from ..core.tokens import issue, reply_address
-from .outcome import Outcome
-from .parser import InboundMessage
+from ..core.tokens import reply_address
 
 log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"^[a-z2-9]{12}$")
 _SUBJECT_TOKEN = re.compile(r"#([a-z2-9]{12})\b")
 _NEGATIONS = ("IKKE", "IKKJE", "NOT", "NO", "NEI", "ALDRI", "NEVER", "DON'T", "DONT")
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    words: tuple[str, ...]  # upper case, nb and en: ("LØST", "RESOLVED")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An authenticated reply: the command it gave (None for plain text) and the person's text after it."""
-
-    command: Command | None
-    text: str
-    sender: str
-    sender_name: str
-    message_id: str
-    about: str | None = None  # the token's `about`: what it was issued to act on
-
-
-@dataclass
-class Change:
-    """What a handler decided: the case as it becomes, its event, and the emails (and new tokens) that go with it."""
-
-    case: Case
-    event: CaseEvent
-    mails: list[OutgoingMail] = field(default_factory=list)
-    tokens: list[DecisionToken] = field(default_factory=list)
-    after: Callable[[], Awaitable[None]] | None = None  # what follows once the change is stored (e.g. a new case)
-
-
-Handler = Callable[[Services, StoredCase, Reply, Registry], Awaitable[Change]]
-
-
-@dataclass(frozen=True)
-class Decision:
-    name: str
-    commands: tuple[Command, ...]
-    states: frozenset[str]
-    handle: Handler
-    accepts_plain_text: bool = False  # a reply without a command word means something (e.g. an answer to relay)
-
-
-class Step:
-    """What a handler works with for one reply: the time, the masked text, a key unique to the reply, the case as
-    touched now, and the event and status change it records - so that each process's handler reads as its steps."""
-
-    def __init__(self, services: Services, case: Case, reply: Reply) -> None:
-        self.services = services
-        self.now = services.clock.now()
-        self.reply = reply
-        self.text = mask_identity_numbers(reply.text)[0]
-        self.key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
-        self.case = case.model_copy(update={"updated_at": self.now})
-
-    def event(self, kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
-        return CaseEvent(
-            at=self.now,
-            actor=self.reply.sender,
-            channel=Channel.EMAIL,
-            kind=kind,
-            public=public,
-            summary=summary,
-            data=data,
-        )
-
-    def moved(self, status: str, **details: Any) -> Case:
-        return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
-
-    def to_bits(self, registry: Registry) -> list[OutgoingMail]:
-        """A reply without a command from someone outside Bits, relayed to Bits' support as a message on the case."""
-        return [
-            self.services.compose(
-                reference=self.case.reference,
-                purpose=f"message-{self.key}",
-                to=contact.email,
-                template="case_message_to_bits",
-                language=contact.language,
-                in_reply_to=self.reply.message_id,
-                case=self.case,
-                sender=self.reply.sender_name or self.reply.sender,
-                text={"message": self.text, "attachments": []},
-            )
-            for contact in registry.bits_contacts("support")
-        ]
-
-
-def ask_by_reply(
-    services: Services,
-    registry: Registry,
-    case: Case,
-    people: list[str],
-    decision: str,
-    template: str,
-    purpose: str,
-    *,
-    single_use: bool = True,
-    days: int | None = None,
-    **context: Any,
-) -> tuple[list[OutgoingMail], list[DecisionToken]]:
-    """One email per person asking them to act by replying, each with a token of their own for `decision`."""
-    mails, tokens = [], []
-    for person in people:
-        token = issue(services, person, decision, single_use=single_use, days=days)
-        tokens.append(token)
-        mails.append(
-            services.compose(
-                reference=case.reference,
-                purpose=f"{purpose}-{token.token}",
-                to=person,
-                template=template,
-                language=registry.language_of(person),
-                reply_to=reply_address(services, token.token),
-                token=token.token,
-                case=case,
-                replies_decide=True,
-                **context,
-            )
-        )
-    return mails, tokens
 
 
 def token_in(message: InboundMessage, shared_mailbox: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from .parser import InboundMessage
+from ..core.inbound import InboundMessage
 
 
 class Kind(StrEnum):

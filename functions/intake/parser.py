@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
+from ..core.inbound import Attachment, DeliveryReport, InboundMessage
 from .html_text import html_to_text
 from .quotes import split_reply
 
@@ -25,53 +25,6 @@ MAX_SUBJECT = 200
 
 class MalformedMessage(ValueError):
     """The bytes are not an email we can act on; the message says why."""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    content: bytes = field(repr=False, default=b"")
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """A delivery status notification (bounce): who could not be reached, and the message it was about."""
-
-    recipients: tuple[str, ...]
-    status: str  # e.g. 5.1.1
-    permanent: bool
-    original_message_id: str | None
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    message_id: str
-    from_name: str
-    from_address: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    delivered_to: tuple[str, ...]
-    subject: str
-    in_reply_to: tuple[str, ...]
-    references: tuple[str, ...]
-    text: str
-    new_text: str
-    attachments: tuple[Attachment, ...]
-    headers: dict[str, str]  # lower-case names of the few headers the intake looks at
-    delivery_report: DeliveryReport | None = None
-    forwarded: bool = False
-
-    @property
-    def key(self) -> str:
-        """A short, stable identity for idempotency: the hash of the Message-ID."""
-        return hashlib.sha256(self.message_id.encode()).hexdigest()[:32]
-
-    @property
-    def recipients(self) -> tuple[str, ...]:
-        return self.delivered_to + self.to + self.cc
 
 
 _KEPT_HEADERS = (

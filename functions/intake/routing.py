@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from ..core.inbound import Route
 from ..core.model import Process
-
-
-@dataclass(frozen=True)
-class Route:
-    process: Process
-    kind: str  # the kind of case within the process
-    by: str  # what decided it: "address", "keywords" or "default"
-
 
 ROUTES = {
     "B": Route(Process.NOTIFICATION, "notice", ""),

@@ -1,4 +1,5 @@
-"""Graph change notifications for the shared inbox: the endpoint's checks, and keeping the subscription alive.
+"""Graph change notifications for the shared inbox: the endpoint's checks (the subscription itself is kept by
+`adapters/graph_subscription.py`).
 
 Notifications only say "look now"; the delta poll does the work and is the backstop, because notifications are
 known to be lost or duplicated. The endpoint is protected by the function key (in the URL Graph calls) and by the
@@ -11,18 +12,12 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
+from ..core.inbound import NOTIFIED_STATE, SUBSCRIPTION_STATE
 from ..core.services import Services
-from ..core.tables import TableStateStore
 
 log = logging.getLogger(__name__)
-
-SUBSCRIPTION_STATE = "mailbox-subscription"
-NOTIFIED_STATE = "mailbox-notified"
-LIFETIME = timedelta(minutes=10_000)  # Graph allows at most 10 080 minutes for Outlook messages
-RENEW_BEFORE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -53,7 +48,7 @@ async def receive_notifications(services: Services, body: bytes) -> Notification
         log.warning("mailbox notifications: %d refused (wrong clientState)", refused)
     if not accepted:
         return NotificationResult(403, 0, refused)
-    states = TableStateStore(services.storage)
+    states = services.state
     now = services.clock.now().isoformat()
     lifecycle = {str(n.get("lifecycleEvent")) for n in accepted if n.get("lifecycleEvent")}
     if lifecycle:
@@ -69,52 +64,3 @@ async def receive_notifications(services: Services, body: bytes) -> Notification
     if len(accepted) > len(lifecycle):
         await states.put(NOTIFIED_STATE, {"at": now, "count": len(accepted)})
     return NotificationResult(202, len(accepted), refused)
-
-
-def notification_url(services: Services) -> str:
-    return services.settings.graph_notification_url or services.link("mailbox/notifications")
-
-
-async def keep_subscription(services: Services) -> str:
-    """Create the subscription when there is none (or Graph removed it), renew it before it expires."""
-    if services.settings.mailbox != "graph":
-        return "not used (SSU_MAILBOX=local)"
-    from msgraph.generated.models.subscription import Subscription
-
-    from ..core.graph import GraphClient
-
-    graph = getattr(services.mailbox, "graph", None)
-    assert isinstance(graph, GraphClient)
-    client = await graph.client()
-    states = TableStateStore(services.storage)
-    state = await states.get(SUBSCRIPTION_STATE) or {}
-    now = services.clock.now()
-    expires = now + LIFETIME
-    known_expiry = datetime.fromisoformat(state["expires_at"]) if state.get("expires_at") else None
-    if state.get("id") and not state.get("removed") and known_expiry and known_expiry > now:
-        if known_expiry - now > RENEW_BEFORE and not state.get("reauthorize"):
-            return "current"
-        renewed = await client.subscriptions.by_subscription_id(state["id"]).patch(
-            Subscription(expiration_date_time=expires)
-        )
-        await states.put(SUBSCRIPTION_STATE, _state_of(renewed, state["id"], expires))
-        return "renewed"
-    secret = services.settings.graph_notification_client_state
-    assert secret is not None
-    created = await client.subscriptions.post(
-        Subscription(
-            change_type="created",
-            notification_url=notification_url(services),
-            lifecycle_notification_url=notification_url(services),
-            resource=f"users/{services.settings.shared_mailbox}/mailFolders('inbox')/messages",
-            expiration_date_time=expires,
-            client_state=secret.get_secret_value(),
-        )
-    )
-    await states.put(SUBSCRIPTION_STATE, _state_of(created, None, expires))
-    return "created"
-
-
-def _state_of(subscription: Any, known_id: str | None, asked: datetime) -> dict[str, Any]:
-    expiry = getattr(subscription, "expiration_date_time", None) or asked
-    return {"id": getattr(subscription, "id", None) or known_id, "expires_at": expiry.isoformat()}

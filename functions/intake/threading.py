@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .parser import InboundMessage
+from ..core.inbound import InboundMessage
 
 
 def message_key(message_id: str) -> str:

@@ -9,100 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..alerts.drafts import DRAFT_DECISION, EMAILED_DRAFTS, open_draft, propose
-from ..changes.workflow import ASSESS_DECISION, DECIDE_DECISION, FOLLOW_UP_DECISION, HANDLE_DECISION
-from ..core.cases import CaseIntake, Submission, open_case
+from ..core.cases import Submission, open_case
+from ..core.inbound import InboundMessage, Mailbox, Outcome
 from ..core.mail import OutgoingMail, TransientSendError
-from ..core.model import Case, CaseEvent, Channel, Process
+from ..core.model import Case, CaseEvent, Channel
 from ..core.privacy import mask_identity_numbers
+from ..core.processes import Catalogue
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
-from ..incidents.security import ACKNOWLEDGE_DECISION, REPORTED_DECISION
-from ..incidents.workflow import TRIAGE_DECISION
-from ..onboarding.workflow import (
-    BITS_DECISION,
-    COMPANY_DECISION,
-    SOURCE_PRODUCTION_DECISION,
-    SOURCE_TEST_DECISION,
-)
-from ..questions.workflow import QUESTION_DECISION
-from ..terms.by_email import is_terms_command, publish_by_email
-from ..terms.workflow import ACCEPT_DECISION
-from .commands import Decision, take_decision, token_in
-from .mailbox import Mailbox
+from .commands import take_decision, token_in
+from .content import language_of, masked_text, sender_name, store_attachments
 from .noise import Kind, classify
-from .outcome import Outcome
-from .parser import InboundMessage, MalformedMessage, parse_message
-from .quotes import split_reply
+from .parser import MalformedMessage, parse_message
 from .routing import route
 from .threading import foreign_ids, reference_in_headers, reference_in_subject
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 20_000  # characters of a message kept on its event (an entity property holds 32 K characters)
 
-EMAIL_INTAKES: dict[str, CaseIntake] = {
-    intake.name: intake
-    for intake in [
-        *(
-            CaseIntake(f"email-{p.value}", p, "case_received", "case_to_bits")
-            for p in Process
-            if p not in (Process.QUESTION, Process.ERROR_REPORT, Process.CHANGE_REQUEST, Process.ONBOARDING)
-        ),
-        # A company that is not registered yet is unknown by definition: its enquiry goes on at once, unverified.
-        CaseIntake("email-A", Process.ONBOARDING, "onboarding_email_received", "case_to_bits", hold_unverified=False),
-        CaseIntake(
-            "email-E",
-            Process.CHANGE_REQUEST,
-            "case_received",
-            "change_request_to_bits",
-            bits_decision=HANDLE_DECISION.name,
-        ),
-        CaseIntake("email-D", Process.QUESTION, "case_received", "case_to_bits", bits_decision=QUESTION_DECISION.name),
-        CaseIntake(
-            "email-C", Process.ERROR_REPORT, "case_received", "case_to_bits", bits_decision=TRIAGE_DECISION.name
-        ),
-        CaseIntake(
-            "email-C-security",
-            Process.ERROR_REPORT,
-            "case_received",
-            "case_to_bits",
-            bits_role="security",
-            bits_decision=ACKNOWLEDGE_DECISION.name,
-            hold_unverified=False,  # a breach is never held back; an unknown sender is marked unverified
-            source_roles=(("NAV", "security"),),
-        ),
-        EMAILED_DRAFTS,
-    ]
-}
-# The decisions people can take by replying, as the processes declare them.
-DECISIONS: dict[str, Decision] = {
-    decision.name: decision
-    for decision in (
-        QUESTION_DECISION,
-        TRIAGE_DECISION,
-        ACKNOWLEDGE_DECISION,
-        REPORTED_DECISION,
-        DRAFT_DECISION,
-        HANDLE_DECISION,
-        ASSESS_DECISION,
-        DECIDE_DECISION,
-        FOLLOW_UP_DECISION,
-        ACCEPT_DECISION,
-        BITS_DECISION,
-        SOURCE_TEST_DECISION,
-        SOURCE_PRODUCTION_DECISION,
-        COMPANY_DECISION,
-    )
-}
-
-
-async def process_message(services: Services, raw: bytes) -> Outcome:
+async def process_message(services: Services, raw: bytes, catalogue: Catalogue) -> Outcome:
+    """Parse one message and hand it on: to the decision its token names, to its case, to the first process
+    handler that takes it, or to the intake its route names."""
     settings = services.settings
     try:
         message = parse_message(
@@ -120,13 +51,13 @@ async def process_message(services: Services, raw: bytes) -> Outcome:
     token = token_in(message, settings.shared_mailbox) if kind is Kind.PERSON else None
     try:
         if stored is not None and token is not None:
-            outcome = await take_decision(services, message, stored, token, DECISIONS)
+            outcome = await take_decision(services, message, stored, token, catalogue.decisions)
         elif stored is not None:
             outcome = await _follow_up(services, message, kind, stored)
         elif kind is not Kind.PERSON:
             return Outcome("ignored", f"{kind.value} message that belongs to no case")
         else:
-            outcome = await _new_case(services, message)
+            outcome = await _new_case(services, message, catalogue)
     except AlreadyProcessed as done:
         outcome = Outcome("duplicate", "processed before", done.reference)
     if outcome.reference and outcome.status != "held":
@@ -147,83 +78,35 @@ async def _case_of(services: Services, message: InboundMessage) -> str | None:
     return None
 
 
-def _masked(text: str) -> tuple[str, int]:
-    masked, count = mask_identity_numbers(text)
-    if len(masked) > MAX_TEXT:
-        masked = masked[:MAX_TEXT] + "\n[…]"
-    return masked, count
-
-
-async def _attachments(services: Services, message: InboundMessage) -> list[dict[str, Any]]:
-    """Store kept attachments in Blob Storage (by content hash: storing twice is a no-op); return their metadata."""
-    kept = [a for a in message.attachments if a.content]
-    await asyncio.gather(*(services.blobs.put(a.sha256, a.content, a.content_type) for a in kept))
-    return [
-        {
-            "filename": a.filename,
-            "content_type": a.content_type,
-            "size": a.size,
-            "sha256": a.sha256,
-            "stored": bool(a.content),
-        }
-        for a in message.attachments
-    ]
-
-
-def _language(text: str) -> str:
-    norwegian = re.search(r"[æøåÆØÅ]|\b(hei|og|ikke|vi|dere|takk|hilsen|gjelder|spørsmål)\b", text, re.IGNORECASE)
-    return "nb" if norwegian else "en"
-
-
-async def _new_case(services: Services, message: InboundMessage) -> Outcome:
-    registry = await services.registry()
-    if is_terms_command(registry, message):
-        # Bits publishes a terms version by email (VILKÅR): validated as the form is, answered when it is not.
-        return await publish_by_email(services, message, await _attachments(services, message), [message.key])
+async def _new_case(services: Services, message: InboundMessage, catalogue: Catalogue) -> Outcome:
     where = route(message.recipients, message.subject, message.text, services.settings.mail_aliases)
+    for handler in catalogue.inbound:
+        taken = await handler(services, message, where)
+        if taken is not None:
+            return taken
+    registry = await services.registry()
     organisations = registry.organisations_of_contact(message.from_address) or registry.organisations_of_domain(
         message.from_address.rsplit("@", 1)[-1]
     )
-    text, masked = _masked(message.text)
+    text, masked = masked_text(message.text)
     subject, masked_in_subject = mask_identity_numbers(message.subject)
-    source = registry.source_of_contact(message.from_address)
-    notice = where.process is Process.NOTIFICATION or (where.by != "address" and where.kind != "security_breach")
-    if source is not None and notice:
-        # New mail from NAV, Altinn or Digdir is a notice (an incident, maintenance or a change) unless it was sent
-        # to another process's address: a draft alert that Bits publishes (or discards) by replying.
-        new_text = split_reply(message.new_text or message.text)[0].strip() or message.text  # no signature block
-        case = await open_draft(
-            services,
-            EMAILED_DRAFTS,
-            source_key=source.key,
-            name=message.from_name or message.from_address.split("@", 1)[0],
-            email=message.from_address,
-            title=subject or "(uten emne)",
-            description=_masked(new_text)[0],
-            proposal=propose(source.key, subject, new_text, services.clock.now()),
-            language=_language(f"{message.subject}\n{message.text[:2000]}"),
-            markers=[message.key],
-            details={"routed_by": where.by},
-        )
-        log.info("intake: %s opened draft alert %s from %s", message.key, case.reference, source.key)
-        return Outcome("new_case", "draft_alert", case.reference)
-    intake_name = "email-C-security" if where.kind == "security_breach" else f"email-{where.process.value}"
+    intake = catalogue.email_intakes["C-security" if where.kind == "security_breach" else where.process.value]
     submission = Submission(
         kind=where.kind,
         organisation_number=organisations[0].organisation_number if organisations else "",
-        name=message.from_name or message.from_address.split("@", 1)[0],
+        name=sender_name(message),
         email=message.from_address,
         title=subject or "(uten emne)",
-        language=_language(f"{message.subject}\n{message.text[:2000]}"),
+        language=language_of(message),
         details={"source": "email", "routed_by": where.by},
         text={
             "message": text,
             "message_id": message.message_id,
-            "attachments": await _attachments(services, message),
+            "attachments": await store_attachments(services, message),
         },
         identity_numbers_removed=masked + masked_in_subject,
     )
-    case = await open_case(services, EMAIL_INTAKES[intake_name], submission, Channel.EMAIL, markers=[message.key])
+    case = await open_case(services, intake, submission, Channel.EMAIL, markers=[message.key])
     log.info("intake: %s opened %s (%s, routed by %s)", message.key, case.reference, where.kind, where.by)
     return Outcome("new_case", where.kind, case.reference)
 
@@ -261,8 +144,8 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
     part = _is_participant(registry, case, message.from_address)
     if part is None:
         return Outcome("held", f"held for Bits: the sender is not a participant of {case.reference}", case.reference)
-    text, masked = _masked(message.new_text or message.text)
-    attachments = await _attachments(services, message)
+    text, masked = masked_text(message.new_text or message.text)
+    attachments = await store_attachments(services, message)
     from_bits = part == "bits"
     event = CaseEvent(
         at=now,
@@ -344,7 +227,7 @@ class PollReport:
     left_for_later: int = 0
 
 
-async def poll_mailbox(services: Services, mailbox: Mailbox) -> PollReport:
+async def poll_mailbox(services: Services, mailbox: Mailbox, catalogue: Catalogue) -> PollReport:
     """Process what waits in the mailbox, a few at a time. One bad message never blocks the others; when storage is
     down, messages stay in the mailbox for the next poll."""
     settings = services.settings
@@ -360,7 +243,7 @@ async def poll_mailbox(services: Services, mailbox: Mailbox) -> PollReport:
     async def one(item_raw: Any) -> None:
         async with gate:
             try:
-                outcome = await process_message(services, item_raw.raw)
+                outcome = await process_message(services, item_raw.raw, catalogue)
             except StorageUnavailable as exc:
                 log.warning("intake: storage unavailable, %s stays in the mailbox: %s", item_raw.id, exc)
                 report.left_for_later += 1

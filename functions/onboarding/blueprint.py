@@ -11,30 +11,32 @@ bp = func.Blueprint()
 @bp.route(route="onboarding/registration", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def onboarding_registration(req: func.HttpRequest) -> func.HttpResponse:
     """GET the registration form (contacts as rows); POST it as a form or as JSON."""
-    from ..core.forms import handle_form
+    from ..composition import get_services
+    from ..web.forms import handle_form
     from .workflow import REGISTRATION_FORM
 
-    return await handle_form(req, REGISTRATION_FORM)
+    return await handle_form(req, REGISTRATION_FORM, get_services())
 
 
 @bp.function_name("onboarding_production")
 @bp.route(route="onboarding/production", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def onboarding_production(req: func.HttpRequest) -> func.HttpResponse:
     """GET the form to ask for production; POST it as a form or as JSON (from a registered contact)."""
-    from ..core.forms import handle_form
+    from ..composition import get_services
+    from ..web.forms import handle_form
     from .workflow import PRODUCTION_FORM
 
-    return await handle_form(req, PRODUCTION_FORM)
+    return await handle_form(req, PRODUCTION_FORM, get_services())
 
 
 @bp.function_name("onboarding_production_confirm")
 @bp.route(route="onboarding/production/confirm", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def onboarding_production_confirm(req: func.HttpRequest) -> func.HttpResponse:
     """The contact's signed link: GET shows the production request and a button, POST sends it to Bits."""
-    from ..core.http import html_response, requested_language
-    from ..core.services import get_services
+    from ..composition import get_services
     from ..core.signing import verify
     from ..core.store import StorageUnavailable
+    from ..web.http import html_response, requested_language
     from .workflow import PRODUCTION_PURPOSE, order_production
 
     services = get_services()
@@ -65,9 +67,9 @@ async def onboarding_production_confirm(req: func.HttpRequest) -> func.HttpRespo
 @bp.route(route="registry/organisations/{number}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def registry_organisation(req: func.HttpRequest) -> func.HttpResponse:
     """Bits: one company as the registry holds it now: status, environments, contacts, terms accepted."""
-    from ..core.http import json_response
-    from ..core.services import get_services
+    from ..composition import get_services
     from ..core.store import StorageUnavailable
+    from ..web.http import json_response
 
     try:
         found = await get_services().registry_store.get_organisation(req.route_params.get("number", ""))
@@ -82,16 +84,18 @@ async def registry_organisation(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="registry/contacts", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def registry_contacts(req: func.HttpRequest) -> func.HttpResponse:
     """A company changes its contacts (form or JSON); an existing contact confirms it through a signed link."""
-    from ..core.forms import handle_form
+    from ..composition import get_services
+    from ..web.forms import handle_form
     from .contacts import CONTACTS_FORM
 
-    return await handle_form(req, CONTACTS_FORM)
+    return await handle_form(req, CONTACTS_FORM, get_services())
 
 
 @bp.function_name("registry_contacts_confirm")
 @bp.route(route="registry/contacts/confirm", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def registry_contacts_confirm(req: func.HttpRequest) -> func.HttpResponse:
     """The existing contact's signed link: GET shows the change and a button, POST applies it."""
+    from ..composition import get_services
     from .contacts import confirm_page
 
-    return await confirm_page(req)
+    return await confirm_page(req, get_services())

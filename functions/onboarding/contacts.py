@@ -9,12 +9,12 @@ from typing import Any
 
 import azure.functions as func
 
-from ..core.forms import SubmissionRefused, WebForm
-from ..core.http import html_response, requested_language
+from ..core.forms import Refusal, SubmissionRefused, WebForm
 from ..core.model import Case, CaseEvent, Channel, Contact, Process
-from ..core.services import Services, get_services
+from ..core.services import Services
 from ..core.signing import sign, verify
 from ..core.store import ConcurrentUpdate, StorageUnavailable
+from ..web.http import html_response, requested_language
 from .models import ContactUpdate, contact_rows
 
 PURPOSE = "contact-update"
@@ -38,7 +38,7 @@ async def request_update(services: Services, update: ContactUpdate, channel: Cha
     organisation = await services.registry_store.get_organisation(update.organisation_number)
     if organisation is None:
         raise SubmissionRefused(
-            404,
+            Refusal.UNKNOWN,
             "Virksomheten er ikke registrert. Meld den inn først.",
             "The company is not registered. Register it first.",
             errors={"organisation_number": "Ukjent virksomhet." if update.language == "nb" else "Unknown company."},
@@ -94,12 +94,17 @@ async def request_update(services: Services, update: ContactUpdate, channel: Cha
     return await services.store.create_case(case, event, mails)
 
 
-CONTACTS_FORM = WebForm(template="contacts", model=ContactUpdate, submit=request_update, from_browser=contact_rows)
+CONTACTS_FORM = WebForm(
+    template="contacts",
+    route="registry/contacts",
+    model=ContactUpdate,
+    submit=request_update,
+    from_browser=contact_rows,
+)
 
 
-async def confirm_page(req: func.HttpRequest) -> func.HttpResponse:
+async def confirm_page(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """GET shows the new contacts and a button (a link preview changes nothing); POST applies them."""
-    services = get_services()
     language = requested_language(req)
     token = req.params.get("k", "")
     payload = verify(services.settings.effective_signing_key, PURPOSE, token, services.clock.now())

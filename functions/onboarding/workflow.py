@@ -17,8 +17,9 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case
-from ..core.forms import SubmissionPending, SubmissionRefused, WebForm
+from ..core.cases import CaseIntake, Submission, open_case, tell_submitter
+from ..core.commands import Change, Command, Decision, Reply, Step, ask_by_reply
+from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Contact, Organisation, Process, TermsAcceptance
 from ..core.office_hours import is_working_day
@@ -27,7 +28,6 @@ from ..core.rendering import OSLO
 from ..core.services import Services
 from ..core.signing import sign, verify
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StoredCase
-from ..intake.commands import Change, Command, Decision, Reply, Step, ask_by_reply
 from .models import ProductionRequest, Registration, production_from_browser, registration_from_browser
 
 BITS = "onboarding.bits"
@@ -60,6 +60,10 @@ REGISTRATIONS = CaseIntake(
     initial_status="registered",
     long_tokens=True,  # Bits offboards a company years later by replying to this notice
 )
+# A company that is not registered yet is unknown by definition: its enquiry by email goes on at once, unverified.
+EMAILED_REGISTRATIONS = CaseIntake(
+    "email-A", Process.ONBOARDING, "onboarding_email_received", "case_to_bits", hold_unverified=False, email_route="A"
+)
 
 
 def _merged_contacts(registration: Registration) -> list[Contact]:
@@ -82,7 +86,7 @@ async def register(services: Services, registration: Registration, channel: Chan
     existing = await services.registry_store.get_organisation(number)
     if existing is not None and existing.onboarding and existing.status in OPEN:
         raise SubmissionRefused(
-            409,
+            Refusal.CONFLICT,
             f"Det finnes allerede en åpen innmelding for {number}: {existing.onboarding}. Svar på e-posten i den "
             "saken, eller kontakt Bits.",
             f"There is already an open registration for {number}: {existing.onboarding}. Reply to the email of "
@@ -91,7 +95,7 @@ async def register(services: Services, registration: Registration, channel: Chan
         )
     if existing is not None and existing.environments:
         raise SubmissionRefused(
-            409,
+            Refusal.CONFLICT,
             f"{existing.legal_name} er allerede tilknyttet ({', '.join(existing.environments)}). Kontakt Bits for "
             "endringer.",
             f"{existing.legal_name} is already connected ({', '.join(existing.environments)}). Contact Bits for "
@@ -126,7 +130,7 @@ async def register(services: Services, registration: Registration, channel: Chan
         loaded = await services.store.load(done.reference)
         if loaded is None or (current is not None and current.onboarding == done.reference):
             raise SubmissionRefused(
-                409,
+                Refusal.CONFLICT,
                 f"Det finnes allerede en åpen innmelding for {number}: {done.reference}.",
                 f"There is already an open registration for {number}: {done.reference}.",
                 reference=done.reference,
@@ -148,7 +152,35 @@ async def register(services: Services, registration: Registration, channel: Chan
 
 
 REGISTRATION_FORM = WebForm(
-    template="registration", model=Registration, submit=register, from_browser=registration_from_browser
+    template="registration",
+    route="onboarding/registration",
+    model=Registration,
+    submit=register,
+    from_browser=registration_from_browser,
+    intake=REGISTRATIONS,
+    example={
+        "organisation_number": "310000078",
+        "legal_name": "Ny Forsikring ASA",
+        "contacts": [
+            {"role": "business", "name": "Berit Fag", "email": "fag@nyforsikring.example", "phone": "+47 22 00 00 01"},
+            {
+                "role": "technical",
+                "name": "Tom Tekniker",
+                "email": "tek@nyforsikring.example",
+                "phone": "+47 22 00 00 02",
+            },
+            {"role": "security", "name": "Siv Sikker", "email": "sik@nyforsikring.example", "phone": "+47 22 00 00 03"},
+            {
+                "role": "signatory",
+                "name": "Sam Signatar",
+                "email": "sign@nyforsikring.example",
+                "phone": "+47 22 00 00 04",
+            },
+        ],
+        "services": ["ufore"],
+        "finans_norge_member": True,
+        "desired_go_live": "2027-03-01",
+    },
 )
 
 
@@ -223,18 +255,16 @@ def next_step(case: Case) -> str:
 def tell(
     services: Services, case: Case, to: str, language: str, purpose: str, update: str, text: str = "", **more: Any
 ) -> OutgoingMail:
-    return services.compose(
-        reference=case.reference,
+    return tell_submitter(
+        services,
+        case,
         purpose=purpose,
-        to=to,
         template="onboarding_update",
+        to=to,
         language=language,
-        in_reply_to=acknowledgement_id(services, case) if to == case.submitter_email else None,
-        case=case,
         update=update,
         text=text,
         next_step=next_step(case),
-        case_link=services.case_page_link(case.reference),
         **more,
     )
 
@@ -487,12 +517,12 @@ async def _production_case(services: Services, request: ProductionRequest) -> St
     if organisation is None or contact is None or not (contact.has_role("technical") or contact.has_role("business")):
         nb = "Adressen er ikke registrert som teknisk kontakt eller fagkontakt for virksomheten."
         en = "The address is not registered as a technical or business contact of the company."
-        raise SubmissionRefused(403, nb, en, errors={"email": en if request.language == "en" else nb})
+        raise SubmissionRefused(Refusal.NOT_ALLOWED, nb, en, errors={"email": en if request.language == "en" else nb})
     stored = await services.store.load(organisation.onboarding) if organisation.onboarding else None
     if stored is None or stored.case.status != "test_access":
         where = stored.case.status if stored else "none"
         raise SubmissionRefused(
-            409,
+            Refusal.CONFLICT,
             f"Påkobling til produksjon kan bestilles når virksomheten har testtilgang. Innmeldingen står nå på: "
             f"{where}.",
             f"Connection to production can be requested once the company has test access. The onboarding is now "
@@ -532,7 +562,6 @@ async def request_production(services: Services, request: ProductionRequest, cha
     with suppress(AlreadyProcessed):
         await services.store.append(stored.case.reference, event, [mail], markers=[f"production-{key}"])
     raise SubmissionPending(
-        202,
         f"Vi har sendt en lenke til {request.email}. Bestillingen går til Bits når du har åpnet den og bekreftet.",
         f"We have emailed a link to {request.email}. The request goes to Bits once you have opened it and confirmed.",
         reference=stored.case.reference,
@@ -591,7 +620,11 @@ async def order_production(services: Services, token: str) -> tuple[str, Case | 
 
 
 PRODUCTION_FORM = WebForm(
-    template="production", model=ProductionRequest, submit=request_production, from_browser=production_from_browser
+    template="production",
+    route="onboarding/production",
+    model=ProductionRequest,
+    submit=request_production,
+    from_browser=production_from_browser,
 )
 
 

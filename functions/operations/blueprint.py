@@ -11,8 +11,8 @@ bp = func.Blueprint()
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
     """Is storage reachable, and which mail transport is in use."""
-    from ..core.http import json_response
-    from ..core.services import get_services
+    from ..composition import get_services
+    from ..web.http import json_response
 
     services = get_services()
     storage_ok = await services.storage.ping()
@@ -28,8 +28,8 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
     """The OpenAPI 3.1 document of the JSON endpoints."""
-    from ..core.http import json_response
-    from ..core.services import get_services
+    from ..composition import get_services
+    from ..web.http import json_response
     from .openapi import openapi_document
 
     return json_response(openapi_document(get_services().link("").rstrip("/")))
@@ -39,8 +39,8 @@ async def openapi(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="%SSU_OUTBOX_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def outbox_dispatch(timer: func.TimerRequest) -> None:
     """Send the emails that are due, retrying the ones that failed before."""
+    from ..composition import get_services
     from ..core.outbox import dispatch_outbox
-    from ..core.services import get_services
 
     services = get_services()
     await dispatch_outbox(
@@ -58,8 +58,8 @@ async def outbox_dispatch(timer: func.TimerRequest) -> None:
 @bp.route(route="mail/suppressions", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def mail_suppressions(req: func.HttpRequest) -> func.HttpResponse:
     """Bits: addresses with permanent bounces, and which of them no longer get mail."""
-    from ..core.http import json_response
-    from ..core.services import get_services
+    from ..composition import get_services
+    from ..web.http import json_response
 
     return json_response({"addresses": await get_services().limits.suppressions()})
 
@@ -68,8 +68,8 @@ async def mail_suppressions(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="mail/suppressions/{address}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
 async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
     """Bits: send to an address again (after it was fixed), forgetting its bounces."""
-    from ..core.http import json_response
-    from ..core.services import get_services
+    from ..composition import get_services
+    from ..web.http import json_response
 
     lifted = await get_services().limits.lift(req.route_params.get("address", ""))
     return json_response({"lifted": lifted}, 200 if lifted else 404)
@@ -81,30 +81,20 @@ async def deadlines_check(timer: func.TimerRequest) -> None:
     """Response targets (office hours), security breaches (round the clock), alerts (maintenance and deadlines),
     change requests (assessment deadline, deferred date), terms not yet accepted as their effective date nears,
     onboarding steps that wait too long."""
-    from ..alerts.workflow import remind_alerts
-    from ..cases.deadlines import check_response_targets
-    from ..changes.workflow import check_change_requests
-    from ..core.services import get_services
-    from ..incidents.security import check_breach_deadlines
-    from ..onboarding.workflow import remind_onboarding
-    from ..terms.workflow import remind_terms
+    from ..catalogue import CATALOGUE
+    from ..composition import get_services
+    from ..core.processes import run_deadline_jobs
 
-    services = get_services()
-    await check_breach_deadlines(services)
-    await check_response_targets(services)
-    await remind_alerts(services)
-    await check_change_requests(services)
-    await remind_terms(services)
-    await remind_onboarding(services)
+    await run_deadline_jobs(get_services(), CATALOGUE.deadline_jobs)
 
 
 @bp.function_name("overview")
 @bp.route(route="overview", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def overview(req: func.HttpRequest) -> func.HttpResponse:
     """Bits: open cases per process with age, status, whose move it is and the next deadline; overdue first."""
-    from ..cases.deadlines import open_cases
-    from ..core.http import html_response, requested_language
-    from ..core.services import get_services
+    from ..composition import get_services
+    from ..core.deadlines import open_cases
+    from ..web.http import html_response, requested_language
 
     services = get_services()
     now = services.clock.now()

@@ -11,7 +11,8 @@ bp = func.Blueprint()
 @bp.route(route="questions", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def questions(req: func.HttpRequest) -> func.HttpResponse:
     """GET the question form; POST a question as a form or as JSON."""
-    from ..core.forms import handle_form
+    from ..composition import get_services
+    from ..web.forms import handle_form
     from .workflow import QUESTION_FORM
 
-    return await handle_form(req, QUESTION_FORM)
+    return await handle_form(req, QUESTION_FORM, get_services())

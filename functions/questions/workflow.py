@@ -7,7 +7,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from ..core.cases import CaseIntake, Submission, acknowledgement_id, open_case, submitted
+from ..changes.workflow import EMAILED_CHANGE_REQUESTS
+from ..core.cases import CaseIntake, Submission, open_case, submitted, tell_submitter
+from ..core.commands import Change, Command, Decision, Reply
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -15,7 +17,7 @@ from ..core.privacy import mask_identity_numbers, without_sender
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StoredCase
-from ..intake.commands import Change, Command, Decision, Reply
+from ..incidents.workflow import EMAILED_ERROR_REPORTS
 from ..intake.quotes import split_reply
 from .models import Question
 
@@ -26,6 +28,10 @@ QUESTIONS = CaseIntake(
     acknowledgement_template="question_received",
     bits_template="question_to_bits",
     bits_role="support",
+)
+# A question by email: the same decision for Bits; the receipt is the general one.
+EMAILED_QUESTIONS = CaseIntake(
+    "email-D", Process.QUESTION, "case_received", "case_to_bits", bits_decision="question.bits", email_route="D"
 )
 
 
@@ -50,7 +56,23 @@ async def ask_question(services: Services, question: Question, channel: Channel,
     )
 
 
-QUESTION_FORM = WebForm(template="question", model=Question, submit=ask_question)
+QUESTION_FORM = WebForm(
+    template="question",
+    route="questions",
+    model=Question,
+    submit=ask_question,
+    intake=QUESTIONS,
+    example={
+        "organisation_number": "310000019",
+        "name": "Frida Fagerli",
+        "email": "fag@demo-forsikring.example",
+        "subject": "Hvordan tolke uføregrad mot IFU?",
+        "question": "Vi ser uføregrad 50 og IFU i samme svar. Hvilken skal vi bruke?",
+        "service": "ufore",
+        "environment": "production",
+        "category": "data_interpretation",
+    },
+)
 
 
 # -- Bits answers by replying to the question's notice ---------------------------------------------------------------
@@ -110,17 +132,7 @@ async def bits_answers(services: Services, stored: StoredCase, reply: Reply, reg
 
 
 def _to_asker(services: Services, case: Case, *, purpose: str, template: str, **context: Any) -> OutgoingMail:
-    return services.compose(
-        reference=case.reference,
-        purpose=purpose,
-        to=case.submitter_email,
-        template=template,
-        language=case.language,
-        in_reply_to=acknowledgement_id(services, case),  # threaded under the receipt
-        case=case,
-        case_link=services.case_page_link(case.reference),
-        **context,
-    )
+    return tell_submitter(services, case, purpose=purpose, template=template, **context)
 
 
 async def _ask_source(
@@ -156,9 +168,9 @@ async def _ask_source(
 async def _reclassify(
     services: Services, case: Case, reply: Reply, text: str, key: str, event: Callable[..., CaseEvent]
 ) -> Change:
-    from ..intake.workflow import EMAIL_INTAKES  # the email intakes open C and E cases with a plain receipt
-
     process = Process.ERROR_REPORT if reply.command == TO_ERROR else Process.CHANGE_REQUEST
+    # The email intakes open C and E cases with a plain receipt.
+    intake = EMAILED_ERROR_REPORTS if process == Process.ERROR_REPORT else EMAILED_CHANGE_REQUESTS
     original = await submitted(services, case)
     submission = Submission(
         kind="error_report" if process == Process.ERROR_REPORT else "change_request",
@@ -176,9 +188,7 @@ async def _reclassify(
         # Only once the question is closed (so a colleague's decision at the same moment leaves no orphan), and
         # with a marker, so that doing it again finds the case the first attempt opened.
         try:
-            new = await open_case(
-                services, EMAIL_INTAKES[f"email-{process.value}"], submission, Channel.EMAIL, [f"reclass-{key}"]
-            )
+            new = await open_case(services, intake, submission, Channel.EMAIL, [f"reclass-{key}"])
             new_reference = new.reference
         except AlreadyProcessed as done:
             new_reference = done.reference

@@ -11,36 +11,39 @@ bp = func.Blueprint()
 @bp.route(route="terms", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
 async def terms_publish(req: func.HttpRequest) -> func.HttpResponse:
     """Bits: GET the form to publish a terms version; POST it as a form or JSON."""
-    from ..core.forms import handle_form
+    from ..composition import get_services
+    from ..web.forms import handle_form
     from .views import TERMS_FORM
 
-    return await handle_form(req, TERMS_FORM)
+    return await handle_form(req, TERMS_FORM, get_services())
 
 
 @bp.function_name("terms_acceptances")
 @bp.route(route="terms/{reference}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def terms_acceptances(req: func.HttpRequest) -> func.HttpResponse:
     """Bits: which connected company has accepted the version, by whom and when (JSON)."""
+    from ..composition import get_services
     from .views import acceptances
 
-    return await acceptances(req)
+    return await acceptances(req, get_services())
 
 
 @bp.function_name("terms_accept")
 @bp.route(route="terms-accept", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def terms_accept(req: func.HttpRequest) -> func.HttpResponse:
     """A company's signed link: GET shows the version and a button, POST accepts it."""
+    from ..composition import get_services
     from .views import accept_page
 
-    return await accept_page(req)
+    return await accept_page(req, get_services())
 
 
 @bp.function_name("terms_document")
 @bp.route(route="terms-document/{sha256}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def terms_document(req: func.HttpRequest) -> func.HttpResponse:
     """The PDF of a published terms version that Bits emailed; nothing else is served from here."""
-    from ..core.http import json_response
-    from ..core.services import get_services
+    from ..composition import get_services
+    from ..web.http import json_response
     from .by_email import terms_document as document
 
     found = await document(get_services(), req.route_params.get("sha256", ""))

@@ -15,15 +15,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..core.forms import field_errors
+from ..core.inbound import InboundMessage, Outcome, Route
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.registry import Registry
 from ..core.services import Services
 from ..intake.commands import dmarc_result
-from ..intake.outcome import Outcome
-from ..intake.parser import InboundMessage
+from ..intake.content import store_attachments
 from ..intake.quotes import split_reply
+from ..web.forms import field_errors
 from .models import TermsVersion
 from .workflow import publish_terms
 
@@ -45,6 +45,13 @@ def is_terms_command(registry: Registry, message: InboundMessage) -> bool:
     own = {c.email.casefold() for c in (registry.bits.contacts if registry.bits else [])}
     first = next((line for line in message.new_text.splitlines() if line.strip()), "")
     return message.from_address in own and bool(_COMMAND.match(message.subject) or _COMMAND.match(first))
+
+
+async def terms_by_email(services: Services, message: InboundMessage, route: Route) -> Outcome | None:
+    """The inbound handler: a VILKÅR message from Bits publishes a version; anything else is not ours."""
+    if not is_terms_command(await services.registry(), message):
+        return None
+    return await publish_by_email(services, message, await store_attachments(services, message), [message.key])
 
 
 def _date(value: str) -> str:

@@ -8,17 +8,16 @@ from typing import Any
 import azure.functions as func
 
 from ..core.forms import WebForm
-from ..core.http import html_response, json_response, requested_language
-from ..core.services import Services, get_services
+from ..core.services import Services
 from ..core.store import StorageUnavailable
+from ..web.http import html_response, json_response, requested_language
 from .models import TermsVersion
 from .workflow import accept, acceptance_table, publish_terms, read_accept_link
 
-TERMS_FORM = WebForm(template="terms", model=TermsVersion, submit=publish_terms)
+TERMS_FORM = WebForm(template="terms", route="terms", model=TermsVersion, submit=publish_terms)
 
 
-async def acceptances(req: func.HttpRequest) -> func.HttpResponse:
-    services = get_services()
+async def acceptances(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     try:
         stored = await services.store.load(req.route_params.get("reference", ""))
         case = stored.case if stored else None
@@ -38,9 +37,8 @@ async def acceptances(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-async def accept_page(req: func.HttpRequest) -> func.HttpResponse:
+async def accept_page(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """GET shows the version and a button (a link preview must not accept anything); POST accepts."""
-    services = get_services()
     language = requested_language(req)
     token = req.params.get("k", "")
     payload = read_accept_link(services, token)

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..core.cases import submitted
+from ..core.commands import Change, Command, Decision, Reply
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, DecisionToken, Organisation, Process, TermsAcceptance
 from ..core.registry import Registry
@@ -22,7 +23,6 @@ from ..core.services import Services
 from ..core.signing import sign, verify
 from ..core.store import AlreadyProcessed
 from ..core.tokens import issue, reply_address
-from ..intake.commands import Change, Command, Decision, Reply
 from .models import TermsVersion
 
 ACCEPT = "terms.accept"

@@ -10,11 +10,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.test_alerts import post
-from tests.e2e.test_decisions_by_reply import kinds, reply
-from tests.e2e.test_email_intake import poll
-from tests.e2e.test_error_reports import REPORT, mails_to, plain
-from tests.e2e.test_questions_over_http import case_json, dispatch, outbox_mails
+from tests.e2e.helpers import REPORT, case_json, dispatch, kinds, mails_to, outbox_mails, plain, poll, post, reply
 
 BITS = "support@bits.example"
 

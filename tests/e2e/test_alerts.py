@@ -8,25 +8,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.test_email_intake import drop, poll
-from tests.e2e.test_questions_over_http import dispatch, outbox_mails
-
-MAINTENANCE: dict[str, Any] = {
-    "source_alert_id": "NAV-2026-117",
-    "kind": "maintenance",
-    "environments": ["production"],
-    "components": ["ufore-api"],
-    "severity": "medium",
-    "title": "Planlagt vedlikehold av uføre-API",
-    "description": "API-et er utilgjengelig i vedlikeholdsvinduet.",
-    "starts_at": "2026-12-03T22:00:00+01:00",
-    "ends_at": "2026-12-04T02:00:00+01:00",
-}
-
-
-def post(host: DevHostProcess, body: dict[str, Any], key: str | None = "nav-key-one") -> httpx.Response:
-    headers = {"X-Api-Key": key} if key else {}
-    return httpx.post(f"{host.url}/api/alerts", json=body, headers=headers)
+from tests.e2e.helpers import MAINTENANCE, dispatch, drop, outbox_mails, poll, post
 
 
 def test_maintenance_goes_to_every_production_technical_contact_once(devhost: DevHostProcess) -> None:

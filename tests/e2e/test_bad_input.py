@@ -10,7 +10,7 @@ import pytest
 
 from functions.devhost.azurite import Azurite, start_azurite
 from tests.conftest import DevHostProcess, load_demo_registry, start_devhost
-from tests.e2e.test_questions_over_http import QUESTION, form_token
+from tests.e2e.helpers import QUESTION, form_token
 
 
 def case_count(host: DevHostProcess) -> int:

@@ -17,10 +17,7 @@ import pytest
 
 from functions.devhost.azurite import Azurite
 from tests.conftest import DevHostProcess, load_demo_registry, start_devhost
-from tests.e2e.test_decisions_by_reply import kinds, reply
-from tests.e2e.test_email_intake import poll
-from tests.e2e.test_error_reports import plain
-from tests.e2e.test_questions_over_http import case_json, dispatch, outbox_mails
+from tests.e2e.helpers import case_json, dispatch, kinds, mails_to, outbox_mails, plain, poll, reply
 
 BITS = "support@bits.example"
 COMMITTEE = ["fag@demo-forsikring.example", "kari.nordmann@fjordtrygd.example", "ingrid@nordlys-forsikring.example"]
@@ -58,11 +55,6 @@ def submit(host: DevHostProcess, **changes: Any) -> str:
     response = httpx.post(f"{host.url}/api/change-requests", json={**REQUEST, **changes})
     assert response.status_code == 201, response.text
     return str(response.json()["reference"])
-
-
-def mails_to(host: DevHostProcess, reference: str, address: str, subject: str = "") -> list[EmailMessage]:
-    dispatch(host)
-    return [m for m in outbox_mails(host, reference) if str(m["To"]) == address and subject in str(m["Subject"])]
 
 
 def one(host: DevHostProcess, reference: str, address: str, subject: str) -> EmailMessage:

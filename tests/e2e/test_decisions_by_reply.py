@@ -9,8 +9,7 @@ from email.message import EmailMessage
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.test_email_intake import poll
-from tests.e2e.test_questions_over_http import QUESTION, case_json, dispatch, outbox_mails
+from tests.e2e.helpers import QUESTION, case_json, dispatch, kinds, outbox_mails, poll, reply
 
 
 def ask(host: DevHostProcess) -> tuple[str, EmailMessage]:
@@ -20,75 +19,6 @@ def ask(host: DevHostProcess) -> tuple[str, EmailMessage]:
     dispatch(host)
     notice = next(m for m in outbox_mails(host, reference) if str(m["To"]) == "support@bits.example")
     return reference, notice
-
-
-def reply(
-    host: DevHostProcess,
-    notice: EmailMessage,
-    body: str,
-    *,
-    sender: str = "Bits brukerstøtte <support@bits.example>",
-    extra_headers: dict[str, str] | None = None,
-    subject_prefix: str = "SV: ",
-    style: str = "outlook",
-    take_in: bool = True,
-) -> str:
-    """A reply to `notice`, sent to its Reply-To and dropped in the inbox (then taken in, unless `take_in` is
-    False). `style` is how the client quotes: Outlook nb (`Fra:/Sendt:` block), Gmail (`On … wrote:` and `>`)
-    or iPhone Mail (`Sendt fra min iPhone`, then `>` quotes)."""
-    name = f"reply-{uuid.uuid4().hex[:8]}.eml"
-    quoted = notice.get_body(("plain",))
-    assert quoted is not None
-    original = quoted.get_content()
-    history = {
-        "outlook": [
-            "________________________________",
-            "Fra: Bits SSU <ssu@bits.example>",
-            "Sendt: søndag 29. november 2026 10:00",
-            "Til: support@bits.example",
-            f"Emne: {notice['Subject']}",
-            "",
-            original,
-        ],
-        "gmail": [
-            "On Sun, 29 Nov 2026 at 10:00, Bits SSU <ssu@bits.example> wrote:",
-            "",
-            *(f"> {line}" for line in original.splitlines()),
-        ],
-        "iphone": [
-            "Sendt fra min iPhone",
-            "",
-            "> Den 29. nov. 2026 kl. 10:00 skrev Bits SSU <ssu@bits.example>:",
-            ">",
-            *(f"> {line}" for line in original.splitlines()),
-        ],
-    }[style]
-    prefix = {"outlook": subject_prefix, "gmail": "Re: ", "iphone": "Re: "}[style]
-    lines = [
-        f"From: {sender}",
-        f"To: {notice['Reply-To'] or 'ssu@bits.example'}",
-        f"Subject: {prefix}{notice['Subject']}",
-        f"Message-ID: <{uuid.uuid4().hex}@bits.example>",
-        f"In-Reply-To: {notice['Message-ID']}",
-        f"References: {notice['Message-ID']}",
-        *(f"{k}: {v}" for k, v in (extra_headers or {}).items()),
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "Content-Transfer-Encoding: 8bit",
-        "",
-        body,
-        "",
-        *history,
-    ]
-    (host.mail_dir / "inbox").mkdir(parents=True, exist_ok=True)
-    (host.mail_dir / "inbox" / name).write_bytes("\r\n".join(lines).encode())
-    if take_in:
-        poll(host)
-    return name
-
-
-def kinds(host: DevHostProcess, reference: str) -> list[str]:
-    return [e["kind"] for e in case_json(host, reference)["events"]]
 
 
 def mails_to_asker(host: DevHostProcess, reference: str) -> list[EmailMessage]:

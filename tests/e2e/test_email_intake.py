@@ -13,25 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import DevHostProcess
-from tests.e2e.test_questions_over_http import case_json, dispatch, outbox_mails
-
-MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
-
-
-def drop(host: DevHostProcess, name: str, *, as_name: str | None = None, **subs: str) -> str:
-    inbox = host.mail_dir / "inbox"
-    inbox.mkdir(parents=True, exist_ok=True)
-    raw = (MAIL / name).read_bytes()
-    for key, value in subs.items():
-        raw = raw.replace(b"{" + key.encode() + b"}", value.encode())
-    target = as_name or name.removesuffix(".tmpl")
-    (inbox / target).write_bytes(raw)
-    return target
-
-
-def poll(host: DevHostProcess) -> None:
-    response = httpx.post(f"{host.url}/admin/functions/mailbox_poll", timeout=120)
-    assert response.status_code == 202, response.text
+from tests.e2e.helpers import MAIL, case_json, cases_by_message, dispatch, drop, outbox_mails, poll
 
 
 def processed(host: DevHostProcess, name: str) -> bool:
@@ -41,17 +23,6 @@ def processed(host: DevHostProcess, name: str) -> bool:
 def failed_reason(host: DevHostProcess, name: str) -> str | None:
     reason = host.mail_dir / "failed" / f"{name}.reason.txt"
     return reason.read_text(encoding="utf-8") if reason.exists() else None
-
-
-def cases_by_message(host: DevHostProcess) -> dict[str, dict[str, Any]]:
-    """Every email-created case, by the Message-ID of the email that opened it."""
-    found: dict[str, dict[str, Any]] = {}
-    for process in "ACDE":
-        for case in httpx.get(f"{host.url}/api/cases", params={"process": process}).json()["cases"]:
-            if case["details"].get("source") == "email":
-                body = case_json(host, case["reference"])
-                found[body["events"][0]["data"]["message_id"]] = body
-    return found
 
 
 def ack_of(host: DevHostProcess, reference: str, to: str) -> EmailMessage:

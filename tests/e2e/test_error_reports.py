@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.test_decisions_by_reply import kinds, reply
-from tests.e2e.test_questions_over_http import case_json, dispatch, outbox_mails
-
-REPORTER = "teknisk@demo-forsikring.example"
-REPORT: dict[str, Any] = {
-    "organisation_number": "310000019",
-    "name": "Tore Teknisk",
-    "email": REPORTER,
-    "environment": "production",
-    "component": "ufore-api",
-    "occurred_at": "2026-11-28T09:40:00+01:00",
-    "http_status": 500,
-    "correlation_id": "7f3c2a10-5b7e-4c1e-9d2e-1a2b3c4d5e6f",
-    "endpoint": "/api/v1/uforegrad",
-    "customers_affected": 12,
-    "severity": "high",
-    "title": "500 fra uføre-API i produksjon",
-    "description": "Siden 09:40 svarer alle kall med 500.",
-}
-
-
-def plain(message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
-def mails_to(host: DevHostProcess, reference: str, address: str) -> list[EmailMessage]:
-    dispatch(host)
-    return [m for m in outbox_mails(host, reference) if str(m["To"]) == address]
+from tests.e2e.helpers import (
+    REPORT,
+    REPORTER,
+    case_json,
+    dispatch,
+    drop,
+    kinds,
+    mails_to,
+    outbox_mails,
+    plain,
+    poll,
+    reply,
+)
 
 
 def test_report_forward_answer_and_resolve(devhost: DevHostProcess) -> None:
@@ -116,7 +98,7 @@ def test_the_error_report_form_renders_in_both_languages(devhost: DevHostProcess
 
 
 def test_an_emailed_report_is_forwarded_without_the_reporters_name(devhost: DevHostProcess) -> None:
-    from tests.e2e.test_email_intake import cases_by_message, drop, poll
+    from tests.e2e.helpers import cases_by_message
 
     raw_name = drop(devhost, "gmail_en_error.eml", as_name="forward-me.eml")
     raw = (devhost.mail_dir / "inbox" / raw_name).read_bytes().replace(b"<CAF=3Dk2xYt7q@", b"<forward-me@")

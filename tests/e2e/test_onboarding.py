@@ -10,21 +10,20 @@ from typing import Any
 
 import httpx
 
-from functions.core.identifiers import is_valid_organisation_number
 from tests.conftest import DevHostProcess
-from tests.e2e.test_alerts import MAINTENANCE, post
-from tests.e2e.test_decisions_by_reply import reply
-from tests.e2e.test_error_reports import plain
-from tests.e2e.test_questions_over_http import case_json, dispatch, outbox_mails
+from tests.e2e.helpers import (
+    MAINTENANCE,
+    case_json,
+    dispatch,
+    new_organisation_number,
+    organisation,
+    outbox_mails,
+    plain,
+    post,
+    reply,
+)
 
 BITS = "support@bits.example"
-
-
-def new_organisation_number() -> str:
-    while True:
-        number = f"3{random.randint(10_000_000, 99_999_999)}"
-        if is_valid_organisation_number(number):
-            return number
 
 
 def registration(number: str) -> dict[str, Any]:
@@ -43,13 +42,6 @@ def registration(number: str) -> dict[str, Any]:
         "desired_go_live": "2027-03-01",
         "comments": "Vi bruker egen integrasjon.",
     }
-
-
-def organisation(host: DevHostProcess, number: str) -> dict[str, Any]:
-    response = httpx.get(f"{host.url}/api/registry/organisations/{number}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def one(host: DevHostProcess, reference: str, address: str, subject: str) -> EmailMessage:

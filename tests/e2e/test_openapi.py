@@ -12,7 +12,7 @@ import httpx
 
 from functions.devhost.azurite import Azurite
 from tests.conftest import load_demo_registry, start_devhost
-from tests.e2e.test_alerts import MAINTENANCE, post
+from tests.e2e.helpers import MAINTENANCE, post
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 

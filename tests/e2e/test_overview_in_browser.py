@@ -9,14 +9,13 @@ from datetime import datetime
 import httpx
 from playwright.sync_api import Browser
 
+from functions.composition import build_services
 from functions.core.model import Channel
 from functions.core.rendering import OSLO
-from functions.core.services import build_services
 from functions.core.settings import Settings
 from functions.questions.workflow import ask_question
 from tests.conftest import DevHostProcess, FakeClock
-from tests.e2e.test_question_form_in_browser import browser  # noqa: F401  (the fixture)
-from tests.e2e.test_questions_over_http import QUESTION
+from tests.e2e.helpers import QUESTION
 from tests.integration.test_decision_race import question
 
 
@@ -42,7 +41,7 @@ def old_question(host: DevHostProcess) -> str:
         return pool.submit(asyncio.run, write()).result()
 
 
-def test_overview_lists_the_overdue_case_first(devhost: DevHostProcess, browser: Browser) -> None:  # noqa: F811
+def test_overview_lists_the_overdue_case_first(devhost: DevHostProcess, browser: Browser) -> None:
     httpx.post(f"{devhost.url}/api/questions", json={**QUESTION, "subject": "Nytt spørsmål"})
     overdue = old_question(devhost)
     page = browser.new_page()
@@ -55,7 +54,7 @@ def test_overview_lists_the_overdue_case_first(devhost: DevHostProcess, browser:
     page.close()
 
 
-def test_status_page_renders_in_the_browser(devhost: DevHostProcess, browser: Browser) -> None:  # noqa: F811
+def test_status_page_renders_in_the_browser(devhost: DevHostProcess, browser: Browser) -> None:
     page = browser.new_page()
     page.goto(f"{devhost.url}/api/status?lang=en")
     assert page.get_by_role("heading", name="Service status").is_visible()

@@ -3,53 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import email
 import re
-from email.message import EmailMessage
-from email.policy import default
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from tests.conftest import DevHostProcess
-
-QUESTION = {
-    "organisation_number": "310000019",
-    "name": "Frida Fagerli",
-    "email": "fag@demo-forsikring.example",
-    "subject": "Hvordan tolke uføregrad mot IFU?",
-    "question": "Vi ser uføregrad 50 og IFU i samme svar. Hvilken skal vi bruke?",
-    "service": "ufore",
-    "environment": "production",
-    "category": "data_interpretation",
-}
-
-
-def form_token(client: httpx.Client, url: str) -> str:
-    page = client.get(f"{url}/api/questions")
-    assert page.status_code == 200
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, "the form carries a CSRF token"
-    return match.group(1)
-
-
-def dispatch(host: DevHostProcess) -> None:
-    response = httpx.post(f"{host.url}/admin/functions/outbox_dispatch", json={"input": ""}, timeout=60)
-    assert response.status_code == 202, response.text
-
-
-def outbox_mails(host: DevHostProcess, reference: str) -> list[EmailMessage]:
-    folder = host.mail_dir / "outbox"
-    files = sorted(folder.glob(f"{reference}_*.eml")) if folder.exists() else []
-    return [email.message_from_bytes(p.read_bytes(), policy=default) for p in files]
-
-
-def case_json(host: DevHostProcess, reference: str) -> dict[str, Any]:
-    response = httpx.get(f"{host.url}/api/cases/{reference}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+from tests.e2e.helpers import QUESTION, case_json, dispatch, form_token, outbox_mails
 
 
 def assert_acknowledged(host: DevHostProcess, reference: str, submitter: str) -> None:

@@ -9,8 +9,7 @@ import httpx
 from playwright.sync_api import Browser, Page
 
 from tests.conftest import DevHostProcess
-from tests.e2e.test_onboarding import new_organisation_number, organisation
-from tests.e2e.test_question_form_in_browser import browser  # noqa: F401 - the module's Chromium fixture
+from tests.e2e.helpers import new_organisation_number, organisation
 
 
 def row(page: Page, index: int, name: str, email: str, phone: str) -> None:
@@ -33,7 +32,7 @@ def fill(page: Page, number: str) -> None:
     page.get_by_label("Ønsket produksjonsstart").fill("2027-03-01")
 
 
-def test_the_registration_form_with_contact_rows(devhost: DevHostProcess, browser: Browser) -> None:  # noqa: F811
+def test_the_registration_form_with_contact_rows(devhost: DevHostProcess, browser: Browser) -> None:
     number = new_organisation_number()
     page = browser.new_page()
     page.goto(f"{devhost.url}/api/onboarding/registration")

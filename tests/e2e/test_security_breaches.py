@@ -7,8 +7,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.test_error_reports import mails_to, plain
-from tests.e2e.test_questions_over_http import case_json
+from tests.e2e.helpers import case_json, mails_to, plain
 
 BREACH: dict[str, Any] = {
     "organisation_number": "310000019",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from functions.catalogue import CATALOGUE
 from functions.core.model import Channel
 from functions.core.services import Services
 from functions.incidents.models import SecurityBreach
@@ -61,7 +62,9 @@ async def test_escalation_until_acknowledged_and_reminder_until_reported(service
     [alert] = [m.mail for m in await services.store.due_mails(clock.at, 100) if m.mail.to == "sikkerhet@bits.example"]
     assert alert.reply_to is not None
     outcome = await process_message(
-        services, reply_to(services, reference, alert.reply_to, "MOTTATT\nVi ringer dem.", "sikkerhet@bits.example", 1)
+        services,
+        reply_to(services, reference, alert.reply_to, "MOTTATT\nVi ringer dem.", "sikkerhet@bits.example", 1),
+        CATALOGUE,
     )
     assert outcome.status == "decided"
     clock.at += timedelta(hours=5)
@@ -83,7 +86,9 @@ async def test_no_reminder_after_the_reporter_said_meldt(services: Services) -> 
     [receipt] = [m.mail for m in await services.store.due_mails(clock.at, 100) if m.mail.purpose == "acknowledgement"]
     assert receipt.reply_to is not None
     outcome = await process_message(
-        services, reply_to(services, reference, receipt.reply_to, "MELDT", "sikkerhet@demo-forsikring.example", 2)
+        services,
+        reply_to(services, reference, receipt.reply_to, "MELDT", "sikkerhet@demo-forsikring.example", 2),
+        CATALOGUE,
     )
     assert outcome.status == "decided"
     stored = await services.store.load(reference)
@@ -96,7 +101,7 @@ async def test_no_reminder_after_the_reporter_said_meldt(services: Services) -> 
 async def test_a_breach_reported_by_email_escalates_too(services: Services) -> None:
     clock = services.clock = FakeClock()
     raw = (Path(__file__).resolve().parents[1] / "fixtures" / "mail" / "security_breach_nb.eml").read_bytes()
-    outcome = await process_message(services, raw)
+    outcome = await process_message(services, raw, CATALOGUE)
     assert outcome.status == "new_case" and outcome.reference
     clock.at += timedelta(minutes=61)
     assert await check_breach_deadlines(services) == 1

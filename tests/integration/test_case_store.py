@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from functions.composition import build_services
 from functions.core.mail import OutgoingMail
 from functions.core.model import Case, CaseEvent, Channel, Process
-from functions.core.services import Services, build_services
+from functions.core.services import Services
 from functions.core.settings import AZURITE_CONNECTION_STRING, Settings
 from functions.core.store import AlreadyProcessed, AlreadyQueued, ConcurrentUpdate, StorageUnavailable
 

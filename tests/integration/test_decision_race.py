@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+from functions.catalogue import CATALOGUE
+from functions.core.commands import Change, Command, Decision, Reply
 from functions.core.model import CaseEvent, Channel
 from functions.core.registry import Registry
 from functions.core.services import Services
 from functions.core.store import StoredCase
 from functions.core.tokens import issue, reply_address
-from functions.intake.commands import Change, Command, Decision, Reply, take_decision
+from functions.intake.commands import take_decision
 from functions.intake.parser import parse_message
 from functions.intake.workflow import process_message
 from functions.questions.models import Question
@@ -42,7 +44,7 @@ async def test_two_replies_at_once_give_one_decision(services: Services) -> None
     [notice] = [r.mail for r in await services.store.due_mails(services.clock.now(), 10) if r.mail.reply_to]
     assert notice.reply_to is not None
     outcomes = await asyncio.gather(
-        *(process_message(services, resolve_reply(notice.reply_to, case.reference, n)) for n in range(2))
+        *(process_message(services, resolve_reply(notice.reply_to, case.reference, n), CATALOGUE) for n in range(2))
     )
     assert sorted(o.status for o in outcomes) == ["already_decided", "decided"]
     stored = await services.store.load(case.reference)
@@ -106,7 +108,7 @@ async def test_a_token_decides_only_on_its_own_case(services: Services) -> None:
     ]
     assert notice.reply_to is not None
     # The first case's token, sent with the second case's reference.
-    outcome = await process_message(services, resolve_reply(notice.reply_to, second.reference, 99))
+    outcome = await process_message(services, resolve_reply(notice.reply_to, second.reference, 99), CATALOGUE)
     assert outcome.status == "refused"
     stored = await services.store.load(second.reference)
     assert stored is not None and stored.case.status == "new"
@@ -146,8 +148,8 @@ async def test_two_approvers_of_a_change_request_at_the_same_moment(services: Se
         ).encode()
 
     outcomes = await asyncio.gather(
-        process_message(services, decision("godkjenner1@bits.example", "GODKJENT", 1)),
-        process_message(services, decision("godkjenner2@bits.example", "AVSLÅTT", 2)),
+        process_message(services, decision("godkjenner1@bits.example", "GODKJENT", 1), CATALOGUE),
+        process_message(services, decision("godkjenner2@bits.example", "AVSLÅTT", 2), CATALOGUE),
     )
     assert sorted(o.status for o in outcomes) == ["already_decided", "decided"]
     kinds = [e.kind for e in await services.store.events(case.reference)]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from functions.core.graph import GraphClient
+from functions.adapters.graph import GraphClient
+from functions.adapters.graph_mailbox import DELTA_STATE, GraphMailbox
+from functions.catalogue import CATALOGUE
 from functions.core.services import Services
 from functions.core.settings import Settings
-from functions.core.tables import TableStateStore
-from functions.intake.graph_mailbox import DELTA_STATE, GraphMailbox
 from functions.intake.workflow import poll_mailbox
 from tests.graph_stub import GraphStub, StaticToken
 
@@ -21,7 +21,7 @@ MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 @pytest.fixture
 async def mailbox(services: Services, settings: Settings, graph_stub: GraphStub) -> AsyncIterator[GraphMailbox]:
     graph = GraphClient(settings.model_copy(update={"graph_base_url": graph_stub.base_url}), credential=StaticToken())
-    box = GraphMailbox(graph, "ssu@bits.example", TableStateStore(services.storage), "SSU behandlet", "SSU avvist")
+    box = GraphMailbox(graph, "ssu@bits.example", services.state, "SSU behandlet", "SSU avvist")
     yield box
     await box.close()
 
@@ -47,7 +47,7 @@ async def test_delta_pages_mime_and_delta_link(
     for item in items:
         await mailbox.settle(item, processed=True, reason="ok")
     await mailbox.checkpoint(complete=True)
-    state = await TableStateStore(services.storage).get(DELTA_STATE)
+    state = await services.state.get(DELTA_STATE)
     assert state is not None and "$deltatoken=5" in state["link"]
     assert graph_stub.in_folder("SSU behandlet") == ids and graph_stub.in_folder("inbox") == []
     # One folder lookup and one creation, then the folder id is remembered; per message: $value and move.
@@ -69,7 +69,7 @@ async def test_throttling_keeps_the_delta_link_so_nothing_is_lost(
     assert [i.id for i in items] == [first]
     await mailbox.settle(items[0], processed=True, reason="ok")
     await mailbox.checkpoint(complete=True)
-    assert await TableStateStore(services.storage).get(DELTA_STATE) is None, "the round was not complete"
+    assert await services.state.get(DELTA_STATE) is None, "the round was not complete"
     again = await mailbox.fetch(limit=50)
     assert [i.id for i in again] == [second], "the throttled message comes again; the settled one does not"
 
@@ -80,13 +80,13 @@ async def test_poll_through_graph_opens_cases_and_moves_messages(
     graph_stub.deliver((MAIL / "outlook_nb_question.eml").read_bytes())
     graph_stub.deliver((MAIL / "broken.eml").read_bytes())
     graph_stub.deliver((MAIL / "mailing_list.eml").read_bytes())
-    report = await poll_mailbox(services, mailbox)
+    report = await poll_mailbox(services, mailbox, CATALOGUE)
     assert report.outcomes == {"new_case": 1, "quarantined": 1, "ignored": 1}
     assert len(graph_stub.in_folder("SSU behandlet")) == 2 and len(graph_stub.in_folder("SSU avvist")) == 1
     [case] = await services.store.cases()
     assert case.title == "Spørsmål om uføregrad og IFU"
     # Delivered again (a notification and the poll both saw it): still one case.
     graph_stub.deliver((MAIL / "outlook_nb_question.eml").read_bytes())
-    again = await poll_mailbox(services, mailbox)
+    again = await poll_mailbox(services, mailbox, CATALOGUE)
     assert again.outcomes == {"duplicate": 1}
     assert len(await services.store.cases()) == 1

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from functions.core.graph import GraphClient
+from functions.adapters.graph import GraphClient
+from functions.adapters.graph_mailbox import GraphMailbox
+from functions.catalogue import CATALOGUE
 from functions.core.model import Channel
 from functions.core.services import Services
 from functions.core.settings import Settings
-from functions.core.tables import TableStateStore
-from functions.intake.graph_mailbox import GraphMailbox
 from functions.intake.workflow import poll_mailbox, process_message
 from functions.questions.workflow import ask_question
 from tests.graph_stub import GraphStub, StaticToken
@@ -30,16 +30,16 @@ async def test_delivery_reports_count_once_and_never_silence_bits(services: Serv
     case = await ask_question(services, question("Sprett"), Channel.FORM)
     # A report naming someone we never mailed on the case is ignored.
     assert (
-        await process_message(services, bounce(case.reference, "ceo@bits-competitor.example", 1))
+        await process_message(services, bounce(case.reference, "ceo@bits-competitor.example", 1), CATALOGUE)
     ).status == "ignored"
     # The same report twice counts once.
     for _ in range(2):
-        await process_message(services, bounce(case.reference, "fag@demo-forsikring.example", 2))
+        await process_message(services, bounce(case.reference, "fag@demo-forsikring.example", 2), CATALOGUE)
     [row] = [r for r in await services.limits.suppressions() if r["address"] == "fag@demo-forsikring.example"]
     assert row["permanent_bounces"] == 1
     # Reports naming Bits' own people are recorded on the case but never suppress them.
     for n in range(3, 8):
-        await process_message(services, bounce(case.reference, "support@bits.example", n))
+        await process_message(services, bounce(case.reference, "support@bits.example", n), CATALOGUE)
     assert "support@bits.example" not in await services.limits.suppressed()
     kinds = [e.kind for e in await services.store.events(case.reference)]
     assert kinds.count("mail_bounced") == 6
@@ -49,7 +49,7 @@ async def test_a_poll_that_reads_more_than_it_takes_loses_nothing(
     services: Services, settings: Settings, graph_stub: GraphStub
 ) -> None:
     graph = GraphClient(settings.model_copy(update={"graph_base_url": graph_stub.base_url}), credential=StaticToken())
-    mailbox = GraphMailbox(graph, "ssu@bits.example", TableStateStore(services.storage), "p", "f")
+    mailbox = GraphMailbox(graph, "ssu@bits.example", services.state, "p", "f")
     services.settings = services.settings.model_copy(update={"mailbox_batch_size": 3})
     for n in range(5):
         graph_stub.deliver(
@@ -58,7 +58,7 @@ async def test_a_poll_that_reads_more_than_it_takes_loses_nothing(
         )
     try:
         for _ in range(4):
-            await poll_mailbox(services, mailbox)
+            await poll_mailbox(services, mailbox, CATALOGUE)
     finally:
         await mailbox.close()
     assert graph_stub.in_folder("inbox") == []
@@ -72,7 +72,7 @@ async def test_identity_numbers_in_follow_up_subjects_are_masked(services: Servi
         f"From: fag@demo-forsikring.example\r\nTo: ssu@bits.example\r\nSubject: {subject}\r\n"
         "Message-ID: <fnr-subject@x>\r\n\r\nSe emnet.\r\n"
     ).encode()
-    assert (await process_message(services, raw)).status == "appended"
+    assert (await process_message(services, raw, CATALOGUE)).status == "appended"
     assert "17050544052" not in str(await services.store.events(case.reference))
 
 
@@ -86,13 +86,19 @@ def _mail(sender: str, to: str, subject: str, body: str) -> bytes:
 async def test_only_a_source_contact_makes_a_draft_alert(services: Services) -> None:
     """New mail from NAV is a notice (a draft alert for Bits); the same words from an insurer are not."""
     body = "Uføre-API-et i produksjon har planlagt vedlikehold fredag 22:00-02:00."
-    nav = await process_message(services, _mail("drift@nav.example", "ssu@bits.example", "Vedlikehold fredag", body))
+    nav = await process_message(
+        services, _mail("drift@nav.example", "ssu@bits.example", "Vedlikehold fredag", body), CATALOGUE
+    )
     insurer = await process_message(
-        services, _mail("teknisk@demo-forsikring.example", "ssu@bits.example", "Vedlikehold hos NAV?", body)
+        services,
+        _mail("teknisk@demo-forsikring.example", "ssu@bits.example", "Vedlikehold hos NAV?", body),
+        CATALOGUE,
     )
     # NAV writing to another process's address is not a notice either.
     to_changes = await process_message(
-        services, _mail("drift@nav.example", "ssu+endring@bits.example", "Forslag fra NAV", "Nytt felt i API-et.")
+        services,
+        _mail("drift@nav.example", "ssu+endring@bits.example", "Forslag fra NAV", "Nytt felt i API-et."),
+        CATALOGUE,
     )
     assert nav.reference and nav.reference.startswith("SSU-B-") and nav.reason == "draft_alert"
     assert insurer.reference and not insurer.reference.startswith("SSU-B-")
@@ -109,6 +115,7 @@ async def test_an_emailed_registration_points_the_company_to_the_form(services: 
     outcome = await process_message(
         services,
         _mail("ny@ukjent-forsikring.example", "ssu@bits.example", "Innmelding av nytt selskap", "Vi vil bli med."),
+        CATALOGUE,
     )
     assert outcome.reference and outcome.reference.startswith("SSU-A-")
     due = await services.store.due_mails(services.clock.now() + timedelta(minutes=1), 100)

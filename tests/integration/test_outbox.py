@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from email.policy import default
 
-from functions.core.graph import GraphClient, GraphTransport
-from functions.core.local_mail import LocalTransport
+from functions.adapters.graph import GraphClient, GraphTransport
+from functions.adapters.local_mail import LocalTransport
 from functions.core.mail import MailTransport
 from functions.core.outbox import RetryPolicy, dispatch_outbox
 from functions.core.services import Services

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from functions.cases.deadlines import check_response_targets, open_cases
+from functions.catalogue import CATALOGUE
+from functions.core.deadlines import check_response_targets, open_cases
 from functions.core.model import Channel, Process
 from functions.core.rendering import OSLO
 from functions.core.services import Services
@@ -51,7 +52,7 @@ async def test_waiting_for_the_asker_pauses_the_resolution_clock(services: Servi
         f"From: support@bits.example\r\nTo: {notice.reply_to}\r\nSubject: SV: [{case.reference}] x\r\n"
         "Message-ID: <answer-pause@bits.example>\r\n\r\nHer er svaret.\r\n"
     ).encode()
-    assert (await process_message(services, answer)).status == "decided"
+    assert (await process_message(services, answer, CATALOGUE)).status == "decided"
     [row] = [r for r in await open_cases(services, clock.at) if r.case.reference == case.reference]
     assert row.deadlines is not None and row.deadlines.waiting_for_submitter and row.deadlines.resolution_due is None
     assert row.whose_move == "submitter"
@@ -60,7 +61,7 @@ async def test_waiting_for_the_asker_pauses_the_resolution_clock(services: Servi
         f"From: fag@demo-forsikring.example\r\nTo: ssu@bits.example\r\nSubject: SV: [{case.reference}] Svar\r\n"
         "Message-ID: <asker-back@demo-forsikring.example>\r\n\r\nTakk, men hva med AAP?\r\n"
     ).encode()
-    assert (await process_message(services, follow_up)).status == "appended"
+    assert (await process_message(services, follow_up, CATALOGUE)).status == "appended"
     [row] = [r for r in await open_cases(services, clock.at) if r.case.reference == case.reference]
     assert row.deadlines is not None and row.deadlines.resolution_due is not None
     # 40 office hours from Monday 09:00 plus the paused week (5 working days of 7:45).

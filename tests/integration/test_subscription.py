@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 
-from functions.core.graph import GraphClient
+from functions.adapters.graph import GraphClient
+from functions.adapters.graph_mailbox import GraphMailbox
+from functions.adapters.graph_subscription import keep_subscription
+from functions.core.inbound import SUBSCRIPTION_STATE
 from functions.core.services import Services
-from functions.core.tables import TableStateStore
-from functions.intake.graph_mailbox import GraphMailbox
-from functions.intake.subscription import SUBSCRIPTION_STATE, keep_subscription, receive_notifications
+from functions.intake.subscription import receive_notifications
 from tests.conftest import NOTIFICATION_SECRET, FakeClock
 from tests.graph_stub import GraphStub, StaticToken
 
@@ -33,7 +34,7 @@ async def graph_services(services: Services) -> AsyncIterator[tuple[Services, Gr
     original = (services.settings, services.mailbox, services.clock)
     clock = FakeClock()
     services.settings = settings
-    services.mailbox = GraphMailbox(graph, "ssu@bits.example", TableStateStore(services.storage), "p", "f")
+    services.mailbox = GraphMailbox(graph, "ssu@bits.example", services.state, "p", "f")
     services.clock = clock
     yield services, stub, clock
     await graph.close()
@@ -59,7 +60,7 @@ async def test_subscription_is_created_kept_renewed_and_recreated(
     removed = {"value": [{"clientState": NOTIFICATION_SECRET, "lifecycleEvent": "subscriptionRemoved"}]}
     result = await receive_notifications(services, json.dumps(removed).encode())
     assert result.status == 202
-    assert (await TableStateStore(services.storage).get(SUBSCRIPTION_STATE) or {}).get("removed") is True
+    assert (await services.state.get(SUBSCRIPTION_STATE) or {}).get("removed") is True
     assert await keep_subscription(services) == "created"
     assert len(stub.subscriptions) == 2
 
@@ -67,7 +68,7 @@ async def test_subscription_is_created_kept_renewed_and_recreated(
 async def test_forged_lifecycle_event_changes_nothing(graph_services: tuple[Services, GraphStub, FakeClock]) -> None:
     services, _, _ = graph_services
     await keep_subscription(services)
-    before = await TableStateStore(services.storage).get(SUBSCRIPTION_STATE)
+    before = await services.state.get(SUBSCRIPTION_STATE)
     forged = {"value": [{"clientState": "not-the-secret", "lifecycleEvent": "subscriptionRemoved"}]}
     assert (await receive_notifications(services, json.dumps(forged).encode())).status == 403
-    assert await TableStateStore(services.storage).get(SUBSCRIPTION_STATE) == before
+    assert await services.state.get(SUBSCRIPTION_STATE) == before

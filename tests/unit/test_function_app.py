@@ -75,3 +75,15 @@ def test_import_needs_no_configuration_and_does_not_load_msgraph() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_every_form_in_the_catalogue_is_served_at_its_route() -> None:
+    from functions.catalogue import CATALOGUE
+
+    routes = {getattr(f.get_trigger(), "route", None) for f in registered()}
+    forms = CATALOGUE.forms
+    assert len(forms) >= 8, (
+        "questions, error reports, breaches, change requests, terms, registration, production, contacts"
+    )
+    missing = [form.route for _, form in forms if form.route not in routes]
+    assert not missing, f"forms whose route no trigger serves: {missing}"

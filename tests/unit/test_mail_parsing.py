@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from functions.core.inbound import InboundMessage
 from functions.core.model import Process
 from functions.core.settings import Settings
 from functions.intake.noise import Kind, classify
-from functions.intake.parser import InboundMessage, MalformedMessage, parse_message
+from functions.intake.parser import MalformedMessage, parse_message
 from functions.intake.quotes import split_reply
 from functions.intake.routing import route
 from functions.intake.threading import reference_in_headers, reference_in_subject

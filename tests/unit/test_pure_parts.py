@@ -13,9 +13,9 @@ from functions.core.identifiers import is_valid_organisation_number
 from functions.core.mail import Letter, compose_mail
 from functions.core.model import Case, Process, format_reference, parse_reference
 from functions.core.outbox import RetryPolicy
-from functions.core.registry_import import RegistryFileError, parse_registry_file
 from functions.core.rendering import TEMPLATES_DIR, Renderer
 from functions.core.signing import sign, verify
+from functions.registry_import import RegistryFileError, parse_registry_file
 from tests.conftest import DEMO_REGISTRY
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.intake.commands import Command, Decision, Reading, read_reply, token_in
+from functions.core.commands import Command, Decision
+from functions.intake.commands import Reading, read_reply, token_in
 from functions.intake.parser import parse_message
 
 APPROVE = Command("approve", ("GODKJENT", "APPROVE", "APPROVED"))

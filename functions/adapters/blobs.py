@@ -8,7 +8,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
 
-from .settings import Settings
+from ..core.settings import Settings
 from .tables import storage_errors
 
 

@@ -43,8 +43,8 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from .mail import MailRecord, OutgoingMail
-from .model import (
+from ..core.mail import MailRecord, OutgoingMail
+from ..core.model import (
     Bits,
     Case,
     CaseEvent,
@@ -55,9 +55,9 @@ from .model import (
     format_reference,
     parse_reference,
 )
-from .registry import Registry
-from .settings import Settings
-from .store import (
+from ..core.registry import Registry
+from ..core.settings import Settings
+from ..core.store import (
     AlreadyProcessed,
     AlreadyQueued,
     ConcurrentUpdate,

@@ -14,10 +14,10 @@ import asyncio
 import logging
 from typing import Any
 
-from ..core.graph import GraphClient
+from ..core.inbound import InboxItem
 from ..core.mail import TransientSendError
-from ..core.tables import TableStateStore
-from .mailbox import InboxItem
+from ..core.store import StateStore
+from .graph import GraphClient
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class MailboxThrottled(TransientSendError):
 class GraphMailbox:
     name = "graph"
 
-    def __init__(self, graph: GraphClient, mailbox: str, state: TableStateStore, processed: str, failed: str) -> None:
+    def __init__(self, graph: GraphClient, mailbox: str, state: StateStore, processed: str, failed: str) -> None:
         self.graph = graph
         self._graph = graph
         self._mailbox = mailbox
@@ -144,7 +144,7 @@ async def _call(awaitable: Any) -> Any:
     import httpx
     from kiota_abstractions.api_error import APIError
 
-    from ..core.graph import retry_after
+    from .graph import retry_after
 
     try:
         return await awaitable

@@ -7,7 +7,7 @@ import os
 from contextlib import suppress
 from pathlib import Path
 
-from .mailbox import InboxItem
+from ..core.inbound import InboxItem
 
 
 class LocalMailbox:

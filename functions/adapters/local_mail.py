@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .mail import OutgoingMail, TransientSendError
+from ..core.mail import OutgoingMail, TransientSendError
 
 
 class LocalTransport:

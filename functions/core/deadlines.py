@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..core.model import Case, CaseEvent, Channel
-from ..core.services import Services
-from ..core.store import AlreadyQueued
-from ..core.targets import OPEN_STATUSES_WITHOUT_TARGET, Deadlines, deadlines, target_hours
+from .model import Case, CaseEvent, Channel
+from .services import Services
+from .store import AlreadyQueued
+from .targets import OPEN_STATUSES_WITHOUT_TARGET, Deadlines, deadlines, target_hours
 
 log = logging.getLogger(__name__)
 

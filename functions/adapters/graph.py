@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from .mail import OutgoingMail, PermanentSendError, TransientSendError
-from .settings import Settings
+from ..core.mail import OutgoingMail, PermanentSendError, TransientSendError
+from ..core.settings import Settings
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient

@@ -1,7 +1,7 @@
 """Import an organisation registry (JSON as in data/demo-registry.json, or CSV with one row per contact).
 
-    python -m functions.core.registry_import data/demo-registry.json
-    python -m functions.core.registry_import companies.csv
+    python -m functions.registry_import data/demo-registry.json
+    python -m functions.registry_import companies.csv
 
 Idempotent: every entry is upserted by its key, so importing the same file twice changes nothing.
 CSV columns: organisation_number, legal_name, status, services, environments, contact_name, contact_email,
@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .identifiers import is_valid_organisation_number
-from .model import Bits, Contact, DataSource, Organisation
-from .registry import Registry
+from .core.identifiers import is_valid_organisation_number
+from .core.model import Bits, Contact, DataSource, Organisation
+from .core.registry import Registry
 
 
 class RegistryFileError(ValueError):
@@ -86,8 +86,8 @@ def _from_csv(path: Path) -> Registry:
 
 
 async def import_registry(path: Path, *, az_cli: bool = False) -> int:
-    from .services import build_services
-    from .settings import get_settings
+    from .composition import build_services
+    from .core.settings import get_settings
 
     registry = parse_registry_file(path)
     credential = None

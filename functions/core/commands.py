@@ -1,0 +1,139 @@
+"""The reply-command types every process declares: commands, decisions, the reply a handler gets and the change it
+returns, and the helpers handlers share (`Step`, `ask_by_reply`). Reading and authenticating replies is `intake`'s
+work (`intake/commands.py`); deciding what a reply does is the process's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .mail import OutgoingMail
+from .model import Case, CaseEvent, Channel, DecisionToken
+from .privacy import mask_identity_numbers
+from .registry import Registry
+from .services import Services
+from .store import StoredCase
+from .tokens import issue, reply_address
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    words: tuple[str, ...]  # upper case, nb and en: ("LØST", "RESOLVED")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An authenticated reply: the command it gave (None for plain text) and the person's text after it."""
+
+    command: Command | None
+    text: str
+    sender: str
+    sender_name: str
+    message_id: str
+    about: str | None = None  # the token's `about`: what it was issued to act on
+
+
+@dataclass
+class Change:
+    """What a handler decided: the case as it becomes, its event, and the emails (and new tokens) that go with it."""
+
+    case: Case
+    event: CaseEvent
+    mails: list[OutgoingMail] = field(default_factory=list)
+    tokens: list[DecisionToken] = field(default_factory=list)
+    after: Callable[[], Awaitable[None]] | None = None  # what follows once the change is stored (e.g. a new case)
+
+
+Handler = Callable[[Services, StoredCase, Reply, Registry], Awaitable[Change]]
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    commands: tuple[Command, ...]
+    states: frozenset[str]
+    handle: Handler
+    accepts_plain_text: bool = False  # a reply without a command word means something (e.g. an answer to relay)
+
+
+class Step:
+    """What a handler works with for one reply: the time, the masked text, a key unique to the reply, the case as
+    touched now, and the event and status change it records - so that each process's handler reads as its steps."""
+
+    def __init__(self, services: Services, case: Case, reply: Reply) -> None:
+        self.services = services
+        self.now = services.clock.now()
+        self.reply = reply
+        self.text = mask_identity_numbers(reply.text)[0]
+        self.key = hashlib.sha256(reply.message_id.encode()).hexdigest()[:12]
+        self.case = case.model_copy(update={"updated_at": self.now})
+
+    def event(self, kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
+        return CaseEvent(
+            at=self.now,
+            actor=self.reply.sender,
+            channel=Channel.EMAIL,
+            kind=kind,
+            public=public,
+            summary=summary,
+            data=data,
+        )
+
+    def moved(self, status: str, **details: Any) -> Case:
+        return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
+
+    def to_bits(self, registry: Registry) -> list[OutgoingMail]:
+        """A reply without a command from someone outside Bits, relayed to Bits' support as a message on the case."""
+        return [
+            self.services.compose(
+                reference=self.case.reference,
+                purpose=f"message-{self.key}",
+                to=contact.email,
+                template="case_message_to_bits",
+                language=contact.language,
+                in_reply_to=self.reply.message_id,
+                case=self.case,
+                sender=self.reply.sender_name or self.reply.sender,
+                text={"message": self.text, "attachments": []},
+            )
+            for contact in registry.bits_contacts("support")
+        ]
+
+
+def ask_by_reply(
+    services: Services,
+    registry: Registry,
+    case: Case,
+    people: list[str],
+    decision: str,
+    template: str,
+    purpose: str,
+    *,
+    single_use: bool = True,
+    days: int | None = None,
+    **context: Any,
+) -> tuple[list[OutgoingMail], list[DecisionToken]]:
+    """One email per person asking them to act by replying, each with a token of their own for `decision`."""
+    mails, tokens = [], []
+    for person in people:
+        token = issue(services, person, decision, single_use=single_use, days=days)
+        tokens.append(token)
+        mails.append(
+            services.compose(
+                reference=case.reference,
+                purpose=f"{purpose}-{token.token}",
+                to=person,
+                template=template,
+                language=registry.language_of(person),
+                reply_to=reply_address(services, token.token),
+                token=token.token,
+                case=case,
+                replies_decide=True,
+                **context,
+            )
+        )
+    return mails, tokens

@@ -1,0 +1,52 @@
+"""What intake takes from a message for a case: its text masked and bounded, its language, its attachments stored.
+
+Used by intake itself and by the processes' handlers of inbound mail, so that every path stores mail the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from ..core.inbound import InboundMessage
+from ..core.privacy import mask_identity_numbers
+from ..core.services import Services
+
+MAX_TEXT = 20_000  # characters of a message kept on its event (an entity property holds 32 K characters)
+
+
+def masked_text(text: str) -> tuple[str, int]:
+    """The text with identity numbers masked, cut to MAX_TEXT; and how many numbers were masked."""
+    masked, count = mask_identity_numbers(text)
+    if len(masked) > MAX_TEXT:
+        masked = masked[:MAX_TEXT] + "\n[…]"
+    return masked, count
+
+
+async def store_attachments(services: Services, message: InboundMessage) -> list[dict[str, Any]]:
+    """Store kept attachments in Blob Storage (by content hash: storing twice is a no-op); return their metadata."""
+    kept = [a for a in message.attachments if a.content]
+    await asyncio.gather(*(services.blobs.put(a.sha256, a.content, a.content_type) for a in kept))
+    return [
+        {
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "stored": bool(a.content),
+        }
+        for a in message.attachments
+    ]
+
+
+def language_of(message: InboundMessage) -> str:
+    """nb when the subject or the start of the text looks Norwegian, else en."""
+    text = f"{message.subject}\n{message.text[:2000]}"
+    norwegian = re.search(r"[æøåÆØÅ]|\b(hei|og|ikke|vi|dere|takk|hilsen|gjelder|spørsmål)\b", text, re.IGNORECASE)
+    return "nb" if norwegian else "en"
+
+
+def sender_name(message: InboundMessage) -> str:
+    """The display name, or the address's local part when there is none."""
+    return message.from_name or message.from_address.split("@", 1)[0]

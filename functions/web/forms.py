@@ -1,0 +1,288 @@
+"""Web form plumbing: render, parse (form or JSON), validate, protect, and answer in the user's language."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from typing import Any
+
+import azure.functions as func
+from pydantic import ValidationError
+
+from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
+from ..core.model import Channel
+from ..core.privacy import mask_fields
+from ..core.services import Services
+from ..core.signing import sign, verify
+from ..core.store import StorageUnavailable
+from .http import html_response, json_response, requested_language
+
+log = logging.getLogger(__name__)
+
+CSRF_FIELD = "csrf_token"
+CSRF_COOKIE = "ssu_form"
+HONEYPOT_FIELD = "website"  # hidden from people; bots fill it in
+BROWSER_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+# Error messages per pydantic error type, (nb, en). Placeholders come from the error's context.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("Fyll ut dette feltet.", "Please fill in this field."),
+    "string_too_short": (
+        "Teksten er for kort (minst {min_length} tegn).",
+        "Too short (at least {min_length} characters).",
+    ),
+    "string_too_long": (
+        "Teksten er for lang (høyst {max_length} tegn).",
+        "Too long (at most {max_length} characters).",
+    ),
+    "literal_error": ("Velg et av alternativene.", "Choose one of the options."),
+    "enum": ("Velg et av alternativene.", "Choose one of the options."),
+    "extra_forbidden": ("Ukjent felt.", "Unknown field."),
+    "organisation_number": (
+        "Organisasjonsnummeret må ha 9 siffer og gyldig kontrollsiffer.",
+        "The organisation number must have 9 digits and a valid check digit.",
+    ),
+    "email": (
+        "Skriv en gyldig e-postadresse, for eksempel navn@firma.no.",
+        "Enter a valid email address, e.g. name@company.com.",
+    ),
+    "one_line": ("Skriv på én linje, uten spesialtegn.", "Use a single line without control characters."),
+    "control_characters": ("Teksten inneholder ugyldige tegn.", "The text contains invalid characters."),
+    "string_type": ("Ugyldig verdi.", "Invalid value."),
+    "string_pattern_mismatch": ("Ugyldige tegn i feltet.", "The field contains characters that are not allowed."),
+    "int_parsing": ("Skriv et helt tall.", "Enter a whole number."),
+    "int_type": ("Skriv et helt tall.", "Enter a whole number."),
+    "greater_than_equal": ("Tallet må være minst {ge}.", "The number must be at least {ge}."),
+    "less_than_equal": ("Tallet kan være høyst {le}.", "The number must be at most {le}."),
+    "datetime_parsing": ("Skriv dato og klokkeslett.", "Enter a date and time."),
+    "datetime_from_date_parsing": ("Skriv dato og klokkeslett.", "Enter a date and time."),
+    "datetime_type": ("Skriv dato og klokkeslett.", "Enter a date and time."),
+    "future": ("Tidspunktet kan ikke være frem i tid.", "The time cannot be in the future."),
+    "discovered_before_occurred": (
+        "Bruddet kan ikke være oppdaget før det skjedde.",
+        "The breach cannot have been discovered before it happened.",
+    ),
+    "too_short": ("Velg minst ett alternativ.", "Choose at least one option."),
+    "too_long": ("For mange verdier (høyst {max_length}).", "Too many values (at most {max_length})."),
+    "repeated": ("Samme verdi er gitt to ganger.", "A value is given twice."),
+    "ends_at_required": ("Vedlikehold må ha sluttidspunkt.", "Maintenance needs ends_at."),
+    "ends_before_start": ("Slutt må være etter start.", "ends_at must be after starts_at."),
+    "timezone_aware": ("Oppgi tidssone, for eksempel +01:00.", "Give a time zone, e.g. +01:00."),
+    "bool_parsing": ("Skriv true eller false.", "Use true or false."),
+    "bool_type": ("Skriv true eller false.", "Use true or false."),
+    "model_type": ("Forventet et JSON-objekt.", "Expected a JSON object."),
+    "list_type": ("Forventet en liste.", "Expected a list."),
+    "date_parsing": ("Skriv en dato (åååå-mm-dd).", "Enter a date (yyyy-mm-dd)."),
+    "date_from_datetime_parsing": ("Skriv en dato (åååå-mm-dd).", "Enter a date (yyyy-mm-dd)."),
+    "date_type": ("Skriv en dato (åååå-mm-dd).", "Enter a date (yyyy-mm-dd)."),
+    "missing_roles": (
+        "Oppgi minst én kontaktperson for hver rolle. Mangler: {missing}.",
+        "Give at least one contact for every role. Missing: {missing}.",
+    ),
+    "phone": ("Skriv et telefonnummer, for eksempel +47 22 33 44 55.", "Enter a phone number, e.g. +47 22 33 44 55."),
+    "supplier_incomplete": (
+        "Oppgi både leverandørens navn og organisasjonsnummer.",
+        "Give both the supplier's name and organisation number.",
+    ),
+    "must_be_true": ("Dette må bekreftes.", "This must be confirmed."),
+    "not_a_contact": (
+        "Adressen er ikke registrert som teknisk kontakt eller fagkontakt for virksomheten.",
+        "The address is not registered as a technical or business contact of the company.",
+    ),
+    "https_origin": ("Skriv https-adresser, for eksempel https://app.forsikring.no.", "Give https origins."),
+}
+GENERAL = {
+    "expired": (
+        "Skjemaet er utløpt eller ble ikke sendt fra denne siden. Se over feltene og send på nytt.",
+        "The form has expired or was not sent from this page. Check the fields and send it again.",
+    ),
+    "invalid": (
+        "Noen felter må rettes. Se meldingene ved feltene.",
+        "Some fields need correcting. See the messages by the fields.",
+    ),
+    "unavailable": (
+        "Vi kan ikke ta imot saken akkurat nå. Ingenting er lagret. Prøv igjen om litt.",
+        "We cannot take the case right now. Nothing was saved. Please try again shortly.",
+    ),
+    "rejected": ("Skjemaet ble avvist.", "The form was rejected."),
+}
+
+
+def message(kind: str, language: str, **context: Any) -> str:
+    nb, en = MESSAGES.get(kind, ("Ugyldig verdi.", "Invalid value."))
+    text = en if language == "en" else nb
+    try:
+        return text.format(**context)
+    except (KeyError, IndexError):
+        return text
+
+
+def field_errors(exc: ValidationError, language: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "body"
+        errors.setdefault(name, message(err["type"], language, **(err.get("ctx") or {})))
+    return errors
+
+
+def general(kind: str, language: str) -> str:
+    nb, en = GENERAL[kind]
+    return en if language == "en" else nb
+
+
+# What each refusal answers over HTTP.
+REFUSAL_STATUS = {Refusal.UNKNOWN: 404, Refusal.CONFLICT: 409, Refusal.NOT_ALLOWED: 403, Refusal.PENDING: 202}
+
+
+class _Rejected(Exception):
+    def __init__(self, response: func.HttpResponse) -> None:
+        self.response = response
+
+
+async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) -> func.HttpResponse:
+    """GET renders the empty form; POST validates and opens the case, or explains what is wrong."""
+    language = requested_language(req)
+    if req.method == "GET":
+        return _render(services, form, language, {}, {}, None, 200)
+    try:
+        data, is_browser = _read_body(req, services, form, language)
+    except _Rejected as rejected:
+        return rejected.response
+    language = "en" if data.get("language") == "en" else ("nb" if data.get("language") == "nb" else language)
+    if is_browser:
+        if data.pop(HONEYPOT_FIELD, ""):
+            log.info("form %s: honeypot filled in; rejected", form.template)
+            return _render(services, form, language, data, {}, general("rejected", language), 400)
+        if not _csrf_ok(req, services, data.pop(CSRF_FIELD, "")):
+            return _render(services, form, language, data, {}, general("expired", language), 403)
+    masked = mask_fields(data)
+    try:
+        model = form.model.model_validate(form.from_browser(data) if is_browser and form.from_browser else data)
+    except ValidationError as exc:
+        errors = field_errors(exc, language)
+        if not is_browser:
+            return json_response(
+                {"error": "validation", "message": general("invalid", language), "errors": errors}, 422
+            )
+        return _render(services, form, language, data, errors, general("invalid", language), 422)
+    try:
+        case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API, masked)
+    except SubmissionRefused as refused:
+        text = refused.en if language == "en" else refused.nb
+        status = REFUSAL_STATUS[refused.why]
+        if not is_browser:
+            answer: dict[str, Any] = {"error": "refused", "message": text, "errors": refused.errors}
+            if isinstance(refused, SubmissionPending):
+                answer = {"status": "pending_confirmation", "message": text}
+            if refused.reference:
+                answer["reference"] = refused.reference
+            return json_response(answer, status)
+        return _render(services, form, language, data, refused.errors, text, status)
+    except StorageUnavailable as exc:
+        log.error("form %s: storage unavailable: %s", form.template, exc)
+        if not is_browser:
+            return json_response(
+                {"error": "unavailable", "message": general("unavailable", language)}, 503, {"Retry-After": "30"}
+            )
+        return _render(services, form, language, data, {}, general("unavailable", language), 503)
+    case_link = services.case_page_link(case.reference)
+    if not is_browser:
+        body = {
+            "reference": case.reference,
+            "status": case.status,
+            "case_url": case_link,
+            "identity_numbers_removed": masked,
+        }
+        return json_response(body, 201, {"Location": case_link})
+    # Post/Redirect/Get: the receipt is the case page, so reloading it never sends the form twice.
+    return func.HttpResponse(status_code=303, headers={"Location": f"{case_link}&receipt=1&lang={language}"})
+
+
+def _read_body(req: func.HttpRequest, services: Services, form: WebForm, language: str) -> tuple[dict[str, Any], bool]:
+    limit = form.max_body_bytes or services.settings.max_body_bytes
+    declared = req.headers.get("content-length")
+    body = req.get_body() or b""
+    if len(body) > limit or (declared is not None and declared.isdigit() and int(declared) > limit):
+        raise _Rejected(_error(413, "too_large", language, f"≤ {limit // 1024} KiB"))
+    content_type = req.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise _Rejected(_error(400, "bad_json", language)) from None
+        if not isinstance(data, dict):
+            raise _Rejected(_error(400, "bad_json", language))
+        return data, False
+    if content_type in BROWSER_TYPES:
+        try:
+            fields = req.form
+        except Exception:  # werkzeug rejects broken multipart bodies with a variety of errors
+            raise _Rejected(_error(400, "bad_form", language)) from None
+        data = {}
+        for key in fields:
+            values = [v for v in fields.getlist(key) if isinstance(v, str)]
+            data[key] = values if len(values) > 1 else (values[0] if values else "")
+        # Empty optional fields come as "": treat them as not given.
+        return {k: v for k, v in data.items() if v != "" or k in (HONEYPOT_FIELD, CSRF_FIELD)}, True
+    raise _Rejected(_error(415, "unsupported_type", language))
+
+
+_ERRORS = {
+    "too_large": ("Innholdet er for stort {detail}.", "The content is too large {detail}."),
+    "bad_json": ("Innholdet er ikke et gyldig JSON-objekt.", "The body is not a valid JSON object."),
+    "bad_form": ("Skjemadataene kunne ikke leses.", "The form data could not be read."),
+    "unsupported_type": (
+        "Send skjema (application/x-www-form-urlencoded eller multipart/form-data) eller JSON (application/json).",
+        "Send a form (application/x-www-form-urlencoded or multipart/form-data) or JSON (application/json).",
+    ),
+}
+
+
+def _error(status: int, kind: str, language: str, detail: str = "") -> func.HttpResponse:
+    nb, en = _ERRORS[kind]
+    text = (en if language == "en" else nb).format(detail=f"({detail})" if detail else "").replace(" .", ".")
+    return json_response({"error": kind, "message": text}, status)
+
+
+def _csrf_ok(req: func.HttpRequest, services: Services, token: Any) -> bool:
+    if not isinstance(token, str):
+        return False
+    payload = verify(services.settings.effective_signing_key, "form", token, services.clock.now())
+    cookie = SimpleCookie()
+    try:
+        cookie.load(req.headers.get("cookie", ""))
+    except Exception:
+        return False
+    nonce = cookie.get(CSRF_COOKIE)
+    return payload is not None and nonce is not None and secrets.compare_digest(str(payload.get("n")), nonce.value)
+
+
+def _render(
+    services: Services,
+    form: WebForm,
+    language: str,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    notice: str | None,
+    status: int,
+) -> func.HttpResponse:
+    """The form page with a fresh CSRF token (double submit: a signed field that must match a cookie)."""
+    nonce = secrets.token_urlsafe(16)
+    expires = services.clock.now() + timedelta(hours=services.settings.form_token_hours)
+    token = sign(services.settings.effective_signing_key, "form", {"n": nonce}, expires)
+    secure = "; Secure" if services.settings.public_base_url.startswith("https://") else ""
+    cookie = f"{CSRF_COOKIE}={nonce}; Path=/api; HttpOnly; SameSite=Strict{secure}"
+    body = services.renderer.page(
+        form.template,
+        language=language,
+        values={k: v for k, v in values.items() if k not in (CSRF_FIELD, HONEYPOT_FIELD)},
+        errors=errors,
+        notice=notice,
+        csrf_field=CSRF_FIELD,
+        csrf_token=token,
+        honeypot_field=HONEYPOT_FIELD,
+    )
+    return html_response(body, status, {"Set-Cookie": cookie, "Cache-Control": "no-store"})

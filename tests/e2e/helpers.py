@@ -1,0 +1,215 @@
+"""What the end-to-end tests share: sample bodies, and driving the dev host (forms, the outbox, the inbox, replies)."""
+
+from __future__ import annotations
+
+import email
+import random
+import re
+import uuid
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from functions.core.identifiers import is_valid_organisation_number
+from tests.conftest import DevHostProcess
+
+MAINTENANCE: dict[str, Any] = {
+    "source_alert_id": "NAV-2026-117",
+    "kind": "maintenance",
+    "environments": ["production"],
+    "components": ["ufore-api"],
+    "severity": "medium",
+    "title": "Planlagt vedlikehold av uføre-API",
+    "description": "API-et er utilgjengelig i vedlikeholdsvinduet.",
+    "starts_at": "2026-12-03T22:00:00+01:00",
+    "ends_at": "2026-12-04T02:00:00+01:00",
+}
+
+
+def post(host: DevHostProcess, body: dict[str, Any], key: str | None = "nav-key-one") -> httpx.Response:
+    headers = {"X-Api-Key": key} if key else {}
+    return httpx.post(f"{host.url}/api/alerts", json=body, headers=headers)
+
+
+MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+
+
+def drop(host: DevHostProcess, name: str, *, as_name: str | None = None, **subs: str) -> str:
+    inbox = host.mail_dir / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    raw = (MAIL / name).read_bytes()
+    for key, value in subs.items():
+        raw = raw.replace(b"{" + key.encode() + b"}", value.encode())
+    target = as_name or name.removesuffix(".tmpl")
+    (inbox / target).write_bytes(raw)
+    return target
+
+
+def poll(host: DevHostProcess) -> None:
+    response = httpx.post(f"{host.url}/admin/functions/mailbox_poll", timeout=120)
+    assert response.status_code == 202, response.text
+
+
+def reply(
+    host: DevHostProcess,
+    notice: EmailMessage,
+    body: str,
+    *,
+    sender: str = "Bits brukerstøtte <support@bits.example>",
+    extra_headers: dict[str, str] | None = None,
+    subject_prefix: str = "SV: ",
+    style: str = "outlook",
+    take_in: bool = True,
+) -> str:
+    """A reply to `notice`, sent to its Reply-To and dropped in the inbox (then taken in, unless `take_in` is
+    False). `style` is how the client quotes: Outlook nb (`Fra:/Sendt:` block), Gmail (`On … wrote:` and `>`)
+    or iPhone Mail (`Sendt fra min iPhone`, then `>` quotes)."""
+    name = f"reply-{uuid.uuid4().hex[:8]}.eml"
+    quoted = notice.get_body(("plain",))
+    assert quoted is not None
+    original = quoted.get_content()
+    history = {
+        "outlook": [
+            "________________________________",
+            "Fra: Bits SSU <ssu@bits.example>",
+            "Sendt: søndag 29. november 2026 10:00",
+            "Til: support@bits.example",
+            f"Emne: {notice['Subject']}",
+            "",
+            original,
+        ],
+        "gmail": [
+            "On Sun, 29 Nov 2026 at 10:00, Bits SSU <ssu@bits.example> wrote:",
+            "",
+            *(f"> {line}" for line in original.splitlines()),
+        ],
+        "iphone": [
+            "Sendt fra min iPhone",
+            "",
+            "> Den 29. nov. 2026 kl. 10:00 skrev Bits SSU <ssu@bits.example>:",
+            ">",
+            *(f"> {line}" for line in original.splitlines()),
+        ],
+    }[style]
+    prefix = {"outlook": subject_prefix, "gmail": "Re: ", "iphone": "Re: "}[style]
+    lines = [
+        f"From: {sender}",
+        f"To: {notice['Reply-To'] or 'ssu@bits.example'}",
+        f"Subject: {prefix}{notice['Subject']}",
+        f"Message-ID: <{uuid.uuid4().hex}@bits.example>",
+        f"In-Reply-To: {notice['Message-ID']}",
+        f"References: {notice['Message-ID']}",
+        *(f"{k}: {v}" for k, v in (extra_headers or {}).items()),
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        body,
+        "",
+        *history,
+    ]
+    (host.mail_dir / "inbox").mkdir(parents=True, exist_ok=True)
+    (host.mail_dir / "inbox" / name).write_bytes("\r\n".join(lines).encode())
+    if take_in:
+        poll(host)
+    return name
+
+
+def kinds(host: DevHostProcess, reference: str) -> list[str]:
+    return [e["kind"] for e in case_json(host, reference)["events"]]
+
+
+REPORTER = "teknisk@demo-forsikring.example"
+REPORT: dict[str, Any] = {
+    "organisation_number": "310000019",
+    "name": "Tore Teknisk",
+    "email": REPORTER,
+    "environment": "production",
+    "component": "ufore-api",
+    "occurred_at": "2026-11-28T09:40:00+01:00",
+    "http_status": 500,
+    "correlation_id": "7f3c2a10-5b7e-4c1e-9d2e-1a2b3c4d5e6f",
+    "endpoint": "/api/v1/uforegrad",
+    "customers_affected": 12,
+    "severity": "high",
+    "title": "500 fra uføre-API i produksjon",
+    "description": "Siden 09:40 svarer alle kall med 500.",
+}
+
+
+def plain(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def mails_to(host: DevHostProcess, reference: str, address: str, subject: str = "") -> list[EmailMessage]:
+    """Send what is due, then the case's mails to `address` (whose subject contains `subject`)."""
+    dispatch(host)
+    return [m for m in outbox_mails(host, reference) if str(m["To"]) == address and subject in str(m["Subject"])]
+
+
+QUESTION = {
+    "organisation_number": "310000019",
+    "name": "Frida Fagerli",
+    "email": "fag@demo-forsikring.example",
+    "subject": "Hvordan tolke uføregrad mot IFU?",
+    "question": "Vi ser uføregrad 50 og IFU i samme svar. Hvilken skal vi bruke?",
+    "service": "ufore",
+    "environment": "production",
+    "category": "data_interpretation",
+}
+
+
+def form_token(client: httpx.Client, url: str) -> str:
+    page = client.get(f"{url}/api/questions")
+    assert page.status_code == 200
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, "the form carries a CSRF token"
+    return match.group(1)
+
+
+def dispatch(host: DevHostProcess) -> None:
+    response = httpx.post(f"{host.url}/admin/functions/outbox_dispatch", json={"input": ""}, timeout=60)
+    assert response.status_code == 202, response.text
+
+
+def outbox_mails(host: DevHostProcess, reference: str) -> list[EmailMessage]:
+    folder = host.mail_dir / "outbox"
+    files = sorted(folder.glob(f"{reference}_*.eml")) if folder.exists() else []
+    return [email.message_from_bytes(p.read_bytes(), policy=default) for p in files]
+
+
+def case_json(host: DevHostProcess, reference: str) -> dict[str, Any]:
+    response = httpx.get(f"{host.url}/api/cases/{reference}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def organisation(host: DevHostProcess, number: str) -> dict[str, Any]:
+    response = httpx.get(f"{host.url}/api/registry/organisations/{number}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def new_organisation_number() -> str:
+    while True:
+        number = f"3{random.randint(10_000_000, 99_999_999)}"
+        if is_valid_organisation_number(number):
+            return number
+
+
+def cases_by_message(host: DevHostProcess) -> dict[str, dict[str, Any]]:
+    """Every email-created case, by the Message-ID of the email that opened it."""
+    found: dict[str, dict[str, Any]] = {}
+    for process in "ACDE":
+        for case in httpx.get(f"{host.url}/api/cases", params={"process": process}).json()["cases"]:
+            if case["details"].get("source") == "email":
+                body = case_json(host, case["reference"])
+                found[body["events"][0]["data"]["message_id"]] = body
+    return found
