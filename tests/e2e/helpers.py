@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 
 from functions.core.identifiers import is_valid_organisation_number
+from functions.incidents.workflow import ERROR_REPORT_FORM
+from functions.questions.workflow import QUESTION_FORM
 from tests.conftest import DevHostProcess
 
 MAINTENANCE: dict[str, Any] = {
@@ -123,21 +125,7 @@ def kinds(host: DevHostProcess, reference: str) -> list[str]:
 
 
 REPORTER = "teknisk@demo-forsikring.example"
-REPORT: dict[str, Any] = {
-    "organisation_number": "310000019",
-    "name": "Tore Teknisk",
-    "email": REPORTER,
-    "environment": "production",
-    "component": "ufore-api",
-    "occurred_at": "2026-11-28T09:40:00+01:00",
-    "http_status": 500,
-    "correlation_id": "7f3c2a10-5b7e-4c1e-9d2e-1a2b3c4d5e6f",
-    "endpoint": "/api/v1/uforegrad",
-    "customers_affected": 12,
-    "severity": "high",
-    "title": "500 fra uføre-API i produksjon",
-    "description": "Siden 09:40 svarer alle kall med 500.",
-}
+REPORT: dict[str, Any] = dict(ERROR_REPORT_FORM.example or {})  # the form's declared example
 
 
 def plain(message: EmailMessage) -> str:
@@ -152,16 +140,7 @@ def mails_to(host: DevHostProcess, reference: str, address: str, subject: str = 
     return [m for m in outbox_mails(host, reference) if str(m["To"]) == address and subject in str(m["Subject"])]
 
 
-QUESTION = {
-    "organisation_number": "310000019",
-    "name": "Frida Fagerli",
-    "email": "fag@demo-forsikring.example",
-    "subject": "Hvordan tolke uføregrad mot IFU?",
-    "question": "Vi ser uføregrad 50 og IFU i samme svar. Hvilken skal vi bruke?",
-    "service": "ufore",
-    "environment": "production",
-    "category": "data_interpretation",
-}
+QUESTION: dict[str, Any] = dict(QUESTION_FORM.example or {})  # the form's declared example
 
 
 def form_token(client: httpx.Client, url: str) -> str:

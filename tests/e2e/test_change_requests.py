@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from functions.changes.workflow import CHANGE_REQUEST_FORM
 from functions.devhost.azurite import Azurite
 from tests.conftest import DevHostProcess, load_demo_registry, start_devhost
 from tests.e2e.helpers import case_json, dispatch, kinds, mails_to, outbox_mails, plain, poll, reply
@@ -22,18 +23,7 @@ from tests.e2e.helpers import case_json, dispatch, kinds, mails_to, outbox_mails
 BITS = "support@bits.example"
 COMMITTEE = ["fag@demo-forsikring.example", "kari.nordmann@fjordtrygd.example", "ingrid@nordlys-forsikring.example"]
 SUBMITTER = "fag@demo-forsikring.example"
-REQUEST: dict[str, Any] = {
-    "organisation_number": "310000019",
-    "name": "Frida Fagerli",
-    "email": SUBMITTER,
-    "service": "ufore",
-    "change_type": "data_element",
-    "title": "Legg til uføretidspunkt i svaret",
-    "description": "Vi trenger uføretidspunktet i svaret fra uføre-API-et.",
-    "need_and_benefit": "Uføretidspunktet avgjør hvilken forsikring som gjelder.",
-    "urgency": "normal",
-    "products_affected": "Uføreforsikring",
-}
+REQUEST: dict[str, Any] = dict(CHANGE_REQUEST_FORM.example or {})  # the form's declared example
 
 
 @pytest.fixture(scope="module")

@@ -6,22 +6,11 @@ from typing import Any
 
 import httpx
 
+from functions.incidents.security import SECURITY_BREACH_FORM
 from tests.conftest import DevHostProcess
 from tests.e2e.helpers import case_json, mails_to, plain
 
-BREACH: dict[str, Any] = {
-    "organisation_number": "310000019",
-    "name": "Siri Sikker",
-    "email": "sikkerhet@demo-forsikring.example",
-    "phone": "+47 22 33 44 55",
-    "occurred_at": "2026-11-27T22:00:00+01:00",
-    "discovered_at": "2026-11-28T10:55:00+01:00",
-    "breach_type": ["confidentiality"],
-    "data_categories": "Uføregrad og AAP-vedtak",
-    "persons_affected": 40,
-    "description": "Privat nøkkel for Maskinporten-klienten ble lagt i et offentlig repo.",
-    "containment": "Nøkkelen er trukket tilbake og sertifikatet rotert.",
-}
+BREACH: dict[str, Any] = dict(SECURITY_BREACH_FORM.example or {})  # the form's declared example
 
 
 def test_breach_alerts_bits_and_nav_at_once_with_the_clocks(devhost: DevHostProcess) -> None:
