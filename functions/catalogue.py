@@ -1,5 +1,6 @@
-"""The process catalogue: the one module that imports every process. Intake, the case pages, the timers and the
-OpenAPI document read their lists from `CATALOGUE`; a new process adds its `PROCESS` here and nowhere else."""
+"""The process catalogue: the one module that imports every process. Intake, the submitter's confirmation and the
+deadline timer read their lists from `CATALOGUE`; a new process adds its `PROCESS` here and nowhere else. (The
+OpenAPI document still names the processes' models itself.)"""
 
 from __future__ import annotations
 

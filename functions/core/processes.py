@@ -2,8 +2,8 @@
 
 Each process package holds one `PROCESS = ProcessDeclaration(...)` (in its `process.py`): the forms and intakes that
 open its cases, the decisions people take by replying, what it does with inbound mail that is not a reply, and its
-deadline jobs. `functions/catalogue.py` is the one module that imports every process; intake, the case pages, the
-timers and the OpenAPI document get their lists from the `Catalogue` it builds, never from a process directly.
+deadline jobs. `functions/catalogue.py` is the one module that imports every process; intake, the submitter's
+confirmation and the deadline timer get their lists from the `Catalogue` it builds, never from a process directly.
 """
 
 from __future__ import annotations
@@ -89,8 +89,19 @@ class Catalogue:
 DEADLINE_RUNS = "deadline-jobs"  # the state record of the jobs' last runs
 
 
+class DeadlineJobsFailed(Exception):
+    """Raised after every job has run when one or more failed, so that the timer's run counts as failed (the host's
+    failure count and alerts see it), while the other jobs still did their work."""
+
+    def __init__(self, outcomes: dict[str, str]) -> None:
+        failed = sorted(name for name, outcome in outcomes.items() if outcome != "ok")
+        super().__init__(f"deadline jobs failed: {', '.join(failed)}")
+        self.outcomes = outcomes
+
+
 async def run_deadline_jobs(services: Services, jobs: Sequence[DeadlineJob]) -> dict[str, str]:
-    """Run every job, each on its own: one that fails is logged and recorded and never stops the others."""
+    """Run every job, each on its own: one that fails is logged and recorded and never stops the others; then
+    DeadlineJobsFailed is raised if any failed."""
     outcomes: dict[str, str] = {}
     for job in jobs:
         try:
@@ -108,4 +119,6 @@ async def run_deadline_jobs(services: Services, jobs: Sequence[DeadlineJob]) -> 
         await services.state.put(DEADLINE_RUNS, runs)
     except Exception:
         log.exception("deadlines: the jobs' outcomes could not be recorded")
+    if any(outcome != "ok" for outcome in outcomes.values()):
+        raise DeadlineJobsFailed(outcomes)
     return outcomes

@@ -26,7 +26,7 @@ from functions.core.forms import Refusal, SubmissionRefused
 from functions.core.mail import OutgoingMail, TransientSendError
 from functions.core.model import Case, CaseEvent, Channel, Process
 from functions.core.outbox import dispatch_outbox
-from functions.core.processes import DEADLINE_RUNS, DeadlineJob, run_deadline_jobs
+from functions.core.processes import DEADLINE_RUNS, DeadlineJob, DeadlineJobsFailed, run_deadline_jobs
 from functions.core.services import Services
 from functions.core.store import AlreadyProcessed, AlreadyQueued, ConcurrentUpdate, StoredToken
 from functions.core.tokens import issue
@@ -743,15 +743,17 @@ async def test_a_failing_deadline_job_never_stops_the_next_and_both_outcomes_are
         return 0
 
     first_at = clock.now().isoformat()
-    outcomes = await run_deadline_jobs(services, [DeadlineJob("broken", broken), DeadlineJob("fine", fine)])
-    assert outcomes == {"broken": "failed: RuntimeError", "fine": "ok"} and ran == ["fine"]
+    with pytest.raises(DeadlineJobsFailed) as failed:
+        await run_deadline_jobs(services, [DeadlineJob("broken", broken), DeadlineJob("fine", fine)])
+    assert failed.value.outcomes == {"broken": "failed: RuntimeError", "fine": "ok"} and ran == ["fine"]
     assert await services.state.get(DEADLINE_RUNS) == {
         "broken": {"at": first_at, "outcome": "failed: RuntimeError", "last_ok": None},
         "fine": {"at": first_at, "outcome": "ok", "last_ok": first_at},
     }
 
     clock.advance(minutes=5)
-    await run_deadline_jobs(services, [DeadlineJob("fine", broken)])
+    with pytest.raises(DeadlineJobsFailed):
+        await run_deadline_jobs(services, [DeadlineJob("fine", broken)])
     runs = await services.state.get(DEADLINE_RUNS)
     assert runs is not None
     assert runs["fine"] == {"at": clock.now().isoformat(), "outcome": "failed: RuntimeError", "last_ok": first_at}
