@@ -7,6 +7,7 @@ level: the states a case goes through, its events, exactly which mails go to who
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import re
 from datetime import date, datetime, timedelta
@@ -849,3 +850,16 @@ async def test_the_fake_case_store_keeps_the_adapters_promises() -> None:
         await store.transition(moved, moved.case, event, use_token=used)  # the token changed since it was read
     assert [c.reference for c in await store.cases(Process.QUESTION, "closed")] == [first.reference]
     assert [r.mail.text for r in await store.mails(first.reference)] == [""], "the state only, as the adapter keeps it"
+
+
+def test_the_catalogue_refuses_two_intakes_or_decisions_of_one_name() -> None:
+    from functions.core.processes import Catalogue, ProcessDeclaration
+    from functions.questions.process import PROCESS as QUESTIONS
+
+    twin = ProcessDeclaration(process=QUESTIONS.process, name="twin", summary="", intakes=QUESTIONS.intakes[:1])
+    copied = dataclasses.replace(QUESTIONS.intakes[0])  # equal, but another object under the same name
+    with pytest.raises(ValueError, match="two intakes"):
+        Catalogue(processes=(QUESTIONS, dataclasses.replace(twin, intakes=(copied,))))
+    other = dataclasses.replace(QUESTIONS.decisions[0])
+    with pytest.raises(ValueError, match="two decisions"):
+        Catalogue(processes=(QUESTIONS, ProcessDeclaration(QUESTIONS.process, "twin", "", decisions=(other,))))
