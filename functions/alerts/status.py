@@ -47,7 +47,7 @@ def feed_links(services: Services, organisation_number: str) -> dict[str, str]:
 
 
 def feed_organisation(services: Services, organisation_number: str, token: str) -> bool:
-    payload = verify(services.settings.effective_signing_key, FEED_PURPOSE, token, services.clock.now())
+    payload = verify(services.settings.verification_keys, FEED_PURPOSE, token, services.clock.now())
     return payload is not None and payload.get("o") == organisation_number
 
 

@@ -18,9 +18,7 @@ from ..web.http import html_response, json_response, requested_language
 async def case_page(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     language = requested_language(req)
     reference = req.route_params.get("reference", "")
-    payload = verify(
-        services.settings.effective_signing_key, "case-page", req.params.get("k", ""), services.clock.now()
-    )
+    payload = verify(services.settings.verification_keys, "case-page", req.params.get("k", ""), services.clock.now())
     if payload is None or payload.get("r") != reference:
         return html_response(services.renderer.page("not_found", language=language), 404)
     try:

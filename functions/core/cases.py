@@ -262,7 +262,7 @@ class Confirmation:
 
 async def confirm_submitter(services: Services, token: str, intakes: dict[str, CaseIntake]) -> Confirmation:
     """The submitter followed their link: the case goes on, with the acknowledgement and Bits' notice."""
-    payload = verify(services.settings.effective_signing_key, "confirm-submitter", token, services.clock.now())
+    payload = verify(services.settings.verification_keys, "confirm-submitter", token, services.clock.now())
     if payload is None:
         return Confirmation("invalid")
     for _ in range(5):

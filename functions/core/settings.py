@@ -6,7 +6,15 @@ import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The well-known Azurite development account (public, documented by Microsoft): only ever used locally.
@@ -29,7 +37,7 @@ class SettingsError(RuntimeError):
 class Settings(BaseSettings):
     """Every setting the app reads. Names are the app settings / environment variables with the SSU_ prefix."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, populate_by_name=True)
 
     mode: Literal["local", "azure"] = "local"
 
@@ -46,6 +54,8 @@ class Settings(BaseSettings):
     reference_prefix: str = Field("SSU", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
     public_base_url: str = Field("http://localhost:7071", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     signing_key: SecretStr | None = None
+    # The key that signed before the current one: links it signed still verify while every new one uses the new key.
+    signing_key_previous: SecretStr | None = None
     confirmation_link_hours: int = Field(72, ge=1, le=24 * 30)
     form_token_hours: int = Field(12, ge=1, le=72)
     registry_cache_seconds: float = Field(60.0, ge=0, le=3600)
@@ -95,6 +105,9 @@ class Settings(BaseSettings):
     target_reminder_minutes: int = Field(60, ge=0, le=24 * 60)
     alert_reminder_hours: int = Field(24, ge=1, le=24 * 14)
     require_dmarc: bool | None = None  # None: required in Azure, not locally
+    # Whose Authentication-Results we believe: the authserv-ids of our receiving servers. Exchange Online stamps its
+    # header without an authserv-id; "exchange-online" names that form. Only the topmost header is ever read.
+    trusted_authserv_ids: list[str] = Field(default_factory=lambda: ["exchange-online"])
     graph_notification_url: str | None = Field(None, pattern=r"^https://\S+$")
     subscription_schedule: str = "0 0 */6 * * *"
     mailbox_schedule: str = "0 */1 * * * *"
@@ -130,6 +143,18 @@ class Settings(BaseSettings):
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ]
+    )
+
+    # Anonymous submissions (forms and JSON): at most this many per hour per client IP, per recipient address and
+    # per organisation number; beyond it the answer is 429 with Retry-After.
+    rate_limit_per_ip: int = Field(30, ge=1)
+    rate_limit_per_recipient: int = Field(5, ge=1)
+    rate_limit_per_organisation: int = Field(20, ge=1)
+
+    # Staff sign-in. App Service Authentication sets WEBSITE_AUTH_ENABLED=True where it runs (the dev host too); only
+    # then is the X-MS-CLIENT-PRINCIPAL header the platform's word and not a client's.
+    platform_auth_enabled: bool = Field(
+        False, validation_alias=AliasChoices("WEBSITE_AUTH_ENABLED", "SSU_PLATFORM_AUTH_ENABLED")
     )
 
     # Microsoft Graph (mail_transport=graph).
@@ -169,6 +194,9 @@ class Settings(BaseSettings):
                 _missing("BLOB_ENDPOINT", "the blob endpoint, e.g. https://<account>.blob.core.windows.net")
             if self.signing_key is None or len(self.signing_key.get_secret_value()) < 32:
                 _missing("SIGNING_KEY", "a random secret of at least 32 characters")
+            for name, key in (("SIGNING_KEY", self.signing_key), ("SIGNING_KEY_PREVIOUS", self.signing_key_previous)):
+                if key is not None and key.get_secret_value() == LOCAL_SIGNING_KEY:
+                    _missing(name, "not the public local development key: anyone could sign links with it")
             if not self.public_base_url.startswith("https://"):
                 _missing("PUBLIC_BASE_URL", "the app's https:// address")
         if self.mailbox == "graph" and (
@@ -194,6 +222,12 @@ class Settings(BaseSettings):
         if self.signing_key is not None:
             return self.signing_key.get_secret_value().encode()
         return LOCAL_SIGNING_KEY.encode()
+
+    @property
+    def verification_keys(self) -> tuple[bytes, ...]:
+        """The keys a signed link may carry: the current one, then the previous one while it is being retired."""
+        previous = () if self.signing_key_previous is None else (self.signing_key_previous.get_secret_value().encode(),)
+        return (self.effective_signing_key, *previous)
 
     @property
     def dmarc_required(self) -> bool:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,16 +33,20 @@ def sign(key: bytes, purpose: str, payload: dict[str, Any], expires_at: datetime
     return f"{body}.{_mac(key, purpose, body)}"
 
 
-def verify(key: bytes, purpose: str, token: str, now: datetime) -> dict[str, Any] | None:
-    """The payload of a valid, unexpired token for `purpose`; None for anything else."""
+def verify(keys: bytes | Sequence[bytes], purpose: str, token: str, now: datetime) -> dict[str, Any] | None:
+    """The payload of a valid, unexpired token for `purpose` signed with one of `keys` (the current key and the one
+    before it, while links it signed are still out there); None for anything else, however malformed."""
+    if not isinstance(token, str) or len(token) > 4096 or not token.isascii():
+        return None  # compare_digest refuses non-ASCII text: such a token is simply not ours
     body, _, mac = token.partition(".")
-    if not body or not mac or len(token) > 4096:
+    if not body or not mac:
         return None
-    if not hmac.compare_digest(mac, _mac(key, purpose, body)):
+    candidates = (keys,) if isinstance(keys, bytes) else tuple(keys)
+    if not any(hmac.compare_digest(mac, _mac(key, purpose, body)) for key in candidates):
         return None
     try:
         data = json.loads(_unb64(body))
-    except ValueError:
+    except (ValueError, binascii.Error):
         return None
     if not isinstance(data, dict):
         return None

@@ -42,7 +42,7 @@ async def onboarding_production_confirm(req: func.HttpRequest) -> func.HttpRespo
     services = get_services()
     language = requested_language(req)
     token = req.params.get("k", "")
-    payload = verify(services.settings.effective_signing_key, PRODUCTION_PURPOSE, token, services.clock.now())
+    payload = verify(services.settings.verification_keys, PRODUCTION_PURPOSE, token, services.clock.now())
     request = payload["q"] if payload else None
     outcome, case, status = (None if payload else "invalid"), None, 200
     try:

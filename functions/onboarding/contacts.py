@@ -107,7 +107,7 @@ async def confirm_page(req: func.HttpRequest, services: Services) -> func.HttpRe
     """GET shows the new contacts and a button (a link preview changes nothing); POST applies them."""
     language = requested_language(req)
     token = req.params.get("k", "")
-    payload = verify(services.settings.effective_signing_key, PURPOSE, token, services.clock.now())
+    payload = verify(services.settings.verification_keys, PURPOSE, token, services.clock.now())
     try:
         stored = await services.store.load(str(payload["r"])) if payload else None
         if stored is None or stored.case.kind != "contact_update":

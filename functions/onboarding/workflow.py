@@ -570,7 +570,7 @@ async def request_production(services: Services, request: ProductionRequest, cha
 
 async def order_production(services: Services, token: str) -> tuple[str, Case | None]:
     """The contact's confirmation: "ordered", "already" or "invalid", and the case."""
-    payload = verify(services.settings.effective_signing_key, PRODUCTION_PURPOSE, token, services.clock.now())
+    payload = verify(services.settings.verification_keys, PRODUCTION_PURPOSE, token, services.clock.now())
     if payload is None:
         return "invalid", None
     request = ProductionRequest.model_validate(payload["q"])

@@ -47,7 +47,7 @@ def accept_link(services: Services, case: Case, organisation_number: str, person
 
 
 def read_accept_link(services: Services, token: str) -> dict[str, Any] | None:
-    return verify(services.settings.effective_signing_key, LINK_PURPOSE, token, services.clock.now())
+    return verify(services.settings.verification_keys, LINK_PURPOSE, token, services.clock.now())
 
 
 async def publish_terms(

@@ -250,14 +250,14 @@ def _error(status: int, kind: str, language: str, detail: str = "") -> func.Http
 def _csrf_ok(req: func.HttpRequest, services: Services, token: Any) -> bool:
     if not isinstance(token, str):
         return False
-    payload = verify(services.settings.effective_signing_key, "form", token, services.clock.now())
+    payload = verify(services.settings.verification_keys, "form", token, services.clock.now())
     cookie = SimpleCookie()
     try:
         cookie.load(req.headers.get("cookie", ""))
     except Exception:
         return False
     nonce = cookie.get(CSRF_COOKIE)
-    return payload is not None and nonce is not None and secrets.compare_digest(str(payload.get("n")), nonce.value)
+    return payload is not None and nonce is not None and secrets.compare_digest(str(payload.get("n")).encode(), nonce.value.encode())
 
 
 def _render(
