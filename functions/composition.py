@@ -8,6 +8,7 @@ from typing import Any
 from .adapters.blobs import BlobStore
 from .adapters.local_mail import LocalTransport
 from .adapters.local_mailbox import LocalMailbox
+from .adapters.rate_limits import TableRateLimits
 from .adapters.tables import TableCaseStore, TableDeliveryLimits, TableRegistryStore, TableStateStore, TableStorage
 from .core.clock import Clock, SystemClock
 from .core.inbound import Mailbox
@@ -45,6 +46,7 @@ def build_services(
         mailbox=build_mailbox(settings, graph, storage),
         limits=TableDeliveryLimits(storage),
         state=TableStateStore(storage),
+        rate_limits=TableRateLimits(storage),
     )
 
 

@@ -24,6 +24,12 @@ param committeeMembers array = []
 @allowed(['graph', 'local'])
 param mailbox string = 'graph'
 
+@description('Application (client) id of the Entra ID app registration Bits staff sign in with; infra/scripts/staff-sign-in.sh creates it before provisioning. Empty: sign-in is not configured and every staff page refuses everyone.')
+param staffSignInClientId string = ''
+
+@description('Tenant (directory) id of that app registration: the subscription\'s tenant unless told.')
+param staffSignInTenantId string = subscription().tenantId
+
 var tags = {
   'azd-env-name': environmentName
   application: 'ssu-governance'
@@ -44,6 +50,19 @@ module identity 'modules/identity.bicep' = {
   scope: group
   params: {
     name: 'id-${environmentName}'
+    location: location
+    tags: tags
+  }
+}
+
+// A second identity, only for staff sign-in: App Service Authentication presents it to Entra ID instead of a client
+// secret (a federated identity credential on the app registration). Kept apart so that nothing else can act as the
+// app registration.
+module signInIdentity 'modules/identity.bicep' = {
+  name: 'signin-identity'
+  scope: group
+  params: {
+    name: 'id-${environmentName}-signin'
     location: location
     tags: tags
   }
@@ -101,6 +120,10 @@ module app 'modules/functionapp.bicep' = {
     sharedMailbox: sharedMailbox
     mailbox: mailbox
     committeeMembers: committeeMembers
+    signInIdentityId: signInIdentity.outputs.id
+    signInIdentityClientId: signInIdentity.outputs.clientId
+    staffSignInClientId: staffSignInClientId
+    staffSignInTenantId: staffSignInTenantId
   }
 }
 
@@ -112,3 +135,5 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output SHARED_MAILBOX string = sharedMailbox
+output AZURE_SIGNIN_IDENTITY_PRINCIPAL_ID string = signInIdentity.outputs.principalId
+output STAFF_SIGNIN_TENANT_ID string = staffSignInTenantId

@@ -25,6 +25,9 @@ from tests.graph_stub import GraphStub
 DEMO_REGISTRY = PROJECT_ROOT / "data" / "demo-registry.json"
 NOTIFICATION_SECRET = "client-state-for-the-tests-0123456789"
 ALERT_KEYS = {"NAV": ["nav-key-one", "nav-key-two"], "ALTINN": ["altinn-key"]}  # two for NAV: rotation
+# The suite posts hundreds of forms from 127.0.0.1, many for the same addresses and companies: far over the
+# production limits. Tests of the limits start their own dev host with low ones (tests/e2e/test_rate_limits.py).
+TEST_RATE_LIMIT = 100_000
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +48,9 @@ def settings(azurite: Azurite, tmp_path: Path) -> Settings:
         table_prefix=unique_prefix(),
         mail_local_dir=tmp_path / "mail",
         outbox_retry_base_seconds=0,
+        rate_limit_per_ip=TEST_RATE_LIMIT,
+        rate_limit_per_recipient=TEST_RATE_LIMIT,
+        rate_limit_per_organisation=TEST_RATE_LIMIT,
     )
 
 
@@ -81,6 +87,7 @@ def start_devhost(tmp: Path, extra_env: dict[str, str]) -> DevHostProcess:
         "SSU_MAIL_LOCAL_DIR": str(mail_dir),
         "SSU_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SSU_OUTBOX_RETRY_BASE_SECONDS": "0",
+        **{f"SSU_RATE_LIMIT_PER_{kind}": str(TEST_RATE_LIMIT) for kind in ("IP", "RECIPIENT", "ORGANISATION")},
         "SSU_GRAPH_NOTIFICATION_CLIENT_STATE": NOTIFICATION_SECRET,
         "SSU_ALERT_KEYS": json.dumps(
             {source: [hashlib.sha256(k.encode()).hexdigest() for k in keys] for source, keys in ALERT_KEYS.items()}

@@ -36,6 +36,7 @@ from functions.core.model import (
     format_reference,
     parse_reference,
 )
+from functions.core.rate_limits import EMPTY, Counts, RateLimit, decide
 from functions.core.registry import Registry
 from functions.core.rendering import Renderer
 from functions.core.services import RegistryCache, Services
@@ -386,6 +387,7 @@ class FakeDeliveryLimits:
     def __init__(self) -> None:
         self.bounces: dict[str, _Bounces] = {}  # by address, casefolded
         self.sent: dict[str, dict[str, int]] = {}  # by day, then address
+        self.lifted: list[dict[str, Any]] = []  # newest first
 
     async def suppressed(self) -> set[str]:
         return {a for a, b in self.bounces.items() if b.suppressed}
@@ -407,14 +409,35 @@ class FakeDeliveryLimits:
         self.bounces[address.casefold()] = _Bounces(count, at, count >= suppress_after)
         return count >= suppress_after
 
-    async def lift(self, address: str) -> bool:
-        return self.bounces.pop(address.casefold(), None) is not None
+    async def lift(self, address: str, by: str, at: datetime) -> bool:
+        lifted = self.bounces.pop(address.casefold(), None)
+        if lifted is not None:
+            self.lifted.insert(0, {"address": address.casefold(), "permanent_bounces": lifted.count, "lifted_by": by})
+        return lifted is not None
+
+    async def lifts(self) -> list[dict[str, Any]]:
+        return list(self.lifted)
 
     async def sent_today(self, day: str) -> dict[str, int]:
         return dict(self.sent.get(day, {}))
 
     async def add_sent(self, day: str, totals: dict[str, int]) -> None:
         self.sent.setdefault(day, {}).update(totals)
+
+
+class FakeRateLimits:
+    """The counters by key, decided by the same arithmetic as the adapter's; all or nothing per hit."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counts] = {}
+
+    async def hit(self, limits: Sequence[RateLimit], window: timedelta, now: datetime) -> int | None:
+        await asyncio.sleep(0)
+        unique = list({limit.key: limit for limit in limits}.values())
+        wait, after = decide([(limit, self.counts.get(limit.key, EMPTY)) for limit in unique], now, window)
+        if wait is None:
+            self.counts.update({limit.key: counts for limit, counts in zip(unique, after, strict=True)})
+        return wait
 
 
 class FakeStateStore:
@@ -522,6 +545,7 @@ def fake_services(registry: Registry | None = None, clock: Clock | None = None, 
         mailbox=FakeMailbox(),
         limits=FakeDeliveryLimits(),
         state=FakeStateStore(),
+        rate_limits=FakeRateLimits(),
     )
 
 

@@ -928,16 +928,46 @@ class TableDeliveryLimits:
                         raise
         raise ConcurrentUpdate(f"bounce count for {key}")
 
-    async def lift(self, address: str) -> bool:
-        """Lift a suppression (and forget the bounces); False when the address was not listed."""
+    async def lift(self, address: str, by: str, at: datetime) -> bool:
+        """Lift a suppression (and forget the bounces), recording who lifted it; False when the address was not
+        listed. The record is written before the row goes: a lift is never without its record."""
+        key = _address_key(address)
         with storage_errors():
             await self._storage.ensure_tables()
             try:
-                await self._meta.get_entity("bounces", _address_key(address))
+                entity = await self._meta.get_entity("bounces", key)
             except ResourceNotFoundError:
                 return False
-            await self._meta.delete_entity("bounces", _address_key(address))
+            # Newest first in key order: the row key counts down from a far future time.
+            newest_first = f"{10**13 - int(at.timestamp() * 1000):013d}-{key}"
+            record = {
+                "PartitionKey": "suppression-lifts",
+                "RowKey": newest_first,
+                "Address": entity["Address"],
+                "Count": int(entity.get("Count", 0)),
+                "LiftedBy": by.casefold(),
+                "LiftedAt": at,
+            }
+            await self._meta.upsert_entity(record, mode=UpdateMode.REPLACE)
+            await self._meta.delete_entity("bounces", key)
         return True
+
+    async def lifts(self) -> list[dict[str, Any]]:
+        with storage_errors():
+            await self._storage.ensure_tables()
+            found: list[dict[str, Any]] = []
+            async for e in self._meta.query_entities("PartitionKey eq 'suppression-lifts'", results_per_page=100):
+                found.append(
+                    {
+                        "address": e["Address"],
+                        "permanent_bounces": int(e.get("Count", 0)),
+                        "lifted_by": e["LiftedBy"],
+                        "lifted_at": _iso(e.get("LiftedAt")),
+                    }
+                )
+                if len(found) == 100:  # the latest hundred; older ones stay in the table
+                    break
+            return found
 
     async def sent_today(self, day: str) -> dict[str, int]:
         with storage_errors():

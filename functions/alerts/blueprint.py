@@ -1,4 +1,8 @@
-"""HTTP triggers of process B: the alert API. Handlers are imported on first call (light cold start)."""
+"""HTTP triggers of process B: the alert API and the public status; handlers load on first call (light cold start).
+
+The alert functions are anonymous to the Functions host: each source authenticates with its own API key (hashed, two
+per source for rotation; alerts/api.py), never with a function or host key, which would open every other endpoint.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ bp = func.Blueprint()
 
 
 @bp.function_name("alerts")
-@bp.route(route="alerts", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="alerts", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def alerts(req: func.HttpRequest) -> func.HttpResponse:
     """NAV, Altinn, Digdir: POST an alert (idempotent per source_alert_id); GET your alerts."""
     from ..composition import get_services
@@ -20,7 +24,7 @@ async def alerts(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("alert")
-@bp.route(route="alerts/{reference}", methods=["GET", "PATCH"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="alerts/{reference}", methods=["GET", "PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
 async def alert(req: func.HttpRequest) -> func.HttpResponse:
     """GET one of your alerts with its ledger (who was sent what, in which state); PATCH makes a new revision."""
     from ..composition import get_services
@@ -30,7 +34,7 @@ async def alert(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("alert_resolve")
-@bp.route(route="alerts/{reference}/resolve", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="alerts/{reference}/resolve", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def alert_resolve(req: func.HttpRequest) -> func.HttpResponse:
     """Close one of your alerts: resolved, completed or cancelled, with a closing text."""
     from ..composition import get_services

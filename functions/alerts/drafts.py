@@ -30,7 +30,7 @@ from ..intake.content import language_of, masked_text, sender_name
 from ..intake.quotes import split_reply
 from ..web.forms import field_errors
 from .models import SERVICES_OF, AlertIn
-from .workflow import alert_details, fan_out
+from .workflow import alert_details, fan_out, mask_alert
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +162,11 @@ async def draft_from_source_mail(services: Services, message: InboundMessage, ro
     (or discards) by replying. Anything else is not ours."""
     source = (await services.registry()).source_of_contact(message.from_address)
     notice = route.process is Process.NOTIFICATION or (route.by != "address" and route.kind != "security_breach")
-    if source is None or not notice:
-        return None
-    subject = mask_identity_numbers(message.subject)[0]
+    if source is None or not notice or not message.sender.proven:
+        return None  # an unproven claim to be a source's contact is an ordinary new case, whose sender must confirm
+    subject, in_subject = mask_identity_numbers(message.subject)
     new_text = split_reply(message.new_text or message.text)[0].strip() or message.text  # no signature block
+    description, in_text = masked_text(new_text)
     case = await open_draft(
         services,
         EMAILED_DRAFTS,
@@ -173,11 +174,12 @@ async def draft_from_source_mail(services: Services, message: InboundMessage, ro
         name=sender_name(message),
         email=message.from_address,
         title=subject or "(uten emne)",
-        description=masked_text(new_text)[0],
+        description=description,
         proposal=propose(source.key, subject, new_text, services.clock.now()),
         language=language_of(message),
         markers=[message.key],
         details={"routed_by": route.by},
+        identity_numbers_removed=in_subject + in_text,
     )
     log.info("intake: %s opened draft alert %s from %s", message.key, case.reference, source.key)
     return Outcome("new_case", "draft_alert", case.reference)
@@ -196,7 +198,11 @@ async def open_draft(
     language: str,
     markers: list[str],
     details: dict[str, Any] | None = None,
+    identity_numbers_removed: int = 0,
 ) -> Case:
+    # Masked here too, whoever made the draft (a report's title and text are masked already: masking again is a no-op).
+    title, in_title = mask_identity_numbers(title)
+    description, in_description = mask_identity_numbers(description)
     registry = await services.registry()
     source = registry.sources[source_key]
     submission = Submission(
@@ -209,6 +215,7 @@ async def open_draft(
         environment="both" if len(proposal["environments"]) == 2 else proposal["environments"][0],
         details={**(details or {}), "source": source_key, "proposal": proposal, "draft": True},
         text={"description": description},
+        identity_numbers_removed=identity_numbers_removed + in_title + in_description,
     )
     return await open_case(services, intake, submission, Channel.EMAIL, markers)
 
@@ -222,6 +229,7 @@ async def decide_draft(services: Services, stored: StoredCase, reply: Reply, reg
     case = stored.case
     now = services.clock.now()
     touched = case.model_copy(update={"updated_at": now})
+    text = mask_identity_numbers(reply.text)[0]  # Bits' corrections become the alert's fields and its events
 
     def event(kind: str, summary: str, public: bool, **data: object) -> CaseEvent:
         return CaseEvent(
@@ -230,11 +238,11 @@ async def decide_draft(services: Services, stored: StoredCase, reply: Reply, reg
 
     if reply.command == DISCARD:
         changed = touched.model_copy(update={"status": "discarded"})
-        return Change(changed, event("discarded", "Bits discarded the draft alert", False, text=reply.text))
+        return Change(changed, event("discarded", "Bits discarded the draft alert", False, text=text))
     description = await draft_description(services, case)
     if len(description) > 5000:  # what the alert API accepts; the draft's email can be longer
         description = description[:4990].rstrip() + " […]"
-    proposal = {**case.details["proposal"], **corrections(reply.text)}
+    proposal = {**case.details["proposal"], **corrections(text)}
     fields = {"source_alert_id": case.reference, "title": case.title, "description": description or case.title}
     try:
         alert = AlertIn.model_validate({**fields, **proposal})
@@ -255,8 +263,14 @@ async def decide_draft(services: Services, stored: StoredCase, reply: Reply, reg
         )
         summary = "PUBLISER refused: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
         return Change(touched, event("publish_refused", summary, False, errors=errors), [mail])
+    alert, removed = mask_alert(alert)
     source_key = str(case.details["source"])
-    details = {**case.details, **alert_details(alert, source_key), "proposal": proposal}
+    details = {
+        **case.details,
+        **alert_details(alert, source_key),
+        "proposal": proposal,
+        "identity_numbers_removed": int(case.details.get("identity_numbers_removed", 0)) + removed,
+    }
     changed = touched.model_copy(
         update={
             "status": "published",

@@ -16,6 +16,7 @@ from typing import Any
 from ..core.cases import fanned_out, queue_in_chunks
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Contact, Process
+from ..core.privacy import mask_fields, mask_identity_numbers
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.settings import Settings
@@ -59,6 +60,25 @@ def recipients(registry: Registry, details: dict[str, Any]) -> list[Contact]:
     return list(chosen.values())
 
 
+# The fields of an alert that are its source's free text (a link's query too): what the privacy guard masks.
+ALERT_TEXT = ("title", "description", "title_en", "description_en", "action_required", "link")
+
+
+def mask_alert_text(fields: dict[str, Any]) -> int:
+    """Mask identity numbers in an alert's free-text fields, in place; returns how many were masked."""
+    text = {name: value for name, value in fields.items() if name in ALERT_TEXT}
+    removed = mask_fields(text)
+    fields.update(text)
+    return removed
+
+
+def mask_alert(alert: AlertIn) -> tuple[AlertIn, int]:
+    """The alert with identity numbers masked in its free text (before anything is stored or sent), and how many."""
+    text = {name: getattr(alert, name) for name in ALERT_TEXT if getattr(alert, name) is not None}
+    removed = mask_alert_text(text)
+    return (alert.model_copy(update=text) if removed else alert), removed
+
+
 def alert_details(alert: AlertIn, source_key: str) -> dict[str, Any]:
     """What an alert's case keeps in its details: the fields as sent, its source, the services it touches."""
     return {
@@ -72,10 +92,11 @@ def alert_details(alert: AlertIn, source_key: str) -> dict[str, Any]:
 async def publish_alert(services: Services, source_key: str, alert: AlertIn) -> tuple[Case, bool]:
     """Store the alert and fan it out. Posting the same source_alert_id again returns the stored alert (and finishes
     a fan-out that was interrupted). Returns the alert's case and whether it was new."""
+    alert, removed = mask_alert(alert)
     registry = await services.registry()
     source = registry.sources[source_key]
     now = services.clock.now()
-    details = alert_details(alert, source_key)
+    details = {**alert_details(alert, source_key), "identity_numbers_removed": removed}
     case = Case(
         process=Process.NOTIFICATION,
         kind=alert.kind,
@@ -97,7 +118,11 @@ async def publish_alert(services: Services, source_key: str, alert: AlertIn) -> 
         kind="published",
         public=True,
         summary=f"{source.name} published a {alert.kind}",
-        data={"description": alert.description, "description_en": alert.description_en},
+        data={
+            "description": alert.description,
+            "description_en": alert.description_en,
+            "identity_numbers_removed": removed,
+        },
     )
     identity = hashlib.sha256(f"{source_key}\n{alert.source_alert_id}".encode()).hexdigest()[:32]
     try:
@@ -164,12 +189,19 @@ async def first_recipients(services: Services, registry: Registry, case: Case) -
 
 async def revise_alert(services: Services, stored: StoredCase, changes: dict[str, Any]) -> Case:
     """A new revision (new times or text): stored under the case's ETag, then sent to those who got the alert."""
+    changes = dict(changes)
+    removed = mask_alert_text(changes)
     registry = await services.registry()
     case = stored.case
     revision = int(case.details.get("revision", 1)) + 1
     title = changes.pop("title", case.title)
     description = changes.pop("description", None)
-    details = {**case.details, **changes, "revision": revision}
+    details = {
+        **case.details,
+        **changes,
+        "revision": revision,
+        "identity_numbers_removed": int(case.details.get("identity_numbers_removed", 0)) + removed,
+    }
     changed = case.model_copy(update={"title": title, "details": details, "updated_at": services.clock.now()})
     event = CaseEvent(
         at=services.clock.now(),
@@ -178,7 +210,7 @@ async def revise_alert(services: Services, stored: StoredCase, changes: dict[str
         kind="revised",
         public=True,
         summary=f"Revision {revision}",
-        data={"changes": sorted(changes), "description": description},
+        data={"changes": sorted(changes), "description": description, "identity_numbers_removed": removed},
     )
     previous = await _description(services, case)
     await services.store.transition(stored, changed, event)
@@ -189,9 +221,14 @@ async def revise_alert(services: Services, stored: StoredCase, changes: dict[str
 
 async def close_alert(services: Services, stored: StoredCase, outcome: str, text: str) -> Case:
     """Resolved, completed or cancelled: the closing goes to exactly those who got the alert."""
+    text, removed = mask_identity_numbers(text)
     registry = await services.registry()
     case = stored.case
-    details = {**case.details, "outcome": outcome}
+    details = {
+        **case.details,
+        "outcome": outcome,
+        "identity_numbers_removed": int(case.details.get("identity_numbers_removed", 0)) + removed,
+    }
     changed = case.model_copy(update={"status": "closed", "details": details, "updated_at": services.clock.now()})
     event = CaseEvent(
         at=services.clock.now(),
@@ -200,7 +237,7 @@ async def close_alert(services: Services, stored: StoredCase, outcome: str, text
         kind=outcome,
         public=True,
         summary=f"Alert {outcome}",
-        data={"text": text},
+        data={"text": text, "identity_numbers_removed": removed},
     )
     await services.store.transition(stored, changed, event)
     people = await first_recipients(services, registry, case)

@@ -31,20 +31,28 @@ async def confirm(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("cases_get")
-@bp.route(route="cases/{reference}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="cases/{reference}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def cases_get(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits: one case with its events and mails, as JSON."""
+    """Bits (a signed-in staff member): one case with its events and mails, as JSON."""
     from ..composition import get_services
+    from ..web.staff import require_staff
     from . import views
 
-    return await views.case_json(req, get_services())
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
+        return staff
+    return await views.case_json(req, services)
 
 
 @bp.function_name("cases_list")
-@bp.route(route="cases", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="cases", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def cases_list(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits: cases filtered by ?process=A..E and ?status=, as JSON."""
+    """Bits (a signed-in staff member): cases filtered by ?process=A..E and ?status=, as JSON."""
     from ..composition import get_services
+    from ..web.staff import require_staff
     from . import views
 
-    return await views.list_cases(req, get_services())
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
+        return staff
+    return await views.list_cases(req, services)

@@ -7,7 +7,7 @@ from typing import Any
 import azure.functions as func
 
 from ..catalogue import CATALOGUE
-from ..core.cases import confirm_submitter
+from ..core.cases import confirm_submitter, confirmation_link_is_valid
 from ..core.model import Process
 from ..core.services import Services
 from ..core.signing import verify
@@ -42,7 +42,8 @@ async def confirm(req: func.HttpRequest, services: Services) -> func.HttpRespons
     language = requested_language(req)
     token = req.params.get("t", "")
     if req.method == "GET":
-        return _confirm_page(services, token, language, outcome=None)
+        valid = confirmation_link_is_valid(services, token)
+        return _confirm_page(services, token, language, outcome=None if valid else "invalid")
     try:
         result = await confirm_submitter(services, token, CATALOGUE.intakes)
     except StorageUnavailable:

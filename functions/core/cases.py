@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from .mail import OutgoingMail, mail_id
+from .mail import OutgoingMail, message_id_for
 from .model import Case, CaseEvent, CaseStatus, Channel, DecisionToken, Process
+from .rate_limits import WINDOW, RateLimit, recipient_key
 from .registry import Registry
 from .services import Services
 from .signing import sign, verify
@@ -38,6 +39,13 @@ class CaseIntake:
     initial_status: str = CaseStatus.NEW  # the process's first state once the case goes on (e.g. "registered")
     long_tokens: bool = False  # the process runs for months: its tokens live SSU_LONG_TOKEN_DAYS
     email_route: str | None = None  # the route (see intake/routing.py) whose new emails open cases through it
+    # With hold_unverified=False: an unverified submitter's case reaches Bits at once but not the source_roles, who
+    # hear of it through `confirmed_later` once the submitter follows their confirmation link (or earlier, when the
+    # process releases it: a breach on Bits' MOTTATT).
+    sources_wait_for_verification: bool = False
+    # What the process adds when the submitter of a case that went on at once confirms their address: the case as
+    # it becomes and the mails that go with it, in the same write as the confirmation.
+    confirmed_later: Callable[[Services, Case], Awaitable[tuple[Case, list[OutgoingMail]]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,22 +62,40 @@ class Submission:
     details: dict[str, Any] = field(default_factory=dict)
     text: dict[str, Any] = field(default_factory=dict)  # the long fields, kept on the first event
     identity_numbers_removed: int = 0  # masked by the privacy guard before we got here
+    # False when the address is a claim not proven (an email whose sender failed the check): then even a registered
+    # contact's address must confirm by the signed link before the case goes on as theirs.
+    email_proven: bool = True
 
 
 async def open_case(
-    services: Services, intake: CaseIntake, submission: Submission, channel: Channel, markers: Sequence[str] = ()
+    services: Services,
+    intake: CaseIntake,
+    submission: Submission,
+    channel: Channel,
+    markers: Sequence[str] = (),
+    more_mails: Callable[[Case], Sequence[OutgoingMail]] | None = None,
 ) -> Case:
     """Store a new case, its first event and its first emails in one write.
 
     A submitter who is a registered contact of the organisation is trusted at once: they get the acknowledgement
     and Bits is told. Anyone else gets a signed, expiring confirmation link first; see `confirm_submitter`.
+
+    No relay: an address that has not proven itself gets only the neutral confirmation request, with none of the
+    submitter's text - also where the case goes on at once (`hold_unverified=False`: Bits is told now, the receipt
+    follows the confirmation). A confirmation request for an email's sender (who may be forged) counts against
+    that address's rate limit; over it, the case is still stored for Bits, without the request.
     """
     registry = await services.registry()
     source = registry.source_of_contact(submission.email)
-    verified = registry.is_contact_of(submission.email, submission.organisation_number) or (
-        source is not None and source.organisation_number == submission.organisation_number
+    verified = submission.email_proven and (
+        registry.is_contact_of(submission.email, submission.organisation_number)
+        or (source is not None and source.organisation_number == submission.organisation_number)
     )
     goes_on = verified or not intake.hold_unverified
+    # The request goes where the case waits for it, or a receipt does (none: e.g. a draft Bits opened itself).
+    asks = not verified and (not goes_on or intake.acknowledgement_template is not None)
+    # Forms and the API were counted at the door (web/rate_limit.py); an email's confirmation request is counted here.
+    withheld = asks and channel == Channel.EMAIL and await _confirmations_exhausted(services, submission.email)
     now = services.clock.now()
     case = Case(
         process=intake.process,
@@ -84,7 +110,7 @@ async def open_case(
         language=submission.language,
         created_at=now,
         updated_at=now,
-        details={**submission.details, "intake": intake.name},
+        details={**submission.details, "intake": intake.name, **({"confirmation_withheld": True} if withheld else {})},
     )
     event = CaseEvent(
         at=now,
@@ -96,22 +122,38 @@ async def open_case(
         data={**submission.text, "verified": verified, "identity_numbers_removed": submission.identity_numbers_removed},
     )
 
-    tokens = _tokens(services, registry, intake, submission.email) if goes_on else {}
+    # No token for an unproven submitter: it would let an address nobody has proven act on the case.
+    tokens = _tokens(services, registry, intake, submission.email, submitter_too=verified) if goes_on else {}
     if intake.submitter_decision and submission.email in tokens:
         # Later emails to the submitter (reminders) carry the same token, so that replying to any of them works.
         case = case.model_copy(update={"details": {**case.details, "submitter_token": tokens[submission.email].token}})
 
+    sources = verified or not intake.sources_wait_for_verification
+
     def mails(numbered: Case) -> Sequence[OutgoingMail]:
+        queued: list[OutgoingMail] = list(more_mails(numbered)) if more_mails else []  # the process's own
         if goes_on:
             text = {**submission.text, "identity_numbers_removed": submission.identity_numbers_removed}
-            return _acknowledgement_and_notice(services, registry, intake, numbered, text, tokens)
-        return [_confirmation_request(services, numbered)]
+            queued += _acknowledgement_and_notice(
+                services, registry, intake, numbered, text, tokens, receipt=verified, sources=sources
+            )
+        if asks and not withheld:
+            queued.append(_confirmation_request(services, numbered, by_email=channel == Channel.EMAIL))
+        return queued
 
     return await services.store.create_case(case, event, mails, markers, list(tokens.values()))
 
 
-def _tokens(services: Services, registry: Registry, intake: CaseIntake, submitter: str) -> dict[str, DecisionToken]:
-    """A token for each person who may act by replying: Bits' people on the notice, the submitter on the receipt."""
+async def _confirmations_exhausted(services: Services, address: str) -> bool:
+    limit = RateLimit(recipient_key(address), services.settings.rate_limit_per_recipient)
+    return await services.rate_limits.hit([limit], WINDOW, services.clock.now()) is not None
+
+
+def _tokens(
+    services: Services, registry: Registry, intake: CaseIntake, submitter: str, *, submitter_too: bool = True
+) -> dict[str, DecisionToken]:
+    """A token for each person who may act by replying: Bits' people on the notice, the submitter on the receipt
+    (unless `submitter_too` is False: they have not proven their address yet)."""
     tokens: dict[str, DecisionToken] = {}
     if intake.bits_decision is not None:
         for contact in registry.bits_contacts(intake.bits_role):
@@ -122,7 +164,7 @@ def _tokens(services: Services, registry: Registry, intake: CaseIntake, submitte
                 single_use=False,
                 days=services.settings.long_token_days if intake.long_tokens else None,
             )
-    if intake.submitter_decision is not None:
+    if intake.submitter_decision is not None and submitter_too:
         tokens[submitter] = issue(
             services,
             submitter,
@@ -147,7 +189,10 @@ def organisation_name(registry: Registry, case: Case) -> str:
 
 def acknowledgement_id(services: Services, case: Case) -> str:
     """The Message-ID of the submitter's acknowledgement, to thread later emails under it."""
-    return f"<{case.reference}.{mail_id('acknowledgement', case.submitter_email)}@{services.settings.mail_domain}>"
+    settings = services.settings
+    return message_id_for(
+        settings.effective_signing_key, case.reference, "acknowledgement", case.submitter_email, settings.mail_domain
+    )
 
 
 def tell_submitter(
@@ -161,8 +206,14 @@ def tell_submitter(
     **context: Any,
 ) -> OutgoingMail:
     """An email about the case to its submitter (or `to`, another of the company's people), with the link to the
-    case page; the submitter's is threaded under their receipt."""
+    case page; the submitter's is threaded under their receipt.
+
+    A submitter who has not proven their address (a case that went on at once) gets the neutral confirmation
+    request instead, with this purpose: nothing of the case, not even what Bits writes around the submitter's
+    title, until they have confirmed; then the receipt, and the case page, show them the case."""
     to = to or case.submitter_email
+    if to.casefold() == case.submitter_email.casefold() and not submitter_proven(case):
+        return _confirmation_request(services, case, purpose=purpose, language=language, news=True)
     return services.compose(
         reference=case.reference,
         purpose=purpose,
@@ -183,7 +234,11 @@ def _acknowledgement_and_notice(
     case: Case,
     text: dict[str, Any],
     tokens: dict[str, DecisionToken],
+    *,
+    receipt: bool = True,
+    sources: bool = True,
 ) -> list[OutgoingMail]:
+    """The submitter's receipt (unless `receipt` is False: their address is unproven) and Bits' notice."""
     context: dict[str, Any] = {
         "case": case,
         "text": text,
@@ -206,13 +261,13 @@ def _acknowledgement_and_notice(
                 **context,
             )
         ]
-        if intake.acknowledgement_template
+        if intake.acknowledgement_template and receipt
         else []
     )
     others = [
         c
         for key, role in intake.source_roles
-        if key in registry.sources
+        if key in registry.sources and sources  # False: they wait for the submitter (sources_wait_for_verification)
         for c in registry.sources[key].contacts
         if c.has_role(role)
     ]
@@ -234,23 +289,40 @@ def _acknowledgement_and_notice(
     return mails
 
 
-def confirmation_token(services: Services, case: Case) -> str:
-    expires = case.created_at + timedelta(hours=services.settings.confirmation_link_hours)
+def submitter_proven(case: Case) -> bool:
+    """Whether the submitter's address has proven itself: a registered contact's (as the sender's identity was
+    proven), or confirmed by the signed link. Only then does mail to it carry anything of the case."""
+    return case.submitter_verified or bool(case.details.get("address_confirmed"))
+
+
+def confirmation_token(services: Services, case: Case, issued_at: datetime | None = None) -> str:
+    expires = (issued_at or case.created_at) + timedelta(hours=services.settings.confirmation_link_hours)
     payload = {"r": case.reference, "e": case.submitter_email.casefold()}
     return sign(services.settings.effective_signing_key, "confirm-submitter", payload, expires)
 
 
-def _confirmation_request(services: Services, case: Case) -> OutgoingMail:
+def _confirmation_request(
+    services: Services,
+    case: Case,
+    *,
+    purpose: str = "confirm-submitter",
+    language: str | None = None,
+    by_email: bool = False,
+    news: bool = False,
+) -> OutgoingMail:
+    """The neutral request to confirm an address: the reference and the link, nothing anyone typed (the template
+    gets no case). `news`: Bits has written on the case since (the link is then valid from now)."""
+    token = confirmation_token(services, case, services.clock.now() if news else None)
     return services.compose(
         reference=case.reference,
-        purpose="confirm-submitter",
+        purpose=purpose,
         to=case.submitter_email,
         template="confirm_submitter",
-        language=case.language,
-        case=case,
-        confirm_link=services.link(f"confirm?t={confirmation_token(services, case)}"),
-        case_link=services.case_page_link(case.reference),
+        language=language or case.language,
+        confirm_link=services.link(f"confirm?t={token}"),
         hours=services.settings.confirmation_link_hours,
+        by_email=by_email,
+        news=news,
     )
 
 
@@ -260,8 +332,14 @@ class Confirmation:
     case: Case | None = None
 
 
+def confirmation_link_is_valid(services: Services, token: str) -> bool:
+    """Whether the token is a confirmation link we signed and that has not expired (GET shows its button only then)."""
+    return verify(services.settings.verification_keys, "confirm-submitter", token, services.clock.now()) is not None
+
+
 async def confirm_submitter(services: Services, token: str, intakes: dict[str, CaseIntake]) -> Confirmation:
-    """The submitter followed their link: the case goes on, with the acknowledgement and Bits' notice."""
+    """The submitter followed their link: the case goes on, with the acknowledgement and Bits' notice; or, for a
+    case that went on at once, the address is proven now and the receipt follows."""
     payload = verify(services.settings.verification_keys, "confirm-submitter", token, services.clock.now())
     if payload is None:
         return Confirmation("invalid")
@@ -269,11 +347,13 @@ async def confirm_submitter(services: Services, token: str, intakes: dict[str, C
         stored = await services.store.load(str(payload.get("r", "")))
         if stored is None or stored.case.submitter_email.casefold() != payload.get("e"):
             return Confirmation("invalid")
-        if stored.case.status != CaseStatus.AWAITING_CONFIRMATION:
+        waiting = stored.case.status == CaseStatus.AWAITING_CONFIRMATION
+        if not waiting and submitter_proven(stored.case):
             return Confirmation("already", stored.case)
         try:
             intake = intakes[str(stored.case.details.get("intake", ""))]
-            return Confirmation("confirmed", await _confirm(services, stored, intake))
+            confirm = _confirm if waiting else _prove_address
+            return Confirmation("confirmed", await confirm(services, stored, intake))
         except ConcurrentUpdate:
             continue  # confirmed twice at once: read again and answer "already"
     raise ConcurrentUpdate(str(payload.get("r")))
@@ -282,7 +362,8 @@ async def confirm_submitter(services: Services, token: str, intakes: dict[str, C
 async def _confirm(services: Services, stored: StoredCase, intake: CaseIntake) -> Case:
     registry = await services.registry()
     now = services.clock.now()
-    case = stored.case.model_copy(update={"status": intake.initial_status, "updated_at": now})
+    details = {**stored.case.details, "address_confirmed": True}
+    case = stored.case.model_copy(update={"status": intake.initial_status, "updated_at": now, "details": details})
     event = CaseEvent(
         at=now,
         actor=case.submitter_email,
@@ -295,6 +376,43 @@ async def _confirm(services: Services, stored: StoredCase, intake: CaseIntake) -
     tokens = _tokens(services, registry, intake, case.submitter_email)
     mails = _acknowledgement_and_notice(services, registry, intake, case, text, tokens)
     await services.store.transition(stored, case, event, mails, tokens=list(tokens.values()))
+    return case
+
+
+async def _prove_address(services: Services, stored: StoredCase, intake: CaseIntake) -> Case:
+    """A case that went on at once (Bits was told then): the submitter's address is proven now, and they get the
+    full receipt, with their token when the process lets them act by replying."""
+    registry = await services.registry()
+    now = services.clock.now()
+    tokens = {
+        email: token
+        for email, token in _tokens(services, registry, intake, stored.case.submitter_email).items()
+        if email == stored.case.submitter_email
+    }
+    details: dict[str, Any] = {**stored.case.details, "address_confirmed": True}
+    if stored.case.submitter_email in tokens:
+        details["submitter_token"] = tokens[stored.case.submitter_email].token  # reminders carry it too
+    case = stored.case.model_copy(update={"updated_at": now, "details": details})
+    event = CaseEvent(
+        at=now,
+        actor=case.submitter_email,
+        channel=Channel.FORM,
+        kind="submitter_confirmed",
+        public=True,
+        summary="The submitter confirmed their email address",
+    )
+    text = {k: v for k, v in (await submitted(services, case)).items() if k != "verified"}
+    receipt = [
+        m
+        for m in _acknowledgement_and_notice(services, registry, intake, case, text, tokens)
+        if m.purpose == "acknowledgement"
+    ]
+    if intake.confirmed_later is not None:
+        case, more = await intake.confirmed_later(services, case)
+        receipt += more
+        if more:
+            event = event.model_copy(update={"data": {**event.data, "also_told": sorted({m.to for m in more})}})
+    await services.store.transition(stored, case, event, receipt, tokens=list(tokens.values()))
     return case
 
 

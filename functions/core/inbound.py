@@ -59,10 +59,20 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class Sender:
+    """Who sent a message: the From address as mail servers read it, its display name, and whether it is proven
+    (computed once by intake, see intake/sender.py). An unproven sender is never taken for the person it names."""
+
+    address: str
+    name: str
+    proven: bool
+    evidence: str  # what proved it, or why it is not proven: for the audit trail and for Bits
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     message_id: str
-    from_name: str
-    from_address: str
+    sender: Sender
     to: tuple[str, ...]
     cc: tuple[str, ...]
     delivered_to: tuple[str, ...]
@@ -75,6 +85,14 @@ class InboundMessage:
     headers: dict[str, str]  # lower-case names of the few headers the intake looks at
     delivery_report: DeliveryReport | None = None
     forwarded: bool = False
+
+    @property
+    def from_address(self) -> str:
+        return self.sender.address
+
+    @property
+    def from_name(self) -> str:
+        return self.sender.name
 
     @property
     def key(self) -> str:

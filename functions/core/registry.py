@@ -57,6 +57,13 @@ class Registry:
         people += [c for o in self.organisations_of_contact(wanted) for c in o.contacts]
         return next((c.language for c in people if c.email.casefold() == wanted), "nb")
 
+    def roles_of(self, email: str) -> set[str]:
+        """Every role the address holds, at any company or source (not at Bits)."""
+        wanted = email.casefold()
+        contacts = [c for o in self.organisations_of_contact(wanted) for c in o.contacts]
+        contacts += [c for s in self.sources.values() for c in s.contacts]
+        return {role for c in contacts if c.email.casefold() == wanted for role in c.roles}
+
     def source_of_contact(self, email: str) -> DataSource | None:
         """NAV, Altinn or Digdir when the address is one of their registered contacts."""
         wanted = email.casefold()

@@ -16,7 +16,7 @@ from .registry import Registry
 from .rendering import Renderer
 from .settings import Settings
 from .signing import sign
-from .store import AttachmentStore, CaseStore, DeliveryLimits, RegistryStore, StateStore, StorageAccount
+from .store import AttachmentStore, CaseStore, DeliveryLimits, RateLimits, RegistryStore, StateStore, StorageAccount
 
 
 @dataclass
@@ -55,6 +55,7 @@ class Services:
     mailbox: Mailbox
     limits: DeliveryLimits
     state: StateStore
+    rate_limits: RateLimits  # anonymous submissions (web/rate_limit.py; core/cases.py for emailed confirmations)
 
     async def registry(self) -> Registry:
         return await self.registry_cache.get()
@@ -97,6 +98,7 @@ class Services:
             letter=letter,
             created_at=self.clock.now(),
             domain=self.settings.mail_domain,
+            key=self.settings.effective_signing_key,
             in_reply_to=in_reply_to,
             reply_to=reply_to,
         )

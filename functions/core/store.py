@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from .mail import MailRecord, OutgoingMail
 from .model import Case, CaseEvent, DecisionToken, Organisation, Process
+from .rate_limits import RateLimit
 from .registry import Registry
 
 MailsFor = Callable[[Case], Sequence[OutgoingMail]]
@@ -143,11 +144,27 @@ class DeliveryLimits(Protocol):
 
     async def record_bounce(self, address: str, at: datetime, suppress_after: int) -> bool: ...
 
-    async def lift(self, address: str) -> bool: ...
+    async def lift(self, address: str, by: str, at: datetime) -> bool:
+        """Lift a suppression and forget its bounces, recording who lifted it (a staff member's email) and when;
+        False when the address was not listed."""
+
+    async def lifts(self) -> list[dict[str, Any]]:
+        """The latest suppressions lifted (up to 100), newest first: address, bounces it had, who lifted it and when."""
 
     async def sent_today(self, day: str) -> dict[str, int]: ...
 
     async def add_sent(self, day: str, totals: dict[str, int]) -> None: ...
+
+
+class RateLimits(Protocol):
+    """Counters of anonymous submissions (per client network, recipient address, organisation number)."""
+
+    async def hit(self, limits: Sequence[RateLimit], window: timedelta, now: datetime) -> int | None:
+        """Count one submission against every counter, all or nothing: when any counter is at its limit (see
+        `core.rate_limits.decide`), nothing is counted and the answer is the seconds to wait; else None.
+
+        Exact under concurrency: two hits that read the same counts cannot both be counted (the write is guarded by
+        what was read, and the loser reads again)."""
 
 
 class StateStore(Protocol):

@@ -7,9 +7,14 @@
   202 once the run has finished, so that scripts and tests can rely on its effects;
 - `GET /admin/metrics` (dev host only) reports storage round trips, for the benchmarks;
 - `POST /admin/clock` (dev host only) moves the app's clock: `{"advance_days": 30}` or `{"now": "<ISO time>"}`;
-  `{"reset": true}` goes back to the system clock. It lets end-to-end tests see deadlines and deferred dates come.
+  `{"reset": true}` goes back to the system clock. It lets end-to-end tests see deadlines and deferred dates come;
+- App Service Authentication as Azure runs it in front of the app (devhost/auth.py): `/.auth/login/aad` (pick one
+  of the registry's Bits staff), `/.auth/me`, `/.auth/logout`, the session cookie, and on every request the
+  `X-MS-CLIENT-PRINCIPAL*` headers: a client's own are dropped, the signed-in person's are added. It sets
+  `WEBSITE_AUTH_ENABLED=True` for the app, as App Service does, so the app believes those headers here too.
 
-Auth levels are not enforced, as with Core Tools; in Azure the function keys apply.
+Function keys are not checked, as with Core Tools. No endpoint relies on them: staff pages and APIs check the
+signed-in person, the alert API its sources' keys; only Graph's notification endpoint carries one in Azure.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import azure.functions as func
 from aiohttp import web
 from azure.functions.timer import TimerRequest
 from croniter import croniter
+
+from . import auth
 
 log = logging.getLogger("devhost")
 
@@ -64,6 +71,11 @@ def resolve_setting(value: str) -> str:
 
 class DevHost:
     def __init__(self, app: func.FunctionApp, *, run_timers: bool = True) -> None:
+        # As App Service does where its authentication runs; before the app reads its settings.
+        os.environ["WEBSITE_AUTH_ENABLED"] = "True"
+        from functions.core.settings import get_settings
+
+        get_settings.cache_clear()
         # Function objects of the SDK are loosely typed; the dev host reads their triggers as Any.
         self.functions: dict[str, Any] = {str(f.get_function_name()): f for f in app.get_functions()}
         self.run_timers = run_timers
@@ -84,6 +96,7 @@ class DevHost:
                 ]
                 for method in methods:
                     web_app.router.add_route(method, path, self._http_handler(function))
+        auth.add_routes(web_app)
         web_app.router.add_post("/admin/functions/{name}", self._admin_run)
         web_app.router.add_get("/admin/metrics", self._metrics)
         web_app.router.add_post("/admin/clock", self._clock)
@@ -99,7 +112,7 @@ class DevHost:
             req = func.HttpRequest(
                 method=request.method,
                 url=str(request.url),
-                headers=_headers(request),
+                headers=auth.platform_headers(request, _headers(request)),
                 params={k: request.query.getone(k) for k in request.query},
                 route_params=dict(request.match_info),
                 body=await request.read(),
@@ -202,6 +215,11 @@ def _headers(request: web.Request) -> dict[str, str]:
             headers[lower] += ("; " if lower == "cookie" else ", ") + value
         else:
             headers[lower] = value
+    # As App Service's front end: `client-ip` is the connection's peer (a client's own is overwritten), and the
+    # peer is appended to X-Forwarded-For. The rate limits read these (functions/web/rate_limit.py).
+    peer = request.remote or ""
+    headers["client-ip"] = peer
+    headers["x-forwarded-for"] = f"{headers['x-forwarded-for']}, {peer}" if "x-forwarded-for" in headers else peer
     return headers
 
 

@@ -1,6 +1,11 @@
 """Process C, security breaches discovered by a data consumer: urgent notices at once, escalation until Bits
 acknowledges, and a reminder of the 72-hour clock to the reporter until they confirm they have notified.
 
+Who is told at once: Bits' security contacts always. NAV's security contacts at once when the reporter is a
+registered contact; for anyone else (who could otherwise page NAV's people by filling in a form), Bits' notice says
+the sender is unconfirmed and NAV is told, once, when the reporter follows their confirmation link or Bits
+acknowledges (MOTTATT), whichever comes first.
+
 The clocks count round the clock from `discovered_at` (not office hours): GDPR art. 33, Datatilsynet within 72
 hours; DORA (where it applies), Finanstilsynet: initial report within 24 hours, intermediate 72 hours, final one
 month.
@@ -11,9 +16,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..core.cases import CaseIntake, Submission, open_case, organisation_name, submitted
+from ..core.cases import CaseIntake, Submission, open_case, organisation_name, submitted, submitter_proven
 from ..core.commands import Change, Command, Decision, Reply
 from ..core.forms import WebForm
+from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
@@ -27,6 +33,16 @@ log = logging.getLogger(__name__)
 ACKNOWLEDGE = "security_breach.acknowledge"
 REPORTED = "security_breach.reported"
 
+SOURCE_ROLES = (("NAV", "security"),)
+
+
+async def _reporter_confirmed(services: Services, case: Case) -> tuple[Case, list[OutgoingMail]]:
+    """The unverified reporter followed their confirmation link: NAV is told now, unless Bits' MOTTATT did it."""
+    if not _sources_waiting(case):
+        return case, []
+    return await tell_sources(services, await services.registry(), case, "confirmed")
+
+
 SECURITY_BREACHES = CaseIntake(
     name="security-breach-form",
     process=Process.ERROR_REPORT,
@@ -35,8 +51,10 @@ SECURITY_BREACHES = CaseIntake(
     bits_role="security",
     bits_decision=ACKNOWLEDGE,
     submitter_decision=REPORTED,
-    hold_unverified=False,
-    source_roles=(("NAV", "security"),),
+    hold_unverified=False,  # a breach is never held back from Bits; an unknown sender is marked unverified
+    source_roles=SOURCE_ROLES,
+    sources_wait_for_verification=True,
+    confirmed_later=_reporter_confirmed,
 )
 EMAILED_BREACHES = CaseIntake(
     "email-C-security",
@@ -45,10 +63,58 @@ EMAILED_BREACHES = CaseIntake(
     "case_to_bits",
     bits_role="security",
     bits_decision=ACKNOWLEDGE,
-    hold_unverified=False,  # a breach is never held back; an unknown sender is marked unverified
-    source_roles=(("NAV", "security"),),
+    hold_unverified=False,
+    source_roles=SOURCE_ROLES,
     email_route="C-security",
+    sources_wait_for_verification=True,
+    confirmed_later=_reporter_confirmed,
 )
+
+
+def _sources_waiting(case: Case) -> bool:
+    """A breach from an unverified reporter that NAV has not been told of yet."""
+    return not case.submitter_verified and not case.details.get("sources_notified_at")
+
+
+async def tell_sources(
+    services: Services, registry: Registry, case: Case, because: str
+) -> tuple[Case, list[OutgoingMail]]:
+    """NAV's security contacts get the notice they were spared at first, and the case records when and why
+    (`because`: the reporter "confirmed", or Bits "acknowledged"). The case's ETag makes the first of the two win;
+    a notice queued before (the outbox's case, purpose and recipient) is never made again."""
+    intake = EMAILED_BREACHES if case.details.get("intake") == EMAILED_BREACHES.name else SECURITY_BREACHES
+    now = services.clock.now()
+    text = {k: v for k, v in (await submitted(services, case)).items() if k != "verified"}
+    purpose = f"notify-{intake.bits_role}"
+    queued = {(r.mail.purpose, r.mail.to.casefold()) for r in await services.store.mails(case.reference)}
+    told = case.model_copy(
+        update={
+            "updated_at": now,
+            "details": {**case.details, "sources_notified_at": now.isoformat(), "sources_notified_because": because},
+        }
+    )
+    mails = [
+        services.compose(
+            reference=case.reference,
+            purpose=purpose,
+            to=contact.email,
+            template=intake.bits_template,
+            language=contact.language,
+            case=told,
+            text=text,
+            case_link=services.case_page_link(case.reference),
+            organisation_name=organisation_name(registry, case),
+            identity_numbers_removed=int(text.get("identity_numbers_removed", 0)),
+            released=because,
+            replies_decide=False,  # NAV is told; only Bits acknowledges by reply
+        )
+        for key, role in intake.source_roles
+        if key in registry.sources
+        for contact in registry.sources[key].contacts
+        if contact.has_role(role) and (purpose, contact.email.casefold()) not in queued
+    ]
+    log.info("breach: %s released to the sources (%s), %d notices", case.reference, because, len(mails))
+    return told, mails
 
 
 def clocks(discovered_at: datetime) -> dict[str, str]:
@@ -61,7 +127,8 @@ def clocks(discovered_at: datetime) -> dict[str, str]:
 
 
 async def report_breach(services: Services, breach: SecurityBreach, channel: Channel, masked: int = 0) -> Case:
-    """Open a security breach case: Bits' and NAV's security contacts hear at once, whoever sent it."""
+    """Open a security breach case: Bits' security contacts hear at once, whoever sent it; NAV's at once when the
+    reporter is a registered contact, else once confirmed or acknowledged (see the module's docstring)."""
     return await open_case(
         services,
         SECURITY_BREACHES,
@@ -127,14 +194,21 @@ def _event(services: Services, reply: Reply, kind: str, summary: str, public: bo
 
 
 async def acknowledge(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
-    """Bits' MOTTATT stops the escalation; other text from Bits is an internal note."""
+    """Bits' MOTTATT stops the escalation, and tells NAV of an unverified reporter's breach if their confirmation
+    has not; other text from Bits is an internal note."""
     case = stored.case.model_copy(update={"updated_at": services.clock.now()})
     text, _ = mask_identity_numbers(reply.text)
     if reply.command is None:
         return Change(case, _event(services, reply, "note", "Internal note from Bits", False, text=text))
     details = {**case.details, "acknowledged_at": services.clock.now().isoformat(), "acknowledged_by": reply.sender}
     changed = case.model_copy(update={"status": "acknowledged", "details": details})
-    return Change(changed, _event(services, reply, "acknowledged", "Bits acknowledged the breach", True, text=text))
+    mails: list[OutgoingMail] = []
+    if _sources_waiting(changed):
+        changed, mails = await tell_sources(services, registry, changed, "acknowledged")
+    told = sorted({key for key, _ in SOURCE_ROLES}) if mails else []
+    summary = "Bits acknowledged the breach" + (f"; {', '.join(told)} told now" if told else "")
+    event = _event(services, reply, "acknowledged", summary, True, text=text, sources_notified=told)
+    return Change(changed, event, mails)
 
 
 async def confirm_reported(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
@@ -204,7 +278,9 @@ async def _check_one_breach(services: Services, registry: Registry, case: Case, 
                 ]
     # A breach reported by email has no discovery time to count from: it escalates, but gets no reminder.
     deadline = datetime.fromisoformat(str(case.details["gdpr_deadline"])) if "gdpr_deadline" in case.details else None
+    # An unproven reporter's address gets only the neutral confirmation request: no reminder before it is confirmed.
     reminder_at = deadline - timedelta(hours=settings.security_reminder_hours) if deadline else None
+    reminder_at = reminder_at if submitter_proven(case) else None
     token = case.details.get("submitter_token")
     if deadline and reminder_at and not case.details.get("datatilsynet_notified_at") and reminder_at <= now < deadline:
         mails.append(

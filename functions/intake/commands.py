@@ -18,10 +18,12 @@ from datetime import datetime
 
 from ..core.commands import Command, Decision, Reply
 from ..core.inbound import InboundMessage, Outcome
+from ..core.mail import mail_id
 from ..core.model import CaseEvent, Channel, DecisionToken
+from ..core.privacy import mask_identity_numbers
 from ..core.rendering import local_time
 from ..core.services import Services
-from ..core.store import ConcurrentUpdate, StoredCase, StoredToken
+from ..core.store import AlreadyQueued, ConcurrentUpdate, StoredCase, StoredToken
 from ..core.tokens import reply_address
 
 log = logging.getLogger(__name__)
@@ -104,18 +106,6 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
 # -- authenticating and applying ------------------------------------------------------------------------------------
 
 
-def dmarc_result(message: InboundMessage) -> str | None:
-    """The DMARC verdict our receiving server wrote (the topmost Authentication-Results), if it wrote one."""
-    results = message.headers.get("authentication-results", "")
-    # The header is "authserv-id; method=result props; …": read only an item that starts with dmarc=, so that text
-    # a sender controls (e.g. smtp.mailfrom=dmarc=pass@evil) is never taken for the verdict.
-    for item in results.split(";")[1:]:
-        match = re.match(r"\s*dmarc\s*=\s*(\w+)", item, re.IGNORECASE)
-        if match:
-            return match.group(1).lower()
-    return None
-
-
 async def take_decision(
     services: Services, message: InboundMessage, stored: StoredCase, token: str, decisions: dict[str, Decision]
 ) -> Outcome:
@@ -127,7 +117,9 @@ async def take_decision(
             return await _refuse(services, message, stored, "unknown token")
         problem = _authenticate(services, message, found.token)
         if problem:
-            return await _refuse(services, message, stored, problem)
+            # Someone claims to be the person the token was issued to and cannot prove it: Bits is told.
+            claimed = message.from_address == found.token.person and not message.sender.proven
+            return await _refuse(services, message, stored, problem, tell_bits=claimed)
         decision = decisions.get(found.token.decision)
         if decision is None:
             return await _refuse(services, message, stored, f"no process declares the decision {found.token.decision}")
@@ -143,7 +135,7 @@ async def take_decision(
             reading.command,
             reading.text,
             message.from_address,
-            message.from_name,
+            mask_identity_numbers(message.from_name)[0],
             message.message_id,
             found.token.about,
         )
@@ -196,13 +188,10 @@ async def _follow_through(reference: str, after: Callable[[], Awaitable[None]]) 
 def _authenticate(services: Services, message: InboundMessage, token: DecisionToken) -> str | None:
     if message.from_address != token.person:
         return "the sender is not the person the token was issued to"
+    if not message.sender.proven:
+        return f"the sender is not proven: {message.sender.evidence}"
     if token.expires_at < services.clock.now():
         return "the token has expired"
-    dmarc = dmarc_result(message)
-    if dmarc is not None and dmarc != "pass":
-        return f"DMARC {dmarc}"
-    if dmarc is None and services.settings.dmarc_required:
-        return "no DMARC result from our receiving server"
     return None
 
 
@@ -218,11 +207,36 @@ def _event(services: Services, message: InboundMessage, kind: str, summary: str,
     )
 
 
-async def _refuse(services: Services, message: InboundMessage, stored: StoredCase, reason: str) -> Outcome:
-    """A reply that may not decide: recorded and logged, nothing else. No answer: it would only help a forger."""
+async def _refuse(
+    services: Services, message: InboundMessage, stored: StoredCase, reason: str, *, tell_bits: bool = False
+) -> Outcome:
+    """A reply that may not decide: recorded and logged. The sender gets no answer: it would only help a forger.
+    When it claims to come from the person who may decide and cannot prove it, Bits' support is told - once a day
+    per case and claimed address, so that a flood of forgeries is one warning, not a flood."""
     log.warning("decision refused on %s: %s", stored.case.reference, reason)
     event = _event(services, message, "decision_refused", f"A reply was refused as a decision: {reason}", reason=reason)
-    await services.store.append(stored.case.reference, event, markers=[message.key])
+    mails = []
+    purpose = f"unproven-reply-{services.clock.now().date().isoformat()}-{mail_id('claimed', message.from_address)}"
+    if tell_bits and not any(m.mail.purpose == purpose for m in await services.store.mails(stored.case.reference)):
+        registry = await services.registry()
+        for contact in registry.bits_contacts("support"):
+            mails.append(
+                services.compose(
+                    reference=stored.case.reference,
+                    purpose=purpose,
+                    to=contact.email,
+                    template="unproven_reply_to_bits",
+                    language=contact.language,
+                    case=stored.case,
+                    claimed=message.from_address,
+                    evidence=message.sender.evidence,
+                )
+            )
+    try:
+        await services.store.append(stored.case.reference, event, mails, markers=[message.key])
+    except AlreadyQueued:
+        # Another forgery queued today's warning at the same moment: this one is still recorded.
+        await services.store.append(stored.case.reference, event, markers=[message.key])
     return Outcome("refused", reason, stored.case.reference, message.key)
 
 

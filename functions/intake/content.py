@@ -28,9 +28,10 @@ async def store_attachments(services: Services, message: InboundMessage) -> list
     """Store kept attachments in Blob Storage (by content hash: storing twice is a no-op); return their metadata."""
     kept = [a for a in message.attachments if a.content]
     await asyncio.gather(*(services.blobs.put(a.sha256, a.content, a.content_type) for a in kept))
+    # The name is the sender's free text too (`vedtak_<fødselsnummer>.pdf`): masked where it is stored and shown.
     return [
         {
-            "filename": a.filename,
+            "filename": mask_identity_numbers(a.filename)[0],
             "content_type": a.content_type,
             "size": a.size,
             "sha256": a.sha256,
@@ -48,5 +49,5 @@ def language_of(message: InboundMessage) -> str:
 
 
 def sender_name(message: InboundMessage) -> str:
-    """The display name, or the address's local part when there is none."""
-    return message.from_name or message.from_address.split("@", 1)[0]
+    """The display name, or the address's local part when there is none; identity numbers in it masked."""
+    return mask_identity_numbers(message.from_name or message.from_address.split("@", 1)[0])[0]

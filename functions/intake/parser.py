@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from email import message_from_bytes
+from email.errors import InvalidHeaderDefect, MisplacedEnvelopeHeaderDefect, MissingHeaderBodySeparatorDefect
 from email.header import decode_header
+from email.headerregistry import HeaderRegistry
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 
 from ..core.inbound import Attachment, DeliveryReport, InboundMessage
 from .html_text import html_to_text
 from .quotes import split_reply
+from .sender import NO_TRUST, SenderTrust, identify
 
 MAX_SUBJECT = 200
 
@@ -40,21 +44,30 @@ _KEPT_HEADERS = (
     "x-ssu-reference",
     "x-ms-exchange-generated-message-source",
 )
+# A line that is no header ends the parser's header section early, and a "From " line inside it is dropped as an
+# mbox envelope: either way, headers a check needs would escape it.
+_HEADER_DEFECTS = (MissingHeaderBodySeparatorDefect, MisplacedEnvelopeHeaderDefect)
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|vs|wg|tr|videresendt)\s*:", re.IGNORECASE)
 
 
-def parse_message(raw: bytes, *, max_attachment_bytes: int, allowed_types: tuple[str, ...]) -> InboundMessage:
+def parse_message(
+    raw: bytes, *, max_attachment_bytes: int, allowed_types: tuple[str, ...], trust: SenderTrust = NO_TRUST
+) -> InboundMessage:
     """Parse one message. Attachments over the size limit or of other types are kept as metadata only."""
     if not raw.strip():
         raise MalformedMessage("empty message")
     try:
         msg = message_from_bytes(raw)
-        from_name, from_address = parseaddr(_header(msg, "from"))
+        if any(isinstance(d, _HEADER_DEFECTS) for d in msg.defects):
+            # The parser stopped reading headers at a line that is none: what follows (a second From, Exchange's
+            # own stamps) would be read as body and escape every check on headers.
+            raise MalformedMessage("a line in the header section is not a header")
+        from_name, from_address = _from(msg)
+    except MalformedMessage:
+        raise
     except Exception as exc:  # the email package raises many kinds of error on truly broken input
         raise MalformedMessage(f"unreadable headers: {type(exc).__name__}") from None
-    if "@" not in from_address or any(c.isspace() for c in from_address):
-        raise MalformedMessage("no valid From address")
     message_id = _first_id(_header(msg, "message-id")) or _synthetic_id(raw)
     body, attachments = _parts(msg)
     text = _body_text(body)
@@ -62,8 +75,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int, allowed_types: tuple
     new_text, _quoted = split_reply(text)
     return InboundMessage(
         message_id=message_id,
-        from_name=" ".join(from_name.split()),
-        from_address=from_address.casefold(),
+        sender=identify(msg, from_name, from_address, trust),
         to=_addresses(msg, "to"),
         cc=_addresses(msg, "cc"),
         delivered_to=_addresses(msg, "delivered-to", "x-original-to", "envelope-to"),
@@ -77,6 +89,34 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int, allowed_types: tuple
         delivery_report=_delivery_report(msg),
         forwarded=bool(_FORWARD_SUBJECT.match(subject)),
     )
+
+
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
+_ADDRESS_IN_NAME = re.compile(r"<[^<>]*>|\S+@\S+")
+_FROM_PARSER = HeaderRegistry()
+
+
+def _from(msg: Message) -> tuple[str, str]:
+    """(display name, address) of the one From header, read as mail servers and DMARC read it: the address from the
+    header as sent, and encoded words decoded only where they may stand, in the display name."""
+    raw = [value for name, value in msg.raw_items() if name.strip().lower() == "from"]  # "From :" is obsolete, valid
+    if not raw:
+        raise MalformedMessage("no valid From address")
+    if len(raw) > 1:
+        raise MalformedMessage("more than one From header")
+    value = re.sub(r"\r?\n(?=[ \t])", "", str(raw[0]))  # unfold: a long display name is folded over lines
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in value):  # raw 8-bit bytes (RFC 6532): read them as UTF-8
+        value = value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    header = _FROM_PARSER("from", value)
+    addresses = header.addresses  # type: ignore[attr-defined]  # an AddressHeader for "from"
+    if any(isinstance(d, InvalidHeaderDefect) for d in header.defects) or len(addresses) != 1:
+        raise MalformedMessage("the From header does not name exactly one address unambiguously")
+    address = addresses[0].addr_spec
+    if not _ADDRESS.fullmatch(address):
+        raise MalformedMessage("no valid From address")
+    # A display name is the sender's own words: it may say anything, so no address in it is ever shown as theirs.
+    name = " ".join(_ADDRESS_IN_NAME.sub(" ", addresses[0].display_name).split())[:100]
+    return name, address.casefold()
 
 
 def _bytes_text(data: bytes, charset: str | None) -> str:
@@ -136,7 +176,7 @@ def _parts(msg: Message) -> tuple[Message | None, list[Message]]:
     plain: Message | None = None
     html: Message | None = None
     attachments: list[Message] = []
-    for part in msg.walk():
+    for part in _own_parts(msg):
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
@@ -149,6 +189,18 @@ def _parts(msg: Message) -> tuple[Message | None, list[Message]]:
         elif content_type == "text/html" and html is None:
             html = part
     return plain or html, attachments
+
+
+def _own_parts(msg: Message) -> Iterator[Message]:
+    """The message's parts, without descending into an attached message: its text is not what the sender wrote."""
+    yield msg
+    if msg.get_content_type() == "message/rfc822":
+        return
+    payload = msg.get_payload()
+    if msg.is_multipart() and isinstance(payload, list):
+        for part in payload:
+            if isinstance(part, Message):
+                yield from _own_parts(part)
 
 
 def _body_text(body: Message | None) -> str:

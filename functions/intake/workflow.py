@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core.cases import Submission, open_case
 from ..core.inbound import InboundMessage, Mailbox, Outcome
-from ..core.mail import OutgoingMail, TransientSendError
+from ..core.mail import OutgoingMail, TransientSendError, message_id_for
 from ..core.model import Case, CaseEvent, Channel
 from ..core.privacy import mask_identity_numbers
 from ..core.processes import Catalogue
@@ -26,6 +26,7 @@ from .content import language_of, masked_text, sender_name, store_attachments
 from .noise import Kind, classify
 from .parser import MalformedMessage, parse_message
 from .routing import route
+from .sender import SenderTrust
 from .threading import foreign_ids, reference_in_headers, reference_in_subject
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,10 @@ async def process_message(services: Services, raw: bytes, catalogue: Catalogue) 
     settings = services.settings
     try:
         message = parse_message(
-            raw, max_attachment_bytes=settings.attachment_max_bytes, allowed_types=tuple(settings.attachment_types)
+            raw,
+            max_attachment_bytes=settings.attachment_max_bytes,
+            allowed_types=tuple(settings.attachment_types),
+            trust=SenderTrust.of(settings),
         )
     except MalformedMessage as exc:
         return Outcome("quarantined", f"unreadable message: {exc}")
@@ -105,6 +109,7 @@ async def _new_case(services: Services, message: InboundMessage, catalogue: Cata
             "attachments": await store_attachments(services, message),
         },
         identity_numbers_removed=masked + masked_in_subject,
+        email_proven=message.sender.proven,
     )
     case = await open_case(services, intake, submission, Channel.EMAIL, markers=[message.key])
     log.info("intake: %s opened %s (%s, routed by %s)", message.key, case.reference, where.kind, where.by)
@@ -146,19 +151,30 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
         return Outcome("held", f"held for Bits: the sender is not a participant of {case.reference}", case.reference)
     text, masked = masked_text(message.new_text or message.text)
     attachments = await store_attachments(services, message)
-    from_bits = part == "bits"
+    proven = message.sender.proven
+    from_bits = part == "bits" and proven
+    subject = mask_identity_numbers(message.subject)[0]
+    if not proven:
+        # Never attributed to the person it names: kept on the case for Bits alone, and Bits is told it is unproven.
+        event_kind, summary = "message_unverified", f"Unconfirmed message by email (claims {part}): {subject}"
+    elif from_bits:
+        event_kind, summary = "note", f"Note from Bits by email: {subject}"
+    else:
+        event_kind, summary = "message", f"Message by email: {subject}"
     event = CaseEvent(
         at=now,
         actor=message.from_address,
         channel=Channel.EMAIL,
-        kind="note" if from_bits else "message",
-        public=not from_bits,
-        summary=f"{'Note from Bits' if from_bits else 'Message'} by email: {mask_identity_numbers(message.subject)[0]}",
+        kind=event_kind,
+        public=proven and not from_bits,
+        summary=summary,
         data={
             "message": text,
             "message_id": message.message_id,
             "attachments": attachments,
             "identity_numbers_removed": masked,
+            "sender_proven": proven,
+            "sender_evidence": message.sender.evidence,
         },
     )
     mails: list[OutgoingMail] = []
@@ -173,12 +189,25 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
                     language=contact.language,
                     in_reply_to=message.message_id,
                     case=case,
-                    sender=message.from_name or message.from_address,
+                    sender=_shown_sender(message),
                     text={"message": text, "attachments": attachments},
+                    unverified=not proven,
+                    evidence=message.sender.evidence,
                 )
             )
     await services.store.append(case.reference, event, mails, markers=[message.key])
-    return Outcome("appended", part, case.reference)
+    return Outcome("appended", part if proven else f"{part}, unverified", case.reference)
+
+
+def _shown_sender(message: InboundMessage) -> str:
+    """The sender as Bits reads it: the (masked) display name beside the address, never the name alone."""
+    name = mask_identity_numbers(message.from_name)[0]
+    return f"{name} <{message.from_address}>" if name else message.from_address
+
+
+# Contacts whose silence would go unnoticed until it matters: Bits hears of each of their bounces before the address
+# is suppressed.
+_WATCHED_ROLES = frozenset({"security", "technical"})
 
 
 async def _record_bounce(services: Services, message: InboundMessage, stored: StoredCase | None) -> Outcome:
@@ -186,39 +215,67 @@ async def _record_bounce(services: Services, message: InboundMessage, stored: St
     assert report is not None
     if stored is None:
         return Outcome("ignored", "delivery report about no known case")
-    # Only addresses we did mail on this case count: anyone can send a delivery report naming anyone.
-    mailed = {m.mail.to.casefold() for m in await services.store.mails(stored.case.reference)}
-    recipients = [r for r in report.recipients if r in mailed]
+    reference = stored.case.reference
+    # A report counts only for the recipient of the very mail it names. Our Message-IDs carry a part only our key
+    # makes (core/mail.py), so naming one proves the report was written by someone who had that mail in hand: anyone
+    # can send a delivery report naming anyone, but not one naming the Message-ID of a mail to someone else.
+    named = report.original_message_id
+    settings = services.settings
+    recipients = sorted(
+        {
+            m.mail.to.casefold()
+            for m in await services.store.mails(reference)
+            if named is not None
+            and m.mail.message_id == named
+            and m.mail.to.casefold() in report.recipients
+            # Recomputed rather than trusted as stored: mails queued before Message-IDs were keyed carry ids anyone
+            # can compute, and those must not count.
+            and any(
+                named == message_id_for(key, reference, m.mail.purpose, m.mail.to, settings.mail_domain)
+                for key in settings.verification_keys
+            )
+        }
+    )
     if not recipients:
-        return Outcome("ignored", "delivery report naming no one we mailed on the case", stored.case.reference)
+        return Outcome("ignored", "delivery report naming none of our mails to its recipients", reference)
+    now = services.clock.now()
     event = CaseEvent(
-        at=services.clock.now(),
+        at=now,
         actor="mail-system",
         channel=Channel.EMAIL,
         kind="mail_bounced",
         public=False,
         summary=f"Delivery to {', '.join(recipients)} failed ({report.status or 'no status'})",
-        data={
-            "recipients": recipients,
-            "status": report.status,
-            "permanent": report.permanent,
-            "message_id": report.original_message_id,
-        },
+        data={"recipients": recipients, "status": report.status, "permanent": report.permanent, "message_id": named},
     )
-    try:
-        await services.store.append(stored.case.reference, event, markers=[message.key])
-    except AlreadyProcessed:
-        return Outcome("duplicate", "processed before", stored.case.reference)
-    # Counted once the report is recorded (with its marker), so a report seen twice counts once. Bits' own people
-    # are never suppressed by a report: a forged one must not be able to silence Bits.
     registry = await services.registry()
     own = {c.email.casefold() for c in (registry.bits.contacts if registry.bits else [])}
-    if report.permanent:
-        for recipient in (r for r in recipients if r not in own):
-            await services.limits.record_bounce(
-                recipient, services.clock.now(), services.settings.suppress_after_bounces
-            )
-    return Outcome("bounce", report.status, stored.case.reference)
+    counted = [r for r in recipients if r not in own] if report.permanent else []
+    watched = [r for r in counted if registry.roles_of(r) & _WATCHED_ROLES]
+    warnings = [
+        services.compose(
+            reference=reference,
+            purpose=f"bounce-warning-{message.key[:16]}",
+            to=contact.email,
+            template="contact_bouncing_to_bits",
+            language=contact.language,
+            case=stored.case,
+            recipients=watched,
+            roles=sorted({role for r in watched for role in registry.roles_of(r) & _WATCHED_ROLES}),
+            status=report.status,
+            suppress_after=services.settings.suppress_after_bounces,
+        )
+        for contact in (registry.bits_contacts("support") if watched else [])
+    ]
+    try:
+        await services.store.append(reference, event, warnings, markers=[message.key])
+    except AlreadyProcessed:
+        return Outcome("duplicate", "processed before", reference)
+    # Counted once the report is recorded (with its marker), so a report seen twice counts once. Bits' own people
+    # are never suppressed by a report.
+    for recipient in counted:
+        await services.limits.record_bounce(recipient, now, services.settings.suppress_after_bounces)
+    return Outcome("bounce", report.status, reference)
 
 
 @dataclass

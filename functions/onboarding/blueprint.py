@@ -64,15 +64,20 @@ async def onboarding_production_confirm(req: func.HttpRequest) -> func.HttpRespo
 
 
 @bp.function_name("registry_organisation")
-@bp.route(route="registry/organisations/{number}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="registry/organisations/{number}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def registry_organisation(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits: one company as the registry holds it now: status, environments, contacts, terms accepted."""
+    """Bits (a signed-in staff member): one company as the registry holds it now: status, environments, contacts,
+    terms accepted."""
     from ..composition import get_services
     from ..core.store import StorageUnavailable
     from ..web.http import json_response
+    from ..web.staff import require_staff
 
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
+        return staff
     try:
-        found = await get_services().registry_store.get_organisation(req.route_params.get("number", ""))
+        found = await services.registry_store.get_organisation(req.route_params.get("number", ""))
     except StorageUnavailable:
         return json_response({"error": "unavailable"}, 503)
     if found is None:

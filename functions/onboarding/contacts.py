@@ -10,28 +10,15 @@ from typing import Any
 import azure.functions as func
 
 from ..core.forms import Refusal, SubmissionRefused, WebForm
-from ..core.model import Case, CaseEvent, Channel, Contact, Process
+from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.services import Services
 from ..core.signing import sign, verify
 from ..core.store import ConcurrentUpdate, StorageUnavailable
 from ..web.http import html_response, requested_language
+from .entry import CONFIRM_PURPOSE, confirmers, merged, registration_page
 from .models import ContactUpdate, contact_rows
 
 PURPOSE = "contact-update"
-
-
-def merged(contacts: list[dict[str, Any]]) -> list[Contact]:
-    """One registry contact per address, with every role it was given."""
-    by_email: dict[str, Contact] = {}
-    for c in contacts:
-        known = by_email.get(c["email"].casefold())
-        if known is None:
-            by_email[c["email"].casefold()] = Contact(
-                name=c["name"], email=c["email"], roles=[c["role"]], language=c.get("language", "nb"), phone=c["phone"]
-            )
-        elif c["role"] not in known.roles:
-            known.roles.append(c["role"])
-    return list(by_email.values())
 
 
 async def request_update(services: Services, update: ContactUpdate, channel: Channel, masked: int = 0) -> Case:
@@ -43,9 +30,6 @@ async def request_update(services: Services, update: ContactUpdate, channel: Cha
             "The company is not registered. Register it first.",
             errors={"organisation_number": "Ukjent virksomhet." if update.language == "nb" else "Unknown company."},
         )
-    confirmers = [c for c in organisation.contacts if c.has_role("signatory")] or [
-        c for c in organisation.contacts if c.has_role("business")
-    ]
     now = services.clock.now()
     contacts = [c.model_dump() for c in update.contacts]
     case = Case(
@@ -88,7 +72,7 @@ async def request_update(services: Services, update: ContactUpdate, channel: Cha
                 contacts=contacts,
                 confirm_link=link,
             )
-            for person in confirmers
+            for person in confirmers(organisation)
         ]
 
     return await services.store.create_case(case, event, mails)
@@ -104,9 +88,13 @@ CONTACTS_FORM = WebForm(
 
 
 async def confirm_page(req: func.HttpRequest, services: Services) -> func.HttpResponse:
-    """GET shows the new contacts and a button (a link preview changes nothing); POST applies them."""
+    """GET shows the new contacts and a button (a link preview changes nothing); POST applies them. The same page
+    serves an existing contact's confirmation of a new registration for their company (see entry.py)."""
     language = requested_language(req)
     token = req.params.get("k", "")
+    registration = verify(services.settings.verification_keys, CONFIRM_PURPOSE, token, services.clock.now())
+    if registration is not None:
+        return await registration_page(req, services, token, registration, language)
     payload = verify(services.settings.verification_keys, PURPOSE, token, services.clock.now())
     try:
         stored = await services.store.load(str(payload["r"])) if payload else None

@@ -4,30 +4,43 @@ requested → in production, or rejected / withdrawn from anywhere, and offboard
 Every step is a reply to one of our emails, checked against the state machine below: Bits (GODKJENT, AVSLÅTT,
 SPØRSMÅL, SIGNERT, AVSLUTT), NAV and Altinn (TILGANG GITT), the company (TRUKKET, and the signatory's SIGNERT,
 which Bits confirms). A step that does not fit where the onboarding is gets a clear answer (where it is and what
-comes next) and changes nothing. The registry follows each step: the company is there from the registration
-(`registered`), gets `test` when NAV and Altinn have given test access and `production` when NAV has opened it -
-so alerts reach it exactly from then on.
+comes next) and changes nothing. The registry follows each step once the registration is vouched for (entry.py):
+a new company is entered when Bits accepts it; a company the registry knows waits in `awaiting_contact_confirmation`
+until one of its existing contacts confirms (then it is `registered` with the new contacts) or Bits accepts. It gets
+`test` when NAV and Altinn have given test access and `production` when NAV has opened it - so alerts reach it
+exactly from then on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from ..core.cases import CaseIntake, Submission, open_case, tell_submitter
 from ..core.commands import Change, Command, Decision, Reply, Step, ask_by_reply
 from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
 from ..core.mail import OutgoingMail
-from ..core.model import Case, CaseEvent, Channel, Contact, Organisation, Process, TermsAcceptance
+from ..core.model import Case, CaseEvent, Channel, Organisation, Process, TermsAcceptance
 from ..core.office_hours import is_working_day
 from ..core.registry import Registry
 from ..core.rendering import OSLO
 from ..core.services import Services
 from ..core.signing import sign, verify
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StoredCase
+from .entry import (
+    AWAITING_CONTACT,
+    REGISTRY_STATE,
+    apply_registration,
+    belongs_in_registry,
+    confirmation_mails,
+    confirmers,
+    held_by_another,
+)
 from .models import ProductionRequest, Registration, production_from_browser, registration_from_browser
 
 BITS = "onboarding.bits"
@@ -45,7 +58,7 @@ GRANTED = Command("granted", ("TILGANG GITT", "ACCESS GRANTED"))
 WITHDRAW = Command("withdraw", ("TRUKKET", "WITHDRAWN", "WITHDRAW"))
 
 STEPS = ["registered", "accepted", "agreement_signed", "test_access", "production_requested", "in_production"]
-OPEN = set(STEPS[:-1])
+OPEN = {AWAITING_CONTACT, *STEPS[:-1]}
 CLOSED = {"rejected", "withdrawn", "offboarded"}
 TEST_SOURCES = ("NAV", "ALTINN")  # who gives test access; NAV alone opens production
 
@@ -60,28 +73,20 @@ REGISTRATIONS = CaseIntake(
     initial_status="registered",
     long_tokens=True,  # Bits offboards a company years later by replying to this notice
 )
+# A registration for a company the registry knows: it waits for one of the company's contacts, or for Bits.
+KNOWN_REGISTRATIONS = dataclasses.replace(
+    REGISTRATIONS, name="onboarding-registration-known", initial_status=AWAITING_CONTACT
+)
 # A company that is not registered yet is unknown by definition: its enquiry by email goes on at once, unverified.
 EMAILED_REGISTRATIONS = CaseIntake(
     "email-A", Process.ONBOARDING, "onboarding_email_received", "case_to_bits", hold_unverified=False, email_route="A"
 )
 
 
-def _merged_contacts(registration: Registration) -> list[Contact]:
-    """One registry contact per address, with every role it was given."""
-    merged: dict[str, Contact] = {}
-    for c in registration.contacts:
-        known = merged.get(c.email.casefold())
-        if known is None:
-            merged[c.email.casefold()] = Contact(
-                name=c.name, email=c.email, roles=[c.role], language=c.language, phone=c.phone
-            )
-        elif c.role not in known.roles:
-            known.roles.append(c.role)
-    return list(merged.values())
-
-
 async def register(services: Services, registration: Registration, channel: Channel, masked: int = 0) -> Case:
-    """Open the onboarding, and enter the company in the registry as `registered`."""
+    """Open the onboarding. Nothing is written to the registry here: a company it does not know is entered when Bits
+    accepts the registration; for one it knows, the entry (contacts included) changes only when one of the
+    company's existing contacts confirms through the link mailed to them now, or when Bits accepts."""
     number = registration.organisation_number
     existing = await services.registry_store.get_organisation(number)
     if existing is not None and existing.onboarding and existing.status in OPEN:
@@ -101,7 +106,6 @@ async def register(services: Services, registration: Registration, channel: Chan
             f"{existing.legal_name} is already connected ({', '.join(existing.environments)}). Contact Bits for "
             "changes.",
         )
-    rounds = existing.onboarding_rounds if existing else 0
     submitter = next(c for c in registration.contacts if c.role == "business")
     submission = Submission(
         kind="registration",
@@ -118,37 +122,38 @@ async def register(services: Services, registration: Registration, channel: Chan
             "finans_norge_member": registration.finans_norge_member,
             "desired_go_live": registration.desired_go_live.isoformat(),
             "contacts": [c.model_dump() for c in registration.contacts],
+            # For Bits' notice: what the registry holds now, and who was asked to confirm (registry data only).
+            "registry_status": existing.status if existing else None,
+            "confirmation_sent_to": [c.email for c in confirmers(existing)] if existing else [],
         },
         text={"comments": registration.comments or ""},
         identity_numbers_removed=masked,
     )
-    try:
-        # One open onboarding per company and round: a second registration at the same moment finds the first.
-        case = await open_case(services, REGISTRATIONS, submission, channel, markers=[f"onboarding-{number}-{rounds}"])
-    except AlreadyProcessed as done:
-        current = await services.registry_store.get_organisation(number)
-        loaded = await services.store.load(done.reference)
-        if loaded is None or (current is not None and current.onboarding == done.reference):
-            raise SubmissionRefused(
-                Refusal.CONFLICT,
-                f"Det finnes allerede en åpen innmelding for {number}: {done.reference}.",
-                f"There is already an open registration for {number}: {done.reference}.",
-                reference=done.reference,
-            ) from None
-        case = loaded.case  # the same registration again after its registry write failed: finish it now
-    await services.registry_store.put_organisation(
-        Organisation(
-            organisation_number=number,
-            legal_name=registration.legal_name,
-            status="registered",
-            contacts=_merged_contacts(registration),
-            terms_accepted=existing.terms_accepted if existing else None,
-            onboarding=case.reference,
-            onboarding_rounds=rounds,
-        )
+    intake = KNOWN_REGISTRATIONS if existing is not None else REGISTRATIONS
+    ask = partial(confirmation_mails, services, existing) if existing is not None else None
+    # The same registration sent twice (a double click) is one case. Anyone else's registration for the number is a
+    # case of its own: a registration that nobody vouched for blocks no one (no squatting); the first one vouched
+    # for takes the entry, and the others are then refused.
+    digest = hashlib.sha256(registration.model_dump_json().encode()).hexdigest()[:20]
+    marker = f"registration-{number}-{digest}"
+    for _ in range(20):
+        try:
+            return await open_case(services, intake, submission, channel, markers=[marker], more_mails=ask)
+        except AlreadyProcessed as done:
+            earlier = await services.store.load(done.reference)
+            if earlier is None or earlier.case.status not in CLOSED:
+                raise SubmissionRefused(
+                    Refusal.CONFLICT,
+                    f"Det finnes allerede en åpen innmelding for {number}: {done.reference}.",
+                    f"There is already an open registration for {number}: {done.reference}.",
+                    reference=done.reference,
+                ) from None
+            marker = f"{marker}-{done.reference}"  # the same registration again after that one closed: a new case
+    raise SubmissionRefused(
+        Refusal.CONFLICT,
+        f"Innmeldingen for {number} er sendt mange ganger. Kontakt Bits.",
+        f"The registration for {number} has been sent many times. Contact Bits.",
     )
-    services.registry_cache.invalidate()
-    return case
 
 
 REGISTRATION_FORM = WebForm(
@@ -187,21 +192,6 @@ REGISTRATION_FORM = WebForm(
 # -- shared pieces ---------------------------------------------------------------------------------------------------
 
 
-# What the registry holds for a company at each step of its onboarding: its status and the environments it is
-# connected to (alerts go by these).
-REGISTRY_STATE: dict[str, tuple[str, list[str]]] = {
-    "registered": ("registered", []),
-    "accepted": ("accepted", []),
-    "agreement_signed": ("agreement_signed", []),
-    "test_access": ("test_access", ["test"]),
-    "production_requested": ("production_requested", ["test"]),
-    "in_production": ("in_production", ["test", "production"]),
-    "rejected": ("rejected", []),
-    "withdrawn": ("withdrawn", []),
-    "offboarded": ("offboarded", []),
-}
-
-
 def _follows(case: Case, organisation: Organisation) -> Organisation | None:
     """The company's registry entry as this onboarding case says it should be; None when it already is, or when
     the entry belongs to another onboarding (a later round)."""
@@ -237,6 +227,16 @@ def _sync(services: Services, case: Case) -> Callable[[], Awaitable[None]]:
     return lambda: sync_registry(services, case)
 
 
+def _enter(services: Services, case: Case) -> Callable[[], Awaitable[None]]:
+    """After Bits' acceptance: the registration becomes the company's entry, then follows the case."""
+
+    async def enter() -> None:
+        await apply_registration(services, case)
+        await sync_registry(services, case)
+
+    return enter
+
+
 def next_step(case: Case) -> str:
     """What the onboarding waits for, in words for the case page and the refusals."""
     status = case.status
@@ -245,6 +245,7 @@ def next_step(case: Case) -> str:
     if status == "agreement_signed":
         return "test_access"
     return {
+        AWAITING_CONTACT: "contact_confirms",
         "registered": "bits_accepts",
         "accepted": "agreement_signed",
         "test_access": "production_request",
@@ -326,7 +327,12 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
             [mail],
             after=_sync(services, changed),
         )
-    if command == "approve" and status == "registered":
+    if command == "approve" and status in ("registered", AWAITING_CONTACT):
+        # Bits' acceptance vouches for the registration (for a known company, in place of its contacts' link),
+        # unless another onboarding has taken the company's entry in the meantime.
+        held = held_by_another(await services.registry_store.get_organisation(case.organisation_number), case)
+        if held:
+            return step.refused(registry, f"GODKJENT ({held})")
         changed = step.moved("accepted")
         terms = await current_terms(services)
         signatories = [c["email"] for c in _contacts(case, "signatory")]
@@ -347,7 +353,7 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
         told = tell(services, changed, submitter, case.language, "accepted", "accepted")
 
         event = step.event("accepted", "Bits accepted the registration", True)
-        return Change(changed, event, [told, *package], tokens, after=_sync(services, changed))
+        return Change(changed, event, [told, *package], tokens, after=_enter(services, changed))
     if command == "signed" and status == "accepted":
         terms = await current_terms(services)
         changed = step.moved("agreement_signed", terms_version_signed=terms["version"], access_granted=[])
@@ -643,7 +649,7 @@ def add_working_days(start: datetime, days: int) -> datetime:
 def waiting_on(registry: Registry, case: Case) -> list[str]:
     """Who the onboarding waits for now."""
     step = next_step(case)
-    if step in ("bits_accepts", "bits_approves_production"):
+    if step in ("bits_accepts", "bits_approves_production", "contact_confirms"):  # Bits may accept in their place
         return [c.email for c in registry.bits_contacts("support")]
     if step == "agreement_signed":
         return [c["email"] for c in _contacts(case, "signatory")]
@@ -673,7 +679,10 @@ async def remind_onboarding(services: Services) -> int:
     stored_registry = await services.registry_store.load_registry()
     for case in await services.store.cases(Process.ONBOARDING):
         organisation = stored_registry.organisation(case.organisation_number)
-        if organisation is not None and _follows(case, organisation) is not None:
+        if belongs_in_registry(case) and (organisation is None or organisation.onboarding != case.reference):
+            await apply_registration(services, case)  # vouched for, but the entry was not written: mended here
+            await sync_registry(services, case)
+        elif organisation is not None and _follows(case, organisation) is not None:
             await sync_registry(services, case)  # a step whose registry write failed: mended here
         if case.status not in OPEN:
             continue

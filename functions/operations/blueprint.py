@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 
 bp = func.Blueprint()
+log = logging.getLogger(__name__)
 
 
 @bp.function_name("health")
@@ -55,23 +58,34 @@ async def outbox_dispatch(timer: func.TimerRequest) -> None:
 
 
 @bp.function_name("mail_suppressions")
-@bp.route(route="mail/suppressions", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="mail/suppressions", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def mail_suppressions(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits: addresses with permanent bounces, and which of them no longer get mail."""
+    """Bits (a signed-in staff member): addresses with permanent bounces, which of them no longer get mail, and the
+    suppressions lifted lately, by whom."""
     from ..composition import get_services
     from ..web.http import json_response
+    from ..web.staff import require_staff
 
-    return json_response({"addresses": await get_services().limits.suppressions()})
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
+        return staff
+    return json_response({"addresses": await services.limits.suppressions(), "lifted": await services.limits.lifts()})
 
 
 @bp.function_name("mail_suppression_lift")
-@bp.route(route="mail/suppressions/{address}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="mail/suppressions/{address}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits: send to an address again (after it was fixed), forgetting its bounces."""
+    """Bits (a signed-in admin): send to an address again (after it was fixed), forgetting its bounces; the lift
+    records who did it."""
     from ..composition import get_services
     from ..web.http import json_response
+    from ..web.staff import require_staff
 
-    lifted = await get_services().limits.lift(req.route_params.get("address", ""))
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "admin"), func.HttpResponse):
+        return staff
+    lifted = await services.limits.lift(req.route_params.get("address", ""), staff.email, services.clock.now())
+    log.info("mail suppressions: lift by %s: %s", staff.email, "lifted" if lifted else "address not listed")
     return json_response({"lifted": lifted}, 200 if lifted else 404)
 
 
@@ -89,14 +103,18 @@ async def deadlines_check(timer: func.TimerRequest) -> None:
 
 
 @bp.function_name("overview")
-@bp.route(route="overview", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="overview", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def overview(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits: open cases per process with age, status, whose move it is and the next deadline; overdue first."""
+    """Bits (a signed-in staff member): open cases per process with age, status, whose move it is and the next
+    deadline; overdue first."""
     from ..composition import get_services
     from ..core.deadlines import open_cases
     from ..web.http import html_response, requested_language
+    from ..web.staff import require_staff
 
     services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
+        return staff
     now = services.clock.now()
     rows = await open_cases(services, now)
     page = services.renderer.page("overview", language=requested_language(req), rows=rows, now=now)

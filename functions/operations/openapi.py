@@ -38,6 +38,7 @@ _ALERT = {
         "title": {"type": "string"},
         "revision": {"type": "integer"},
         "source": {"type": "string", "enum": ["NAV", "ALTINN", "DIGDIR"]},
+        "identity_numbers_removed": {"type": "integer", "description": "Fødselsnumre masked in the alert's text."},
     },
     "additionalProperties": True,
     "description": "The alert as stored: the fields sent, the revision and the source.",
@@ -136,8 +137,24 @@ RESPONSES: dict[str, dict[str, Any]] = {
     },
     "Suppressions": {
         "type": "object",
-        "required": ["addresses"],
-        "properties": {"addresses": {"type": "array", "items": {"type": "object"}}},
+        "required": ["addresses", "lifted"],
+        "properties": {
+            "addresses": {"type": "array", "items": {"type": "object"}},
+            "lifted": {
+                "type": "array",
+                "description": "The latest suppressions lifted, newest first, with the staff member who lifted each.",
+                "items": {
+                    "type": "object",
+                    "required": ["address", "lifted_by", "lifted_at"],
+                    "properties": {
+                        "address": {"type": "string"},
+                        "permanent_bounces": {"type": "integer"},
+                        "lifted_by": {"type": "string"},
+                        "lifted_at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+            },
+        },
     },
 }
 REQUESTS: list[type[BaseModel]] = [
@@ -162,13 +179,16 @@ def _json(schema: str, description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "The body is not a JSON object, or a query parameter is wrong.",
-        401: "No API key, or a wrong one.",
-        403: "Not allowed: another source's alert, or an address that is not a contact of the company.",
+        401: "Not signed in as Bits staff, or (alerts) no API key or a wrong one.",
+        403: "Not allowed: a staff member without the app role, another source's alert, or an address that is not a "
+        "contact of the company.",
         404: "No such alert, case or company.",
         409: "Not now: the alert is closed, or a registration is already open, or the step does not fit yet.",
         413: "The body is too large.",
         415: "The body is not application/json.",
         422: "A field is wrong: `errors` says which and why.",
+        429: "Too many submissions this hour from this client, for this address or this company (`rate_limited`); "
+        "nothing was stored or sent. `Retry-After` says in how many seconds to try again.",
         503: "Storage is unavailable; try again.",
     }
     return {str(code): _json("Error", text[code]) for code in codes}
@@ -198,7 +218,7 @@ def _form(
             "tags": ["forms"],
             "requestBody": _body(model),
             "responses": {"201": _json("Receipt", "The case is opened.") | CASE_LINKS}
-            | _errors(400, 403, 404, 409, 413, 415, 422, 503),
+            | _errors(400, 403, 404, 409, 413, 415, 422, 429, 503),
         },
     }
     if pending:
@@ -208,6 +228,8 @@ def _form(
     if security is not None:
         for operation in operations.values():
             operation["security"] = security
+            operation["responses"] |= _errors(401, 403)
+        operations["get"]["responses"]["302"] = SIGN_IN_REDIRECT
     return operations
 
 
@@ -221,8 +243,10 @@ ALERT_LINKS = {
 CASE_LINKS = {
     "links": {"getCase": {"operationId": "getCase", "parameters": {"reference": "$response.body#/reference"}}}
 }
-ALERT_KEY: list[dict[str, list[str]]] = [{"alertKey": [], "functionKey": []}]
-FUNCTION_KEY: list[dict[str, list[str]]] = [{"functionKey": []}]
+# Sources authenticate with their own key, staff by signing in: no operation takes a function or host key.
+ALERT_KEY: list[dict[str, list[str]]] = [{"alertKey": []}]
+STAFF: list[dict[str, list[str]]] = [{"staffSignIn": []}]
+SIGN_IN_REDIRECT = {"description": "A browser that is not signed in is sent to /.auth/login/aad."}
 
 
 def openapi_document(server_url: str) -> dict[str, Any]:
@@ -235,16 +259,30 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "version": "1.0.0",
             "description": (
                 "Alerts from NAV, Altinn and Digdir (process B), the JSON side of the web forms (C, D), and the case "
-                "API for Bits. Alert calls carry the source's key in `X-Api-Key`; in Azure every non-anonymous call "
-                "also carries the function key (`x-functions-key`), which the local dev host does not check."
+                "API for Bits. Alert calls carry the source's own key in `X-Api-Key` (or `Authorization: Bearer`); "
+                "Bits' endpoints need a staff member signed in with Entra ID (App Service Authentication: the "
+                "session cookie from `/.auth/login/aad`) who holds the app role named on the operation. No call "
+                "takes a function or host key."
             ),
         },
         "servers": [{"url": server_url}],
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "alertKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+                "alertKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Api-Key",
+                    "description": "The calling source's own API key (NAV, Altinn or Digdir); it names the source.",
+                },
+                "staffSignIn": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "AppServiceAuthSession",
+                    "description": "A Bits staff member signed in with Entra ID at /.auth/login/aad (App Service "
+                    "Authentication; locally the dev host's pick of the demo staff). The platform passes the person "
+                    "and their app roles (support, approver, admin) to the app in X-MS-CLIENT-PRINCIPAL.",
+                },
             },
         },
         "paths": {
@@ -312,7 +350,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/incidents": _form(ErrorReport, "An error report (C)", "errorReport"),
             "/incidents/security": _form(SecurityBreach, "A security breach (C)", "securityBreach"),
             "/change-requests": _form(ChangeRequest, "A change request (E)", "changeRequest"),
-            "/terms": _form(TermsVersion, "Bits publishes a version of the terms (E)", "terms", FUNCTION_KEY),
+            "/terms": _form(TermsVersion, "Bits publishes a version of the terms (E); app role admin", "terms", STAFF),
             "/onboarding/registration": _form(
                 Registration, "Register a company as a data consumer (A)", "registration"
             ),
@@ -331,8 +369,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "operationId": "getOrganisation",
                     "summary": "One company as the registry holds it: status, environments, contacts, terms accepted.",
                     "tags": ["registry"],
-                    "security": FUNCTION_KEY,
-                    "responses": {"200": _json("Organisation", "The company.")} | _errors(404, 503),
+                    "security": STAFF,
+                    "responses": {"200": _json("Organisation", "The company.")} | _errors(401, 403, 404, 503),
                 },
             },
             "/terms/{reference}": {
@@ -341,8 +379,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "operationId": "getTermsAcceptances",
                     "summary": "Which connected company has accepted the version, by whom and when.",
                     "tags": ["terms"],
-                    "security": FUNCTION_KEY,
-                    "responses": {"200": _json("TermsAcceptances", "The acceptance table.")} | _errors(404, 503),
+                    "security": STAFF,
+                    "responses": {"200": _json("TermsAcceptances", "The acceptance table.")}
+                    | _errors(401, 403, 404, 503),
                 },
             },
             "/cases": {
@@ -350,12 +389,12 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "operationId": "listCases",
                     "summary": "Cases for Bits, optionally of one process and status.",
                     "tags": ["cases"],
-                    "security": FUNCTION_KEY,
+                    "security": STAFF,
                     "parameters": [
                         {"name": "process", "in": "query", "schema": {"type": "string"}},
                         {"name": "status", "in": "query", "schema": {"type": "string"}},
                     ],
-                    "responses": {"200": _json("CaseList", "The cases.")} | _errors(400, 503),
+                    "responses": {"200": _json("CaseList", "The cases.")} | _errors(400, 401, 403, 503),
                 }
             },
             "/cases/{reference}": {
@@ -364,27 +403,28 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "operationId": "getCase",
                     "summary": "One case with its events and mails.",
                     "tags": ["cases"],
-                    "security": FUNCTION_KEY,
-                    "responses": {"200": _json("CaseDetail", "The case.")} | _errors(404, 503),
+                    "security": STAFF,
+                    "responses": {"200": _json("CaseDetail", "The case.")} | _errors(401, 403, 404, 503),
                 },
             },
             "/mail/suppressions": {
                 "get": {
                     "operationId": "listSuppressions",
-                    "summary": "Addresses that get no mail after repeated permanent bounces.",
+                    "summary": "Addresses that get no mail after repeated permanent bounces, and the lifts lately.",
                     "tags": ["operations"],
-                    "security": FUNCTION_KEY,
-                    "responses": {"200": _json("Suppressions", "The suppressed addresses.")},
+                    "security": STAFF,
+                    "responses": {"200": _json("Suppressions", "The suppressed addresses.")} | _errors(401, 403),
                 }
             },
             "/mail/suppressions/{address}": {
                 "parameters": [_reference("address")],
                 "delete": {
                     "operationId": "liftSuppression",
-                    "summary": "Lift a suppression.",
+                    "summary": "Lift a suppression (app role admin); the lift records who did it.",
                     "tags": ["operations"],
-                    "security": FUNCTION_KEY,
-                    "responses": {
+                    "security": STAFF,
+                    "responses": _errors(401, 403)
+                    | {
                         "200": {
                             "description": "Lifted.",
                             "content": {"application/json": {"schema": {"type": "object"}}},

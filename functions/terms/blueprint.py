@@ -8,24 +8,32 @@ bp = func.Blueprint()
 
 
 @bp.function_name("terms_publish")
-@bp.route(route="terms", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="terms", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def terms_publish(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits: GET the form to publish a terms version; POST it as a form or JSON."""
+    """Bits (a signed-in admin): GET the form to publish a terms version; POST previews it, then publishes it (form
+    or JSON; `?preview=1` or `"preview": true` previews only)."""
     from ..composition import get_services
-    from ..web.forms import handle_form
-    from .views import TERMS_FORM
+    from ..web.staff import require_staff
+    from .views import publish_page
 
-    return await handle_form(req, TERMS_FORM, get_services())
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "admin"), func.HttpResponse):
+        return staff
+    return await publish_page(req, services, staff)
 
 
 @bp.function_name("terms_acceptances")
-@bp.route(route="terms/{reference}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="terms/{reference}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def terms_acceptances(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits: which connected company has accepted the version, by whom and when (JSON)."""
+    """Bits (a signed-in staff member): which connected company has accepted the version, by whom and when (JSON)."""
     from ..composition import get_services
+    from ..web.staff import require_staff
     from .views import acceptances
 
-    return await acceptances(req, get_services())
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
+        return staff
+    return await acceptances(req, services)
 
 
 @bp.function_name("terms_accept")

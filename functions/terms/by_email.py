@@ -9,23 +9,24 @@ of a published terms version, never any other attachment.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
+from ..core.forms import SubmissionRefused
 from ..core.inbound import InboundMessage, Outcome, Route
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.registry import Registry
+from ..core.rendering import OSLO
 from ..core.services import Services
-from ..intake.commands import dmarc_result
 from ..intake.content import store_attachments
 from ..intake.quotes import split_reply
-from ..web.forms import field_errors
-from .models import TermsVersion
-from .workflow import publish_terms
+from .models import validate_terms
+from .workflow import Publisher, publish_terms
+
+log = logging.getLogger(__name__)
 
 _COMMAND = re.compile(r"^\s*(VILKÅR|TERMS)\b[\s:–-]*", re.IGNORECASE)
 _FIELD = re.compile(r"^\s*(versjon|version|tittel|title|gjelder fra|effective|lenke|link)\s*:\s*(.+?)\s*$", re.I)
@@ -42,7 +43,8 @@ _NAMES = {
 
 
 def is_terms_command(registry: Registry, message: InboundMessage) -> bool:
-    own = {c.email.casefold() for c in (registry.bits.contacts if registry.bits else [])}
+    # Publishing terms is an admin's act, as on the web: only Bits' people with the registry role admin may.
+    own = {c.email.casefold() for c in registry.bits_contacts("admin")}
     first = next((line for line in message.new_text.splitlines() if line.strip()), "")
     return message.from_address in own and bool(_COMMAND.match(message.subject) or _COMMAND.match(first))
 
@@ -66,10 +68,13 @@ def _date(value: str) -> str:
 async def publish_by_email(
     services: Services, message: InboundMessage, attachments: list[dict[str, Any]], markers: list[str]
 ) -> Outcome:
-    dmarc = dmarc_result(message)
-    if (dmarc is not None and dmarc != "pass") or (dmarc is None and services.settings.dmarc_required):
-        return Outcome("held", f"held for Bits: VILKÅR from {message.from_address} without DMARC pass")
-    fields: dict[str, Any] = {"name": message.from_name or message.from_address, "email": message.from_address}
+    if not message.sender.proven:
+        # Publishing terms is Bits' alone: a claim to be Bits that cannot be proven is refused, and the message is
+        # set aside in the mailbox's failed folder with the reason, where Bits sees it.
+        log.warning("terms: VILKÅR claiming to be %s refused: %s", message.from_address, message.sender.evidence)
+        return Outcome("held", f"refused: VILKÅR from {message.from_address} not proven ({message.sender.evidence})")
+    language = (await services.registry()).language_of(message.from_address)
+    fields: dict[str, Any] = {"language": language}
     summary: list[str] = []
     for line in split_reply(message.new_text or message.text)[0].splitlines():
         match = _FIELD.match(line)
@@ -85,17 +90,19 @@ async def publish_by_email(
         fields["document_url"] = "https://document.invalid/attached"  # our own link replaces it below
     if "title" not in fields:
         fields["title"] = _COMMAND.sub("", message.subject).strip() or "Vilkår for Syke- og uføreopplysninger fra NAV"
-    try:
-        terms = TermsVersion.model_validate(fields)
-    except ValidationError as exc:
-        return await _refuse(
-            services, message, field_errors(exc, (await services.registry()).language_of(message.from_address)), markers
-        )
+    # The same rules as the form: a version number, a date after today (by the app's clock), a number not used.
+    terms, errors = validate_terms(fields, services.clock.now().astimezone(OSLO).date(), language)
+    if terms is None:
+        return await _refuse(services, message, errors, markers)
     if own_document and pdf is not None:
         # Our own address (plain http on a dev host, so it skips the https rule that is meant for others' links).
         terms = terms.model_copy(update={"document_url": services.link(f"terms-document/{pdf['sha256']}")})
     document_sha256 = pdf["sha256"] if own_document and pdf is not None else None
-    case = await publish_terms(services, terms, Channel.EMAIL, document_sha256=document_sha256)
+    publisher = Publisher(message.from_address, message.from_name or message.from_address, language, message.message_id)
+    try:
+        case = await publish_terms(services, terms, Channel.EMAIL, publisher, document_sha256=document_sha256)
+    except SubmissionRefused as refused:  # e.g. the version number is taken by another publication
+        return await _refuse(services, message, refused.errors, markers)
     return Outcome("new_case", "terms", case.reference)
 
 

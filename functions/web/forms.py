@@ -19,6 +19,8 @@ from ..core.services import Services
 from ..core.signing import sign, verify
 from ..core.store import StorageUnavailable
 from .http import html_response, json_response, requested_language
+from .rate_limit import count_submission, rate_limited_message
+from .staff import principal_of
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_COOKIE = "ssu_form"
 HONEYPOT_FIELD = "website"  # hidden from people; bots fill it in
 BROWSER_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_JSON_DEPTH = 8  # the deepest body (a registration's contacts) is 3; deeper is an attack on the parser
 
 # Error messages per pydantic error type, (nb, en). Placeholders come from the error's context.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -152,6 +155,10 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
     except _Rejected as rejected:
         return rejected.response
     language = "en" if data.get("language") == "en" else ("nb" if data.get("language") == "nb" else language)
+    if not is_browser and HONEYPOT_FIELD in data:
+        # The field exists only hidden in the HTML form: a JSON body that has it was made from the page by a bot.
+        log.info("form %s: honeypot field in a JSON body; rejected", form.template)
+        return json_response({"error": "rejected", "message": general("rejected", language)}, 400)
     if is_browser:
         if data.pop(HONEYPOT_FIELD, ""):
             log.info("form %s: honeypot filled in; rejected", form.template)
@@ -169,6 +176,12 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
             )
         return _render(services, form, language, data, errors, general("invalid", language), 422)
     try:
+        # Anonymous submissions only (a signed-in member of Bits' staff is no relay); counted once valid, before
+        # anything is stored or mailed, against the client's network, each address named and the organisation.
+        wait = None if principal_of(req, services.settings) else await count_submission(services, req.headers, model)
+        if wait is not None:
+            log.warning("form %s: over a rate limit; refused for %ss", form.template, wait)
+            return _rate_limited(services, form, language, data, is_browser, wait)
         case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API, masked)
     except SubmissionRefused as refused:
         text = refused.en if language == "en" else refused.nb
@@ -201,6 +214,31 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
     return func.HttpResponse(status_code=303, headers={"Location": f"{case_link}&receipt=1&lang={language}"})
 
 
+def _rate_limited(
+    services: Services, form: WebForm, language: str, data: dict[str, Any], is_browser: bool, wait: int
+) -> func.HttpResponse:
+    """429 with Retry-After: the JSON error, or the form page again with the values and the message."""
+    text = rate_limited_message(language, wait)
+    if not is_browser:
+        return json_response(
+            {"error": "rate_limited", "message": text, "retry_after": wait}, 429, {"Retry-After": str(wait)}
+        )
+    response = _render(services, form, language, data, {}, text, 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (iteratively: the check must not be the recursion it guards against)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack += [(child, level + 1) for child in (item.values() if isinstance(item, dict) else item)]
+    return deepest
+
+
 def _read_body(req: func.HttpRequest, services: Services, form: WebForm, language: str) -> tuple[dict[str, Any], bool]:
     limit = form.max_body_bytes or services.settings.max_body_bytes
     declared = req.headers.get("content-length")
@@ -211,10 +249,12 @@ def _read_body(req: func.HttpRequest, services: Services, form: WebForm, languag
     if content_type == "application/json":
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than Python goes
             raise _Rejected(_error(400, "bad_json", language)) from None
         if not isinstance(data, dict):
             raise _Rejected(_error(400, "bad_json", language))
+        if _depth(data) > MAX_JSON_DEPTH:
+            raise _Rejected(_error(400, "too_deep", language, f"≤ {MAX_JSON_DEPTH}"))
         return data, False
     if content_type in BROWSER_TYPES:
         try:
@@ -234,6 +274,7 @@ _ERRORS = {
     "too_large": ("Innholdet er for stort {detail}.", "The content is too large {detail}."),
     "bad_json": ("Innholdet er ikke et gyldig JSON-objekt.", "The body is not a valid JSON object."),
     "bad_form": ("Skjemadataene kunne ikke leses.", "The form data could not be read."),
+    "too_deep": ("JSON-objektet er nøstet for dypt {detail}.", "The JSON object is nested too deeply {detail}."),
     "unsupported_type": (
         "Send skjema (application/x-www-form-urlencoded eller multipart/form-data) eller JSON (application/json).",
         "Send a form (application/x-www-form-urlencoded or multipart/form-data) or JSON (application/json).",
@@ -257,7 +298,11 @@ def _csrf_ok(req: func.HttpRequest, services: Services, token: Any) -> bool:
     except Exception:
         return False
     nonce = cookie.get(CSRF_COOKIE)
-    return payload is not None and nonce is not None and secrets.compare_digest(str(payload.get("n")).encode(), nonce.value.encode())
+    return (
+        payload is not None
+        and nonce is not None
+        and secrets.compare_digest(str(payload.get("n")).encode(), nonce.value.encode())
+    )
 
 
 def _render(

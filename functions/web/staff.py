@@ -27,6 +27,12 @@ from .http import json_response, wants_json
 
 Role = Literal["support", "approver", "admin"]
 ROLES: tuple[Role, ...] = ("support", "approver", "admin")
+# What each app role may do: an approver may what support may, an admin everything.
+_HOLDS: dict[str, frozenset[str]] = {
+    "support": frozenset({"support"}),
+    "approver": frozenset({"support", "approver"}),
+    "admin": frozenset(ROLES),
+}
 PRINCIPAL_HEADER = "x-ms-client-principal"
 LOGIN_PATH = "/.auth/login/aad"
 
@@ -52,7 +58,7 @@ class StaffMember:
     roles: frozenset[str]
 
     def may(self, role: Role) -> bool:
-        return role in self.roles or "admin" in self.roles
+        return any(role in _HOLDS.get(held, ()) for held in self.roles)
 
 
 def principal_of(req: func.HttpRequest, settings: Settings) -> StaffMember | None:
@@ -88,19 +94,28 @@ def require_staff(req: func.HttpRequest, settings: Settings, role: Role = "suppo
     sent to sign in, an API client gets 401; a signed-in person without the role gets 403."""
     member = principal_of(req, settings)
     if member is None:
-        if wants_json(req) or req.method not in ("GET", "HEAD"):
+        if not _is_page_visit(req):
             return json_response(
-                {"error": "unauthenticated", "message": "Sign in as a Bits staff member.", "login": LOGIN_PATH}, 401
+                {"error": "unauthenticated", "message": "Sign in as a Bits staff member.", "login": LOGIN_PATH},
+                401,
+                {"WWW-Authenticate": 'Bearer realm="ssu-staff"', "Cache-Control": "no-store"},
             )
-        target = quote(_path_of(req), safe="/?=&")
+        # The whole path with its query is one parameter value: encode '?', '&' and '=' too.
+        target = quote(_path_of(req), safe="/")
         return func.HttpResponse(
-            status_code=302, headers={"Location": f"{LOGIN_PATH}?post_login_redirect_uri={target}"}
+            status_code=302,
+            headers={"Location": f"{LOGIN_PATH}?post_login_redirect_uri={target}", "Cache-Control": "no-store"},
         )
     if not member.may(role):
         return json_response(
             {"error": "forbidden", "message": f"This needs the app role {role}.", "roles": sorted(member.roles)}, 403
         )
     return member
+
+
+def _is_page_visit(req: func.HttpRequest) -> bool:
+    """A person's browser opening a page (sent on to sign in), not a script or an API call (told 401)."""
+    return req.method in ("GET", "HEAD") and "text/html" in req.headers.get("accept", "") and not wants_json(req)
 
 
 def _path_of(req: func.HttpRequest) -> str:

@@ -13,6 +13,12 @@ param keyVaultUri string
 param sharedMailbox string
 param mailbox string
 param committeeMembers array
+@description('The identity App Service Authentication presents to Entra ID in place of a client secret.')
+param signInIdentityId string
+param signInIdentityClientId string
+@description('Client id of the staff sign-in app registration; empty: no sign-in configured (staff pages refuse all).')
+param staffSignInClientId string
+param staffSignInTenantId string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-${name}'
@@ -57,6 +63,10 @@ var appSettings = {
   SSU_DEADLINES_SCHEDULE: '0 */5 * * * *'
 }
 
+// App Service Authentication's own setting (not the code's): the client id of the managed identity whose federated
+// credential stands in for a client secret, so that no secret exists to leak or expire.
+var signInSettings = empty(staffSignInClientId) ? {} : { OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: signInIdentityClientId }
+
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
@@ -64,9 +74,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
-    userAssignedIdentities: { '${identityId}': {} }
+    userAssignedIdentities: { '${identityId}': {}, '${signInIdentityId}': {} }
   }
-  // checkov:skip=CKV_AZURE_17: client certificates are not used by NAV, Altinn or Digdir for this API; callers authenticate with function keys.
+  // checkov:skip=CKV_AZURE_17: client certificates are not used by NAV, Altinn or Digdir for this API; each source authenticates with its own API key, Bits' staff sign in with Entra ID (authsettingsV2 below).
   // checkov:skip=CKV_AZURE_222: public network access is how insurers reach the forms and Graph reaches the notification endpoint.
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales out per request from zero; always-ready instances would cost around the clock for a few thousand requests a month.
   // checkov:skip=CKV_AZURE_213: Flex Consumption does not use App Service health check to replace instances; GET /api/health is there for an availability test (docs/deploy.md).
@@ -89,7 +99,58 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
+      appSettings: [for setting in items(union(appSettings, signInSettings)): { name: setting.key, value: setting.value }]
+    }
+  }
+}
+
+// Staff sign in with Entra ID through App Service Authentication. Requests without a session are let through
+// (public forms, Graph's notifications and the alert API must keep working); the platform strips any
+// X-MS-CLIENT-PRINCIPAL a client sends and adds the signed-in person's, and the app checks it and the app role on
+// every staff route (functions/web/staff.py).
+resource staffSignIn 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(staffSignInClientId)) {
+  // checkov:skip=CKV_AZURE_13: checkov reads the V1 schema (properties.enabled); this is authsettingsV2, switched on by properties.platform.enabled, which CKV_AZURE_56 checks and passes.
+  // checkov:skip=CKV_AZURE_63: HTTP logging is a property of the site's web config, which authsettingsV2 is not; the app logs to Application Insights.
+  // checkov:skip=CKV_AZURE_65: detailed error messages: a web-config property, as above.
+  // checkov:skip=CKV_AZURE_66: failed request tracing: a web-config property, as above.
+  // checkov:skip=CKV_AZURE_80: .NET Framework version: a web-config property, as above (and the app is Python).
+  // checkov:skip=CKV_AZURE_88: Azure Files: a web-config property, as above (Flex Consumption deploys from a blob container).
+  // checkov:skip=CKV_AZURE_222: public network access belongs to the site (skipped there, with the reason), not to authsettingsV2.
+  // checkov:skip=CKV_AZURE_70: checkov 3.3 fails on a conditional config resource (KeyError: properties); what it checks, httpSettings.requireHttps, is true below.
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true, runtimeVersion: '~1' }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    httpSettings: {
+      requireHttps: true
+      routes: { apiPrefix: '/.auth' }
+      forwardProxy: { convention: 'NoProxy' }
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: staffSignInClientId
+          clientSecretSettingName: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
+          openIdIssuer: '${environment().authentication.loginEndpoint}${staffSignInTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [ staffSignInClientId, 'api://${staffSignInClientId}' ]
+        }
+      }
+    }
+    login: {
+      tokenStore: { enabled: true }
+      // Only paths on this site after sign-in and sign-out: no open redirect through /.auth/login.
+      allowedExternalRedirectUrls: []
+      preserveUrlFragmentsForLogins: false
+      // A person whose app role is removed keeps a session at most this long (docs/deploy.md, "Staff sign-in").
+      cookieExpiration: { convention: 'FixedTime', timeToExpiration: '08:00:00' }
+      nonce: { validateNonce: true, nonceExpirationInterval: '00:05:00' }
     }
   }
 }

@@ -162,18 +162,39 @@ def outbox_mails(host: DevHostProcess, reference: str) -> list[EmailMessage]:
     return [email.message_from_bytes(p.read_bytes(), policy=default) for p in files]
 
 
+_SESSIONS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def sign_in(host: DevHostProcess, email: str = "support@bits.example") -> dict[str, str]:
+    """Headers of a Bits staff member signed in on the dev host (`/.auth/login/aad?as=`, as a script would): the
+    session cookie App Service Authentication sets. Support unless told; admin@bits.example is the admin."""
+    key = (host.url, email)
+    if key not in _SESSIONS:
+        response = httpx.get(f"{host.url}/.auth/login/aad", params={"as": email, "post_login_redirect_uri": "/"})
+        assert response.status_code == 302, response.text
+        _SESSIONS[key] = {"Cookie": f"AppServiceAuthSession={response.cookies['AppServiceAuthSession']}"}
+    return _SESSIONS[key]
+
+
 def case_json(host: DevHostProcess, reference: str) -> dict[str, Any]:
-    response = httpx.get(f"{host.url}/api/cases/{reference}")
+    response = httpx.get(f"{host.url}/api/cases/{reference}", headers=sign_in(host))
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
 def organisation(host: DevHostProcess, number: str) -> dict[str, Any]:
-    response = httpx.get(f"{host.url}/api/registry/organisations/{number}")
+    response = httpx.get(f"{host.url}/api/registry/organisations/{number}", headers=sign_in(host))
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def in_registry(host: DevHostProcess, number: str) -> bool:
+    """Whether the registry has an entry for the organisation at all."""
+    response = httpx.get(f"{host.url}/api/registry/organisations/{number}", headers=sign_in(host))
+    assert response.status_code in (200, 404), response.text
+    return response.status_code == 200
 
 
 def new_organisation_number() -> str:
@@ -187,8 +208,21 @@ def cases_by_message(host: DevHostProcess) -> dict[str, dict[str, Any]]:
     """Every email-created case, by the Message-ID of the email that opened it."""
     found: dict[str, dict[str, Any]] = {}
     for process in "ACDE":
-        for case in httpx.get(f"{host.url}/api/cases", params={"process": process}).json()["cases"]:
+        for case in httpx.get(f"{host.url}/api/cases", params={"process": process}, headers=sign_in(host)).json()[
+            "cases"
+        ]:
             if case["details"].get("source") == "email":
                 body = case_json(host, case["reference"])
                 found[body["events"][0]["data"]["message_id"]] = body
     return found
+
+
+def confirm_address(host: DevHostProcess, reference: str, address: str) -> EmailMessage:
+    """Follow the neutral confirmation request the case sent `address` (as its owner would: the button POSTs);
+    returns the request."""
+    [request] = mails_to(host, reference, address, "Bekreft e-postadressen")
+    link = re.search(r"(https?://\S+/api/confirm\?t=[\w.\-~%]+)", plain(request))
+    assert link, plain(request)
+    confirmed = httpx.post(link.group(1))
+    assert confirmed.status_code == 200, confirmed.text
+    return request

@@ -10,7 +10,19 @@ from typing import Any
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.helpers import REPORT, case_json, dispatch, kinds, mails_to, outbox_mails, plain, poll, post, reply
+from tests.e2e.helpers import (
+    REPORT,
+    case_json,
+    dispatch,
+    kinds,
+    mails_to,
+    outbox_mails,
+    plain,
+    poll,
+    post,
+    reply,
+    sign_in,
+)
 
 BITS = "support@bits.example"
 
@@ -41,7 +53,7 @@ def nav_emails(host: DevHostProcess, subject: str, body: str) -> str:
 
 
 def cases(host: DevHostProcess) -> list[dict[str, Any]]:
-    return list(httpx.get(f"{host.url}/api/cases", params={"process": "B"}).json()["cases"])
+    return list(httpx.get(f"{host.url}/api/cases", params={"process": "B"}, headers=sign_in(host)).json()["cases"])
 
 
 def draft_notice(host: DevHostProcess, reference: str) -> EmailMessage:

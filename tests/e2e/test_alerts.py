@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.helpers import MAINTENANCE, dispatch, drop, outbox_mails, poll, post
+from tests.e2e.helpers import MAINTENANCE, dispatch, drop, outbox_mails, poll, post, sign_in
 
 
 def test_maintenance_goes_to_every_production_technical_contact_once(devhost: DevHostProcess) -> None:
@@ -49,7 +49,9 @@ def test_maintenance_goes_to_every_production_technical_contact_once(devhost: De
     ledger = httpx.get(f"{devhost.url}/api/alerts/{alert_id}", headers={"X-Api-Key": "nav-key-one"}).json()["ledger"]
     assert {row["recipient"]: row["state"] for row in ledger}["api@fjordtrygd.example"] == "bounced"
     assert sorted(row["state"] for row in ledger) == ["bounced", "sent", "sent"]
-    assert httpx.delete(f"{devhost.url}/api/mail/suppressions/api@fjordtrygd.example").json() == {"lifted": True}
+    assert httpx.delete(
+        f"{devhost.url}/api/mail/suppressions/api@fjordtrygd.example", headers=sign_in(devhost, "admin@bits.example")
+    ).json() == {"lifted": True}
 
 
 def test_serious_incidents_reach_business_contacts_and_can_target_one_company(devhost: DevHostProcess) -> None:

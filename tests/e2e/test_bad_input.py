@@ -10,11 +10,11 @@ import pytest
 
 from functions.devhost.azurite import Azurite, start_azurite
 from tests.conftest import DevHostProcess, load_demo_registry, start_devhost
-from tests.e2e.helpers import QUESTION, form_token
+from tests.e2e.helpers import QUESTION, form_token, sign_in
 
 
 def case_count(host: DevHostProcess) -> int:
-    return len(httpx.get(f"{host.url}/api/cases", params={"process": "D"}).json()["cases"])
+    return len(httpx.get(f"{host.url}/api/cases", params={"process": "D"}, headers=sign_in(host)).json()["cases"])
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,9 @@ def test_storage_unreachable_gives_503_and_nothing_half_written(fragile_storage:
             location=tmp_path / "azurite", table_port=fragile_storage.table_port, blob_port=fragile_storage.blob_port
         )
         try:
-            cases = httpx.get(f"{host.url}/api/cases", params={"process": "D"}, timeout=60).json()["cases"]
+            cases = httpx.get(
+                f"{host.url}/api/cases", params={"process": "D"}, headers=sign_in(host), timeout=60
+            ).json()["cases"]
             assert [c["reference"] for c in cases] == [first.json()["reference"]]
             again = httpx.post(f"{host.url}/api/questions", json=QUESTION, timeout=60)
             assert again.status_code == 201

@@ -90,7 +90,8 @@ def test_spoofed_decisions_change_nothing_and_are_logged_as_refused(devhost: Dev
         {"sender": "Frida Fagerli <fag@demo-forsikring.example>"},  # a real participant, but not the token's holder
         {
             "extra_headers": {
-                "Authentication-Results": "mx.bits.example; spf=fail; dkim=none; dmarc=fail header.from=bits.example"
+                "Authentication-Results": "spf=fail smtp.mailfrom=bits.example; dkim=none; "
+                "dmarc=fail action=none header.from=bits.example"
             }
         },
     ]

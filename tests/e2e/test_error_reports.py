@@ -19,6 +19,7 @@ from tests.e2e.helpers import (
     plain,
     poll,
     reply,
+    sign_in,
 )
 
 
@@ -67,7 +68,9 @@ def test_report_forward_answer_and_resolve(devhost: DevHostProcess) -> None:
 
 
 def test_bad_error_reports_get_clear_errors_and_change_nothing(devhost: DevHostProcess) -> None:
-    before = len(httpx.get(f"{devhost.url}/api/cases", params={"process": "C"}).json()["cases"])
+    before = len(
+        httpx.get(f"{devhost.url}/api/cases", params={"process": "C"}, headers=sign_in(devhost)).json()["cases"]
+    )
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({"occurred_at": "2099-01-01T10:00:00+01:00"}, "occurred_at", "frem i tid"),
         ({"component": "sykepenger-api"}, "component", "Velg et av alternativene"),
@@ -79,7 +82,10 @@ def test_bad_error_reports_get_clear_errors_and_change_nothing(devhost: DevHostP
         response = httpx.post(f"{devhost.url}/api/incidents", json={**REPORT, **change})
         assert response.status_code == 422, response.text
         assert message in response.json()["errors"][field]
-    assert len(httpx.get(f"{devhost.url}/api/cases", params={"process": "C"}).json()["cases"]) == before
+    assert (
+        len(httpx.get(f"{devhost.url}/api/cases", params={"process": "C"}, headers=sign_in(devhost)).json()["cases"])
+        == before
+    )
 
 
 def test_identity_number_in_a_report_is_masked(devhost: DevHostProcess) -> None:

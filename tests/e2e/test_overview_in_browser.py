@@ -15,7 +15,7 @@ from functions.core.rendering import OSLO
 from functions.core.settings import Settings
 from functions.questions.workflow import ask_question
 from tests.conftest import DevHostProcess, FakeClock
-from tests.e2e.helpers import QUESTION
+from tests.e2e.helpers import QUESTION, sign_in
 from tests.integration.test_decision_race import question
 
 
@@ -44,7 +44,7 @@ def old_question(host: DevHostProcess) -> str:
 def test_overview_lists_the_overdue_case_first(devhost: DevHostProcess, browser: Browser) -> None:
     httpx.post(f"{devhost.url}/api/questions", json={**QUESTION, "subject": "Nytt spørsmål"})
     overdue = old_question(devhost)
-    page = browser.new_page()
+    page = browser.new_page(extra_http_headers=sign_in(devhost))
     page.goto(f"{devhost.url}/api/overview")
     assert page.get_by_role("heading", name="Åpne saker").is_visible()
     first = page.locator("tbody tr").first

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.helpers import QUESTION, case_json, dispatch, form_token, outbox_mails
+from tests.e2e.helpers import QUESTION, case_json, dispatch, form_token, outbox_mails, sign_in
 
 
 def assert_acknowledged(host: DevHostProcess, reference: str, submitter: str) -> None:
@@ -76,7 +76,7 @@ def test_fifty_parallel_submissions_get_fifty_references(devhost: DevHostProcess
     assert [r.status_code for r in responses] == [201] * 50
     references = {r.json()["reference"] for r in responses}
     assert len(references) == 50
-    listed = httpx.get(f"{devhost.url}/api/cases", params={"process": "D"}).json()["cases"]
+    listed = httpx.get(f"{devhost.url}/api/cases", params={"process": "D"}, headers=sign_in(devhost)).json()["cases"]
     assert references <= {c["reference"] for c in listed}
     dispatch(devhost)
     acks = [m for ref in references for m in outbox_mails(devhost, ref) if str(m["To"]) == QUESTION["email"]]
@@ -128,14 +128,15 @@ def test_health_reports_storage_and_transport(devhost: DevHostProcess) -> None:
 
 def test_cases_api_filters_and_rejects_bad_filters(devhost: DevHostProcess) -> None:
     ref = httpx.post(f"{devhost.url}/api/questions", json=QUESTION).json()["reference"]
-    new = httpx.get(f"{devhost.url}/api/cases", params={"process": "D", "status": "new"}).json()["cases"]
+    staff = httpx.Client(base_url=devhost.url, headers=sign_in(devhost))
+    new = staff.get("/api/cases", params={"process": "D", "status": "new"}).json()["cases"]
     assert ref in {c["reference"] for c in new}
-    closed = httpx.get(f"{devhost.url}/api/cases", params={"process": "D", "status": "closed"}).json()["cases"]
+    closed = staff.get("/api/cases", params={"process": "D", "status": "closed"}).json()["cases"]
     assert ref not in {c["reference"] for c in closed}
-    assert httpx.get(f"{devhost.url}/api/cases", params={"process": "X"}).status_code == 400
-    assert httpx.get(f"{devhost.url}/api/cases", params={"status": "x' or 1 eq 1"}).status_code == 400
-    assert httpx.get(f"{devhost.url}/api/cases/SSU-D-1999-9999").status_code == 404
-    assert httpx.get(f"{devhost.url}/api/cases/not-a-reference").status_code == 404
+    assert staff.get("/api/cases", params={"process": "X"}).status_code == 400
+    assert staff.get("/api/cases", params={"status": "x' or 1 eq 1"}).status_code == 400
+    assert staff.get("/api/cases/SSU-D-1999-9999").status_code == 404
+    assert staff.get("/api/cases/not-a-reference").status_code == 404
 
 
 def test_admin_run_of_unknown_function_is_404(devhost: DevHostProcess) -> None:

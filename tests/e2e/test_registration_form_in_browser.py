@@ -9,7 +9,7 @@ import httpx
 from playwright.sync_api import Browser, Page
 
 from tests.conftest import DevHostProcess
-from tests.e2e.helpers import new_organisation_number, organisation
+from tests.e2e.helpers import case_json, in_registry, new_organisation_number, sign_in
 
 
 def row(page: Page, index: int, name: str, email: str, phone: str) -> None:
@@ -43,18 +43,21 @@ def test_the_registration_form_with_contact_rows(devhost: DevHostProcess, browse
     error.wait_for()
     assert "gyldig e-postadresse" in error.inner_text()
     assert page.locator("[id='contacts.0.name']").input_value() == "Berit Fag", "values are kept"
-    assert httpx.get(f"{devhost.url}/api/registry/organisations/{number}").status_code == 404
+    assert httpx.get(f"{devhost.url}/api/registry/organisations/{number}", headers=sign_in(devhost)).status_code == 404
 
     page.locator("[id='contacts.3.email']").fill("sam@nettleser.example")
     page.get_by_role("button", name="Send innmeldingen").click()
     page.wait_for_selector("#reference")
-    assert re.fullmatch(r"SSU-A-\d{4}-\d{4}", page.locator("#reference").inner_text())
-    stored = organisation(devhost, number)
-    roles = {c["email"]: sorted(c["roles"]) for c in stored["contacts"]}
+    reference = page.locator("#reference").inner_text()
+    assert re.fullmatch(r"SSU-A-\d{4}-\d{4}", reference)
+    case = case_json(devhost, reference)["case"]
+    roles = {c["role"]: c["email"] for c in case["details"]["contacts"]}
     assert roles == {
-        "berit@nettleser.example": ["business"],
-        "tom@nettleser.example": ["security", "technical"],
-        "sam@nettleser.example": ["signatory"],
+        "business": "berit@nettleser.example",
+        "technical": "tom@nettleser.example",
+        "security": "tom@nettleser.example",
+        "signatory": "sam@nettleser.example",
     }
-    assert stored["status"] == "registered"
+    assert case["status"] == "registered"
+    assert not in_registry(devhost, number), "the registry gets the company when Bits accepts it"
     page.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 from functions.adapters.graph import GraphClient
 from functions.adapters.graph_mailbox import GraphMailbox
 from functions.catalogue import CATALOGUE
+from functions.core.cases import confirm_submitter
 from functions.core.model import Channel
 from functions.core.services import Services
 from functions.core.settings import Settings
@@ -19,27 +21,35 @@ from tests.integration.test_decision_race import question
 MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
 
-def bounce(reference: str, recipient: str, n: int) -> bytes:
+def bounce(reference: str, recipient: str, n: int, message_id: str | None = None) -> bytes:
     template = (MAIL / "bounce.eml.tmpl").read_bytes()
     raw = template.replace(b"<bounce-{REF}-{RCPT}@bits.example>", f"<bounce-{n}@x.example>".encode())
-    raw = raw.replace(b"{REF}", reference.encode()).replace(b"{MSGID}", f"<{reference}.0abc@bits.example>".encode())
+    named = message_id or f"<{reference}.0abc@bits.example>"
+    raw = raw.replace(b"{REF}", reference.encode()).replace(b"{MSGID}", named.encode())
     return raw.replace(b"{RCPT}", recipient.encode())
 
 
 async def test_delivery_reports_count_once_and_never_silence_bits(services: Services) -> None:
     case = await ask_question(services, question("Sprett"), Channel.FORM)
+    sent = {m.mail.to: m.mail.message_id for m in await services.store.mails(case.reference)}
     # A report naming someone we never mailed on the case is ignored.
     assert (
         await process_message(services, bounce(case.reference, "ceo@bits-competitor.example", 1), CATALOGUE)
     ).status == "ignored"
+    # A report naming a mail we sent, but not the one to that recipient, is ignored: anyone who got a mail of ours
+    # could otherwise silence anyone else.
+    other = bounce(case.reference, "fag@demo-forsikring.example", 9, sent["support@bits.example"])
+    assert (await process_message(services, other, CATALOGUE)).status == "ignored"
     # The same report twice counts once.
     for _ in range(2):
-        await process_message(services, bounce(case.reference, "fag@demo-forsikring.example", 2), CATALOGUE)
+        report = bounce(case.reference, "fag@demo-forsikring.example", 2, sent["fag@demo-forsikring.example"])
+        await process_message(services, report, CATALOGUE)
     [row] = [r for r in await services.limits.suppressions() if r["address"] == "fag@demo-forsikring.example"]
     assert row["permanent_bounces"] == 1
     # Reports naming Bits' own people are recorded on the case but never suppress them.
     for n in range(3, 8):
-        await process_message(services, bounce(case.reference, "support@bits.example", n), CATALOGUE)
+        report = bounce(case.reference, "support@bits.example", n, sent["support@bits.example"])
+        await process_message(services, report, CATALOGUE)
     assert "support@bits.example" not in await services.limits.suppressed()
     kinds = [e.kind for e in await services.store.events(case.reference)]
     assert kinds.count("mail_bounced") == 6
@@ -119,5 +129,11 @@ async def test_an_emailed_registration_points_the_company_to_the_form(services: 
     )
     assert outcome.reference and outcome.reference.startswith("SSU-A-")
     due = await services.store.due_mails(services.clock.now() + timedelta(minutes=1), 100)
-    [ack] = [m for m in due if m.mail.reference == outcome.reference and m.mail.to == "ny@ukjent-forsikring.example"]
+    [ask] = [m for m in due if m.mail.reference == outcome.reference and m.mail.to == "ny@ukjent-forsikring.example"]
+    # Anyone can write From: anyone; the address gets the neutral request, and the pointer once it is confirmed.
+    assert "Innmelding av nytt selskap" not in ask.mail.subject + ask.mail.text and "bli med" not in ask.mail.text
+    link = re.search(r"/api/confirm\?t=(\S+)", ask.mail.text)
+    assert link and (await confirm_submitter(services, link.group(1), CATALOGUE.intakes)).outcome == "confirmed"
+    due = await services.store.due_mails(services.clock.now() + timedelta(minutes=1), 100)
+    [ack] = [m for m in due if m.mail.reference == outcome.reference and m.mail.purpose == "acknowledgement"]
     assert "/api/onboarding/registration" in ack.mail.text

@@ -176,8 +176,14 @@ async def test_suppressed_addresses_get_no_mail_until_lifted(services: Services,
     [record] = await services.store.mails(reference)
     assert record.status == "failed" and "suppressed" in record.last_error
     assert "mail_failed" in [e.kind for e in await services.store.events(reference)]
-    assert await services.limits.lift("FAG@demo-forsikring.example") is True
+    assert await services.limits.lift("FAG@demo-forsikring.example", "admin@bits.example", clock.now()) is True
     assert await services.limits.suppressed() == set()
+    [lifted] = await services.limits.lifts()
+    assert (lifted["address"], lifted["permanent_bounces"], lifted["lifted_by"]) == (
+        "fag@demo-forsikring.example",
+        3,
+        "admin@bits.example",
+    )
 
 
 async def test_daily_cap_holds_the_rest_until_tomorrow(services: Services, settings: Settings) -> None:

@@ -503,10 +503,11 @@ async def test_the_assessment_deadline_sends_the_request_to_decision() -> None:
     assert await changes.check_change_requests(services) == 0
 
 
+PUBLISHER = terms.Publisher("admin@bits.example", "Bits admin")
+
+
 def terms_version(version: str = "2.0") -> TermsVersion:
     return TermsVersion(
-        name="Bits brukerstøtte",
-        email=BITS,
         title="Vilkår for SSU",
         version=version,
         effective_date=date(2027, 1, 1),
@@ -524,9 +525,9 @@ SIGNATORIES = {
 
 async def test_publishing_terms_tells_each_connected_companys_signatories_and_business_contacts_once() -> None:
     services = fake_services()
-    case = await terms.publish_terms(services, terms_version(), Channel.API)
+    case = await terms.publish_terms(services, terms_version(), Channel.API, PUBLISHER)
     assert (case.reference, case.kind, case.status) == ("SSU-E-2026-0001", "terms", "published")
-    mails = await queued(services, case.reference)
+    mails = [m for m in await queued(services, case.reference) if m.purpose != "terms-receipt"]
     assert sorted((m.to, m.purpose) for m in mails) == sorted(
         [
             ("fag@demo-forsikring.example", "terms-published-310000019"),
@@ -542,15 +543,15 @@ async def test_publishing_terms_tells_each_connected_companys_signatories_and_bu
         token = await services.store.load_token(case.reference, token_of(mail))
         assert token is not None and (token.token.decision, token.token.about) == (terms.ACCEPT, SIGNATORIES[mail.to])
 
-    again = await terms.publish_terms(services, terms_version(), Channel.API)
+    again = await terms.publish_terms(services, terms_version(), Channel.API, PUBLISHER)
     assert again.reference == case.reference
-    assert len(await services.store.mails(case.reference)) == 6, "the same version again tells no one twice"
+    assert len(await services.store.mails(case.reference)) == 7, "the same version again tells no one twice"
     assert len(await services.store.cases(Process.CHANGE_REQUEST)) == 1
 
 
 async def test_a_signatory_accepts_the_terms_by_reply_for_their_company() -> None:
     services = fake_services()
-    case = await terms.publish_terms(services, terms_version(), Channel.API)
+    case = await terms.publish_terms(services, terms_version(), Channel.API, PUBLISHER)
     signatory = "signatar@demo-forsikring.example"
     change = await decide(services, terms.ACCEPT_DECISION, case.reference, signatory, terms.ACCEPTED, about="310000019")
     assert change.event.kind == "acceptance_reply" and change.case.status == "published"
@@ -592,34 +593,34 @@ def registration(number: str = NEW_COMPANY) -> Registration:
     )
 
 
-async def test_a_registration_enters_the_company_as_registered_and_a_second_is_refused() -> None:
+async def test_a_registration_is_entered_in_the_registry_only_when_bits_accepts_it() -> None:
     services = fake_services()
     case = await onboarding.register(services, registration(), Channel.API)
     assert (case.reference, case.status) == ("SSU-A-2026-0001", "registered")
+    assert await services.registry_store.get_organisation(NEW_COMPANY) is None, "nothing before Bits vouches for it"
+    notice = await one_queued(services, case.reference, BITS)
+    assert notice.purpose == "notify-support" and "Ny innmelding" in notice.subject
+    assert "Virksomheten er ikke i registeret" in notice.text
+
+    with pytest.raises(SubmissionRefused) as refused:
+        await onboarding.register(services, registration(), Channel.API)
+    assert refused.value.why == Refusal.CONFLICT and refused.value.reference == case.reference, "sent twice: one"
+    assert len(await services.store.cases(Process.ONBOARDING)) == 1
+
+    with pytest.raises(SubmissionRefused) as connected:
+        await onboarding.register(services, registration("310000019"), Channel.API)
+    assert connected.value.why == Refusal.CONFLICT, "a company connected already does not register again"
+
+    await decide(services, onboarding.BITS_DECISION, case.reference, BITS, onboarding.APPROVE)
     company = await services.registry_store.get_organisation(NEW_COMPANY)
     assert company is not None
-    assert (company.status, company.onboarding, company.environments) == ("registered", case.reference, [])
+    assert (company.status, company.onboarding, company.environments) == ("accepted", case.reference, [])
     assert {c.email: sorted(c.roles) for c in company.contacts} == {
         "fag@nyforsikring.example": ["business", "signatory"],
         "tek@nyforsikring.example": ["technical"],
         "sik@nyforsikring.example": ["security"],
     }
     assert (await services.registry()).organisation(NEW_COMPANY) is not None, "the cache sees it at once"
-    receipt = await one_queued(services, case.reference, "fag@nyforsikring.example")
-    assert receipt.purpose == "acknowledgement" and "mottatt innmeldingen" in receipt.subject
-    company_token = await services.store.load_token(case.reference, token_of(receipt))
-    assert company_token is not None and company_token.token.decision == onboarding.COMPANY
-    notice = await one_queued(services, case.reference, BITS)
-    assert notice.purpose == "notify-support" and "Ny innmelding" in notice.subject
-
-    with pytest.raises(SubmissionRefused) as refused:
-        await onboarding.register(services, registration(), Channel.API)
-    assert refused.value.why == Refusal.CONFLICT and refused.value.reference == case.reference
-    assert len(await services.store.cases(Process.ONBOARDING)) == 1
-
-    with pytest.raises(SubmissionRefused) as connected:
-        await onboarding.register(services, registration("310000019"), Channel.API)
-    assert connected.value.why == Refusal.CONFLICT, "a company connected already does not register again"
 
 
 async def test_bits_accepts_a_registration_and_the_signatory_gets_the_agreement() -> None:

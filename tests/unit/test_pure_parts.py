@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email
+import re
 from datetime import UTC, datetime, timedelta
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,21 +52,26 @@ def test_signed_tokens_refuse_tampering_expiry_and_other_purposes() -> None:
 
 
 def test_mime_has_our_headers_and_no_injected_ones() -> None:
-    mail = compose_mail(
-        reference="SSU-D-2026-0001",
-        purpose="acknowledgement",
-        sender_name="Bits SSU",
-        sender="ssu@bits.example",
-        to="a@b.example",
-        letter=Letter("[SSU-D-2026-0001] Hei\r\nBcc: victim@evil.example", "tekst æøå", "<p>tekst</p>"),
-        created_at=NOW,
-        domain="bits.example",
-        in_reply_to="<orig@x>",
-    )
+    arguments: dict[str, Any] = {
+        "reference": "SSU-D-2026-0001",
+        "purpose": "acknowledgement",
+        "sender_name": "Bits SSU",
+        "sender": "ssu@bits.example",
+        "to": "a@b.example",
+        "letter": Letter("[SSU-D-2026-0001] Hei\r\nBcc: victim@evil.example", "tekst æøå", "<p>tekst</p>"),
+        "created_at": NOW,
+        "domain": "bits.example",
+        "key": b"key",
+        "in_reply_to": "<orig@x>",
+    }
+    mail = compose_mail(**arguments)
     message = email.message_from_bytes(mail.mime(), policy=default)
     assert message["Bcc"] is None
     assert str(message["Subject"]) == "[SSU-D-2026-0001] Hei Bcc: victim@evil.example"
-    assert message["Message-ID"] == mail.message_id == f"<SSU-D-2026-0001.{mail.mail_id}@bits.example>"
+    assert message["Message-ID"] == mail.message_id
+    assert re.fullmatch(r"<SSU-D-2026-0001\.[0-9a-f]{32}@bits\.example>", mail.message_id)
+    other_key = compose_mail(**{**arguments, "key": b"another key"})
+    assert other_key.message_id != mail.message_id, "unguessable without our key"
     assert message["In-Reply-To"] == "<orig@x>" and message["References"] == "<orig@x>"
     assert message["Auto-Submitted"] == "auto-generated"
     plain = message.get_body(("plain",))
@@ -79,6 +86,7 @@ def test_mime_has_our_headers_and_no_injected_ones() -> None:
             letter=Letter("s", "t", "h"),
             created_at=NOW,
             domain="bits.example",
+            key=b"key",
         )
 
 
@@ -190,6 +198,9 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "summary": "<b>Nytt punkt 4</b>",
         "reminder": False,
         "accept_link": "http://localhost/terms-accept?k=x",
+        "companies": [{"legal_name": "<b>Demo</b> Forsikring ASA", "recipients": 2}],
+        "recipient_count": 2,
+        "acceptances_link": "http://localhost/api/terms/SSU-D-2026-0042",
         "next_step": "agreement_signed",
         "requester": "<b>Frida</b>",
         "contacts": [{"role": "technical", "name": "<b>Tore</b>", "email": "t@x.example", "phone": "+47 1"}],
@@ -205,6 +216,16 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "organisation_name": "Demo Forsikring ASA",
         "hours": 72,
         "identity_numbers_removed": 1,
+        "claimed": "<b>support@bits.example</b>",
+        "evidence": "<i>DMARC fail</i>",
+        "recipients": ["<b>t@x.example</b>"],
+        "roles": ["security"],
+        "status": "5.1.1",
+        "suppress_after": 3,
+        "unverified": True,
+        "legal_name": "<b>Frida</b> Forsikring ASA",
+        "organisation_number": "310000019",
+        "days": 7,
     }
     letter = Renderer().letter(name, language, "SSU-D-2026-0042", **context)
     assert letter.subject.startswith("[SSU-D-2026-0042] ")

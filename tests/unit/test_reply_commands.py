@@ -93,14 +93,14 @@ def test_the_reason_follows_the_command_wherever_it_starts() -> None:
 
 
 def test_dmarc_is_read_from_its_own_item_only() -> None:
-    from functions.intake.commands import dmarc_result
+    from functions.intake.sender import SenderTrust
 
-    def verdict(header: str) -> str | None:
+    trust = SenderTrust(frozenset({"mx.bits.example"}), required=True, own_domains=frozenset())
+
+    def proven(header: str) -> bool:
         raw = f"From: a@bits.example\nTo: ssu@bits.example\nAuthentication-Results: {header}\nSubject: x\n\nGODKJENT\n"
-        return dmarc_result(parse_message(raw.encode(), max_attachment_bytes=0, allowed_types=()))
+        return parse_message(raw.encode(), max_attachment_bytes=0, allowed_types=(), trust=trust).sender.proven
 
-    assert (
-        verdict("mx.bits.example; spf=pass smtp.mailfrom=dmarc=pass@evil.example; dmarc=fail header.from=x") == "fail"
-    )
-    assert verdict("mx.bits.example; spf=pass; dkim=pass; dmarc=pass action=none header.from=bits.example") == "pass"
-    assert verdict("mx.bits.example; spf=pass") is None
+    assert not proven("mx.bits.example; spf=pass smtp.mailfrom=dmarc=pass@evil.example; dmarc=fail header.from=x")
+    assert proven("mx.bits.example; spf=pass; dkim=pass; dmarc=pass action=none header.from=bits.example")
+    assert not proven("mx.bits.example; spf=pass")
