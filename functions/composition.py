@@ -46,7 +46,7 @@ def build_services(
         mailbox=build_mailbox(settings, graph, storage),
         limits=TableDeliveryLimits(storage),
         state=TableStateStore(storage),
-        rate_limits=TableRateLimits(storage),
+        rate_limits=TableRateLimits(storage, settings.effective_signing_key),
     )
 
 

@@ -409,10 +409,11 @@ class FakeDeliveryLimits:
         self.bounces[address.casefold()] = _Bounces(count, at, count >= suppress_after)
         return count >= suppress_after
 
-    async def lift(self, address: str, by: str, at: datetime) -> bool:
+    async def lift(self, address: str, by: str, at: datetime, by_id: str = "") -> bool:
         lifted = self.bounces.pop(address.casefold(), None)
         if lifted is not None:
-            self.lifted.insert(0, {"address": address.casefold(), "permanent_bounces": lifted.count, "lifted_by": by})
+            record = {"address": address.casefold(), "permanent_bounces": lifted.count, "lifted_by": by}
+            self.lifted.insert(0, {**record, "lifted_by_id": by_id})
         return lifted is not None
 
     async def lifts(self) -> list[dict[str, Any]]:
@@ -430,13 +431,20 @@ class FakeRateLimits:
 
     def __init__(self) -> None:
         self.counts: dict[str, Counts] = {}
+        self.once: set[str] = set()
 
-    async def hit(self, limits: Sequence[RateLimit], window: timedelta, now: datetime) -> int | None:
+    async def hit(
+        self, limits: Sequence[RateLimit], window: timedelta, now: datetime, once: str | None = None
+    ) -> int | None:
         await asyncio.sleep(0)
+        if once is not None and once in self.once:
+            return None
         unique = list({limit.key: limit for limit in limits}.values())
         wait, after = decide([(limit, self.counts.get(limit.key, EMPTY)) for limit in unique], now, window)
         if wait is None:
             self.counts.update({limit.key: counts for limit, counts in zip(unique, after, strict=True)})
+            if once is not None:
+                self.once.add(once)
         return wait
 
 

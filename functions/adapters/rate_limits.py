@@ -3,7 +3,10 @@
 Table `ratelimits`, one partition (`counters`), so that the counters one submission counts against (its client
 network, each recipient address, its organisation number) change in one entity-group transaction: all of them or
 none. Each entity holds the window of its last hit and the hits in that window and the one before (see
-`core.rate_limits`); the row key is a hash of the counter's key, so no address or IP address is stored. A write is
+`core.rate_limits`); the row key is an HMAC of the counter's key under the signing key, so no address or IP address
+is stored, and none can be confirmed by hashing a guess (rotating the key starts the counters afresh: an hour's
+allowance at most). A hit with `once` (an email's identity) also creates a `once` entity in the same transaction:
+found, the hit was counted before and counts nothing again. A write is
 guarded by the ETag of what was read (or is a create that fails if someone created it first); on a conflict the
 counts are read again and the decision taken again, so two concurrent hits at the limit give exactly one more.
 Within one instance, hits on the same counters wait for each other (striped locks) instead of racing: a burst from
@@ -45,8 +48,9 @@ _REMEMBERED = 10_000  # counters remembered per instance (least recently used ar
 
 
 class TableRateLimits:
-    def __init__(self, storage: TableStorage) -> None:
+    def __init__(self, storage: TableStorage, secret: bytes) -> None:
         self._storage = storage
+        self._secret = secret
         self._ready = False
         self._stripes = [asyncio.Lock() for _ in range(_STRIPES)]
         self._known: OrderedDict[str, tuple[Counts, str]] = OrderedDict()  # row key -> as last written or read
@@ -61,23 +65,39 @@ class TableRateLimits:
                 await self._table.create_table()
             self._ready = True
 
-    async def hit(self, limits: Sequence[RateLimit], window: timedelta, now: datetime) -> int | None:
+    def _row(self, key: str) -> str:
+        return row_key(key, self._secret)
+
+    async def hit(
+        self, limits: Sequence[RateLimit], window: timedelta, now: datetime, once: str | None = None
+    ) -> int | None:
         unique = list({limit.key: limit for limit in limits}.values())  # a transaction names each entity once
         if not unique:
             return None
         # Always taken in the same order, so that two hits that share stripes cannot wait for each other.
-        stripes = sorted({int(row_key(limit.key), 16) % _STRIPES for limit in unique})
+        stripes = sorted({int(self._row(limit.key), 16) % _STRIPES for limit in unique})
         async with AsyncExitStack() as held:
             for stripe in stripes:
                 await held.enter_async_context(self._stripes[stripe])
-            return await self._hit(unique, window, now)
+            return await self._hit(unique, window, now, None if once is None else self._row(f"once:{once}"))
 
-    async def _hit(self, unique: list[RateLimit], window: timedelta, now: datetime) -> int | None:
+    async def _counted_before(self, once: str | None) -> bool:
+        if once is None:
+            return False
+        try:
+            await self._table.get_entity(PARTITION, once)
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    async def _hit(self, unique: list[RateLimit], window: timedelta, now: datetime, once: str | None) -> int | None:
         with storage_errors():
             await self._ensure_table()
             for attempt in range(_ATTEMPTS):
+                if await self._counted_before(once):
+                    return None  # the same message again: it was counted (and allowed) the first time
                 seen: list[tuple[Counts, str | None]] = [
-                    self._known.get(row_key(limit.key), (EMPTY, None)) for limit in unique
+                    self._known.get(self._row(limit.key), (EMPTY, None)) for limit in unique
                 ]
                 wait, after = decide(
                     [(limit, counts) for limit, (counts, _) in zip(unique, seen, strict=True)], now, window
@@ -85,12 +105,15 @@ class TableRateLimits:
                 if wait is not None:
                     return wait
                 ops = [
-                    _write(limit, counts, etag) for limit, (_, etag), counts in zip(unique, seen, after, strict=True)
+                    _write(self._row(limit.key), limit, counts, etag)
+                    for limit, (_, etag), counts in zip(unique, seen, after, strict=True)
                 ]
+                if once is not None:
+                    ops.append(("create", {"PartitionKey": PARTITION, "RowKey": once, "Kind": "once"}))
                 try:
                     written = await self._table.submit_transaction(ops)
-                    for limit, counts, result in zip(unique, after, written, strict=True):
-                        self._remember(row_key(limit.key), counts, str(result["etag"]))
+                    for limit, counts, result in zip(unique, after, written, strict=False):
+                        self._remember(self._row(limit.key), counts, str(result["etag"]))
                     return None
                 except TableTransactionError as exc:
                     if exc.status_code not in (409, 412):
@@ -102,7 +125,7 @@ class TableRateLimits:
         raise StorageUnavailable("rate-limit counters: too many concurrent updates")
 
     async def _read(self, limit: RateLimit) -> None:
-        key = row_key(limit.key)
+        key = self._row(limit.key)
         try:
             entity = await self._table.get_entity(PARTITION, key)
         except ResourceNotFoundError:
@@ -118,11 +141,11 @@ class TableRateLimits:
             self._known.popitem(last=False)
 
 
-def _write(limit: RateLimit, counts: Counts, etag: str | None) -> tuple[Any, ...]:
+def _write(row: str, limit: RateLimit, counts: Counts, etag: str | None) -> tuple[Any, ...]:
     entity = {
         "PartitionKey": PARTITION,
-        "RowKey": row_key(limit.key),
-        "Kind": limit.key.split(":", 1)[0],  # ip, to, org: enough to read the table, nothing personal
+        "RowKey": row,
+        "Kind": limit.key.split(":", 1)[0],  # ip, to, domain, org: enough to read the table, nothing personal
         "Window": counts.window,
         "Current": counts.current,
         "Previous": counts.previous,

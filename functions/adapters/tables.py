@@ -928,7 +928,7 @@ class TableDeliveryLimits:
                         raise
         raise ConcurrentUpdate(f"bounce count for {key}")
 
-    async def lift(self, address: str, by: str, at: datetime) -> bool:
+    async def lift(self, address: str, by: str, at: datetime, by_id: str = "") -> bool:
         """Lift a suppression (and forget the bounces), recording who lifted it; False when the address was not
         listed. The record is written before the row goes: a lift is never without its record."""
         key = _address_key(address)
@@ -946,6 +946,7 @@ class TableDeliveryLimits:
                 "Address": entity["Address"],
                 "Count": int(entity.get("Count", 0)),
                 "LiftedBy": by.casefold(),
+                "LiftedById": by_id,
                 "LiftedAt": at,
             }
             await self._meta.upsert_entity(record, mode=UpdateMode.REPLACE)
@@ -962,6 +963,7 @@ class TableDeliveryLimits:
                         "address": e["Address"],
                         "permanent_bounces": int(e.get("Count", 0)),
                         "lifted_by": e["LiftedBy"],
+                        "lifted_by_id": e.get("LiftedById", ""),
                         "lifted_at": _iso(e.get("LiftedAt")),
                     }
                 )

@@ -26,7 +26,7 @@ from ..core.privacy import mask_identity_numbers
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StoredCase
-from ..intake.content import language_of, masked_text, sender_name
+from ..intake.content import language_of, masked_subject, masked_text, sender_name
 from ..intake.quotes import split_reply
 from ..web.forms import field_errors
 from .models import SERVICES_OF, AlertIn
@@ -164,7 +164,7 @@ async def draft_from_source_mail(services: Services, message: InboundMessage, ro
     notice = route.process is Process.NOTIFICATION or (route.by != "address" and route.kind != "security_breach")
     if source is None or not notice or not message.sender.proven:
         return None  # an unproven claim to be a source's contact is an ordinary new case, whose sender must confirm
-    subject, in_subject = mask_identity_numbers(message.subject)
+    subject, in_subject = masked_subject(message)
     new_text = split_reply(message.new_text or message.text)[0].strip() or message.text  # no signature block
     description, in_text = masked_text(new_text)
     case = await open_draft(
@@ -216,6 +216,7 @@ async def open_draft(
         details={**(details or {}), "source": source_key, "proposal": proposal, "draft": True},
         text={"description": description},
         identity_numbers_removed=identity_numbers_removed + in_title + in_description,
+        email_proven=True,  # a source's contact whose sender identity is proven, or Bits' own people by reply
     )
     return await open_case(services, intake, submission, Channel.EMAIL, markers)
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from ..core.fields import LongText, OrganisationNumber, Title
+from ..core.privacy import mask_identity_numbers
 
 Component = Literal["ufore-api", "aap-api", "altinn-consent", "maskinporten", "nav-api-portal"]
 # Which services a component carries: an outage of a shared component touches both.
@@ -19,6 +29,24 @@ SERVICES_OF: dict[str, tuple[str, ...]] = {
     "maskinporten": ("ufore", "aap"),
     "nav-api-portal": ("ufore", "aap"),
 }
+
+
+def _no_identity_number(value: str) -> str:
+    # An identifier or a link is refused, not masked, when it holds an identity number: a masked link is a broken
+    # one, and a masked source_alert_id would no longer be the key that makes posting an alert twice harmless.
+    if mask_identity_numbers(value)[1]:
+        raise PydanticCustomError("identity_number", "the value seems to hold a national identity number")
+    return value
+
+
+SourceAlertId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$"),
+    AfterValidator(_no_identity_number),
+]
+Link = Annotated[
+    str, StringConstraints(max_length=500, pattern=r"^https://[^\s<>\"]+$"), AfterValidator(_no_identity_number)
+]
 
 
 class AlertIn(BaseModel):
@@ -41,7 +69,7 @@ class AlertIn(BaseModel):
         },
     )
 
-    source_alert_id: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$")]
+    source_alert_id: SourceAlertId
     kind: Literal["incident", "maintenance", "change"]
     environments: list[Literal["test", "production"]] = Field(
         min_length=1, max_length=2, json_schema_extra={"uniqueItems": True}
@@ -56,7 +84,7 @@ class AlertIn(BaseModel):
     ends_at: AwareDatetime | None = Field(None, validate_default=True)
     action_required: LongText | None = None
     action_deadline: AwareDatetime | None = None
-    link: Annotated[str, StringConstraints(max_length=500, pattern=r"^https://[^\s<>\"]+$")] | None = None
+    link: Link | None = None
     notify_security: bool = False
     organisation_number: OrganisationNumber | None = None  # one company only, when the alert concerns it alone
 
@@ -95,7 +123,7 @@ class AlertUpdate(BaseModel):
     ends_at: AwareDatetime | None = None
     action_required: LongText | None = None
     action_deadline: AwareDatetime | None = None
-    link: Annotated[str, StringConstraints(max_length=500, pattern=r"^https://[^\s<>\"]+$")] | None = None
+    link: Link | None = None
 
 
 class AlertClosing(BaseModel):

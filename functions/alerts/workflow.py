@@ -26,8 +26,9 @@ from .status import feed_links
 
 
 def source_of_key(settings: Settings, presented: str | None) -> str | None:
-    """Which source a key belongs to (NAV, ALTINN or DIGDIR), comparing SHA-256 hashes in constant time."""
-    if not presented or len(presented) > 512:
+    """Which source a key belongs to (NAV, ALTINN or DIGDIR), comparing SHA-256 hashes in constant time. A key
+    that is empty, over-long or not printable ASCII is nobody's (a key we issue never is), never an error."""
+    if not presented or len(presented) > 512 or not presented.isascii() or not presented.isprintable():
         return None
     digest = hashlib.sha256(presented.encode()).hexdigest()
     found = None
@@ -60,8 +61,9 @@ def recipients(registry: Registry, details: dict[str, Any]) -> list[Contact]:
     return list(chosen.values())
 
 
-# The fields of an alert that are its source's free text (a link's query too): what the privacy guard masks.
-ALERT_TEXT = ("title", "description", "title_en", "description_en", "action_required", "link")
+# The fields of an alert that are its source's free text: what the privacy guard masks. (An identifier or a link
+# that holds an identity number is refused by validation instead: masked, it would be broken; see models.py.)
+ALERT_TEXT = ("title", "description", "title_en", "description_en", "action_required")
 
 
 def mask_alert_text(fields: dict[str, Any]) -> int:

@@ -12,6 +12,7 @@ from ..core.model import Process
 from ..core.services import Services
 from ..core.signing import verify
 from ..core.store import StorageUnavailable
+from ..web.forms import remember_address_cookie
 from ..web.http import html_response, json_response, requested_language
 
 
@@ -48,7 +49,12 @@ async def confirm(req: func.HttpRequest, services: Services) -> func.HttpRespons
         result = await confirm_submitter(services, token, CATALOGUE.intakes)
     except StorageUnavailable:
         return _confirm_page(services, token, language, outcome="unavailable", status=503)
-    return _confirm_page(services, token, language, outcome=result.outcome, case=result.case)
+    response = _confirm_page(services, token, language, outcome=result.outcome, case=result.case)
+    if result.case is not None and result.outcome in ("confirmed", "already"):
+        # The link proved the address: this browser remembers it, so that the person's next form (a registered
+        # contact's) goes on at once instead of asking again.
+        response.headers["Set-Cookie"] = remember_address_cookie(services, result.case.submitter_email)
+    return response
 
 
 def _confirm_page(

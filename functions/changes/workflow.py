@@ -20,6 +20,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..core.cases import (
+    NO_PROOF,
+    AddressProof,
     CaseIntake,
     Submission,
     fanned_out,
@@ -71,7 +73,9 @@ _REFERENCE = re.compile(r"\b[A-Z]{2,10}-E-\d{4}-\d{4,}\b")
 _DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b|\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
 
 
-async def submit_change_request(services: Services, request: ChangeRequest, channel: Channel, masked: int = 0) -> Case:
+async def submit_change_request(
+    services: Services, request: ChangeRequest, channel: Channel, masked: int = 0, *, proof: AddressProof = NO_PROOF
+) -> Case:
     """Open a change request: the submitter gets a receipt, Bits gets it to handle."""
     return await open_case(
         services,
@@ -95,6 +99,9 @@ async def submit_change_request(services: Services, request: ChangeRequest, chan
                 "legal_impact": request.legal_impact,
             },
             identity_numbers_removed=masked,
+            email_proven=proof.proves(request.email),
+            mail_submitter=proof.may_mail,
+            filed_by=proof.filed_by,
         ),
         channel,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from .mail import OutgoingMail, message_id_for
 from .model import Case, CaseEvent, CaseStatus, Channel, DecisionToken, Process
-from .rate_limits import WINDOW, RateLimit, recipient_key
+from .rate_limits import WINDOW, recipient_limits
 from .registry import Registry
 from .services import Services
 from .signing import sign, verify
@@ -62,9 +62,36 @@ class Submission:
     details: dict[str, Any] = field(default_factory=dict)
     text: dict[str, Any] = field(default_factory=dict)  # the long fields, kept on the first event
     identity_numbers_removed: int = 0  # masked by the privacy guard before we got here
-    # False when the address is a claim not proven (an email whose sender failed the check): then even a registered
-    # contact's address must confirm by the signed link before the case goes on as theirs.
-    email_proven: bool = True
+    # Whether the channel proved that the submitter owns the address: an email whose sender identity is proven, a
+    # browser that remembers a confirmation of this very address (`AddressProof`), Bits' own people. An address
+    # typed into a form or a JSON body proves nothing, so the default is False: then even a registered contact's
+    # address must confirm by the signed link before the case goes on as theirs.
+    email_proven: bool = False
+    # False: the address is over its rate limit (a breach, which is never refused): the case is stored and Bits
+    # told, but nothing at all is mailed to the submitter's address.
+    mail_submitter: bool = True
+    filed_by: str | None = None  # the signed-in staff member who sent it on the submitter's behalf
+
+
+@dataclass(frozen=True)
+class AddressProof:
+    """What a form's channel proves about the addresses a submission gives, for the process's submit to apply to
+    the submitter's address: the address the browser's remembered confirmation vouches for (web/forms.py), whether
+    a signed-in member of Bits' staff sent it (they vouch for the address they give: Bits is no relay to itself),
+    and whether we may mail the submitter now (not when a breach came in over a rate limit)."""
+
+    remembered: str | None = None
+    may_mail: bool = True
+    by_staff: bool = False
+    filed_by: str | None = None  # the staff member who sent it, when by_staff: recorded on the case
+
+    def proves(self, address: str) -> bool:
+        if self.by_staff:
+            return True
+        return self.remembered is not None and address.casefold() == self.remembered.casefold()
+
+
+NO_PROOF = AddressProof()  # an anonymous post: every address in it is a claim
 
 
 async def open_case(
@@ -77,13 +104,16 @@ async def open_case(
 ) -> Case:
     """Store a new case, its first event and its first emails in one write.
 
-    A submitter who is a registered contact of the organisation is trusted at once: they get the acknowledgement
-    and Bits is told. Anyone else gets a signed, expiring confirmation link first; see `confirm_submitter`.
+    A submitter whose address is proven (`Submission.email_proven`) and is a registered contact of the
+    organisation is trusted at once: they get the acknowledgement and Bits is told. Anyone else - a registered
+    contact's address merely typed into a form too - gets a signed, expiring confirmation link first; see
+    `confirm_submitter`.
 
     No relay: an address that has not proven itself gets only the neutral confirmation request, with none of the
     submitter's text - also where the case goes on at once (`hold_unverified=False`: Bits is told now, the receipt
     follows the confirmation). A confirmation request for an email's sender (who may be forged) counts against
-    that address's rate limit; over it, the case is still stored for Bits, without the request.
+    that address's rate limit; over it, the case is still stored for Bits, without the request. A form's breach
+    over a limit (`mail_submitter=False`) is stored and told to Bits the same way, with no mail to the submitter.
     """
     registry = await services.registry()
     source = registry.source_of_contact(submission.email)
@@ -95,7 +125,10 @@ async def open_case(
     # The request goes where the case waits for it, or a receipt does (none: e.g. a draft Bits opened itself).
     asks = not verified and (not goes_on or intake.acknowledgement_template is not None)
     # Forms and the API were counted at the door (web/rate_limit.py); an email's confirmation request is counted here.
-    withheld = asks and channel == Channel.EMAIL and await _confirmations_exhausted(services, submission.email)
+    withheld = asks and (
+        not submission.mail_submitter
+        or (channel == Channel.EMAIL and await _confirmations_exhausted(services, submission.email, markers))
+    )
     now = services.clock.now()
     case = Case(
         process=intake.process,
@@ -110,11 +143,17 @@ async def open_case(
         language=submission.language,
         created_at=now,
         updated_at=now,
-        details={**submission.details, "intake": intake.name, **({"confirmation_withheld": True} if withheld else {})},
+        details={
+            **submission.details,
+            "intake": intake.name,
+            **({"confirmation_withheld": True} if withheld else {}),
+            **({"over_rate_limit": True} if not submission.mail_submitter else {}),
+            **({"filed_by": submission.filed_by} if submission.filed_by else {}),
+        },
     )
     event = CaseEvent(
         at=now,
-        actor=submission.email,
+        actor=submission.filed_by or submission.email,
         channel=channel,
         kind="received",
         public=True,
@@ -134,8 +173,9 @@ async def open_case(
         queued: list[OutgoingMail] = list(more_mails(numbered)) if more_mails else []  # the process's own
         if goes_on:
             text = {**submission.text, "identity_numbers_removed": submission.identity_numbers_removed}
+            receipt = verified and submission.mail_submitter
             queued += _acknowledgement_and_notice(
-                services, registry, intake, numbered, text, tokens, receipt=verified, sources=sources
+                services, registry, intake, numbered, text, tokens, receipt=receipt, sources=sources
             )
         if asks and not withheld:
             queued.append(_confirmation_request(services, numbered, by_email=channel == Channel.EMAIL))
@@ -144,9 +184,12 @@ async def open_case(
     return await services.store.create_case(case, event, mails, markers, list(tokens.values()))
 
 
-async def _confirmations_exhausted(services: Services, address: str) -> bool:
-    limit = RateLimit(recipient_key(address), services.settings.rate_limit_per_recipient)
-    return await services.rate_limits.hit([limit], WINDOW, services.clock.now()) is not None
+async def _confirmations_exhausted(services: Services, address: str, markers: Sequence[str]) -> bool:
+    """Whether the address (and its domain) had its confirmation requests this hour. Counted once per message (its
+    marker): a redelivered email, which then finds its case made, costs the address nothing more."""
+    limits = recipient_limits(address, services.settings.rate_limit_per_recipient)
+    once = "|".join(markers) or None
+    return await services.rate_limits.hit(limits, WINDOW, services.clock.now(), once=once) is not None
 
 
 def _tokens(
@@ -290,8 +333,9 @@ def _acknowledgement_and_notice(
 
 
 def submitter_proven(case: Case) -> bool:
-    """Whether the submitter's address has proven itself: a registered contact's (as the sender's identity was
-    proven), or confirmed by the signed link. Only then does mail to it carry anything of the case."""
+    """Whether the submitter's address has proven itself: a registered contact's whose address the channel proved
+    (an aligned sender, a browser's remembered confirmation), or confirmed by the signed link. Only then does mail
+    to it carry anything of the case."""
     return case.submitter_verified or bool(case.details.get("address_confirmed"))
 
 
@@ -347,6 +391,8 @@ async def confirm_submitter(services: Services, token: str, intakes: dict[str, C
         stored = await services.store.load(str(payload.get("r", "")))
         if stored is None or stored.case.submitter_email.casefold() != payload.get("e"):
             return Confirmation("invalid")
+        if stored.case.details.get("dismissed_at"):
+            return Confirmation("invalid")  # Bits dismissed the case as bogus: its link brings nothing more
         waiting = stored.case.status == CaseStatus.AWAITING_CONFIRMATION
         if not waiting and submitter_proven(stored.case):
             return Confirmation("already", stored.case)

@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from .cases import CaseIntake
+from .cases import NO_PROOF, AddressProof, CaseIntake
 from .model import Case, Channel
 from .services import Services
+
+
+class FormSubmit(Protocol):
+    """The workflow a form hands a valid body to: (services, the model, the channel, identity numbers masked), and
+    what the channel proves about the addresses in it (`proof`: nothing, for a plain anonymous post)."""
+
+    def __call__(
+        self, services: Services, model: Any, channel: Channel, masked: int = 0, /, *, proof: AddressProof = NO_PROOF
+    ) -> Awaitable[Case]: ...
 
 
 @dataclass(frozen=True)
@@ -26,11 +35,14 @@ class WebForm:
     template: str
     route: str  # under /api/, as its trigger declares it (tests/unit/test_function_app.py holds the two together)
     model: type[BaseModel]
-    submit: Callable[[Services, Any, Channel, int], Awaitable[Case]]  # the int: identity numbers masked
+    submit: FormSubmit
     max_body_bytes: int | None = None
     from_browser: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     intake: CaseIntake | None = None  # the intake its cases open through (None: the form opens no ordinary case)
     example: dict[str, Any] | None = None  # a valid JSON body, for the documentation and the catalogue's tests
+    # True: never refused by the rate limits (a breach report); over one, the case is taken with nothing mailed to
+    # the submitter (`AddressProof.may_mail`).
+    taken_over_rate_limit: bool = False
 
 
 class Refusal(StrEnum):

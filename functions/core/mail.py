@@ -14,6 +14,8 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from typing import Protocol
 
+from .privacy import mask_identity_numbers
+
 
 class TransientSendError(Exception):
     """The transport could not send now; try again later (after `retry_after` seconds when the server said so)."""
@@ -158,7 +160,9 @@ def compose_mail(
         reference=reference,
         purpose=purpose,
         to=to,
-        subject=_one_line(letter.subject),
+        # Masked after it is made one line: the title in it was masked as written, and two numbers on two lines
+        # (or in columns) may read as one once joined.
+        subject=mask_identity_numbers(_one_line(letter.subject))[0],
         message_id=message_id_for(key, reference, purpose, to, domain),
         text=letter.text,
         html=letter.html,

@@ -5,12 +5,19 @@ weights the previous window by how much of it still lies within the last `window
 `previous * (1 - elapsed / window) + current`. A hit is allowed while the estimate plus that hit stays within the
 limit, so that no burst across a window boundary gets twice the limit. Stores keep the numbers (one entity per key);
 this module decides.
+
+A recipient is counted by one key for every spelling that reaches the same mailbox (`canonical_address`), and its
+domain on a counter of its own, at `DOMAIN_FACTOR` times the per-recipient limit: neither `victim+1@`, `victim+2@`
+… nor `a1@`, `a2@` … at one domain buys a fresh allowance.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -87,17 +94,55 @@ def decide(
     return None, [counts.at(index).plus_one() for _, counts in counters]
 
 
-def row_key(key: str) -> str:
-    """A counter's storage key: a hash, so that no address or IP is stored and no character is a problem."""
-    return hashlib.sha256(f"rate-limit\n{key}".encode()).hexdigest()[:40]
+def row_key(key: str, secret: bytes) -> str:
+    """A counter's storage key: an HMAC under our signing key, so that no address or IP is stored, no character is
+    a problem, and nobody holding the table can confirm a guessed address (a bare hash of one is a dictionary
+    lookup away)."""
+    return hmac.new(secret, f"rate-limit\n{key}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def ip_key(network: str) -> str:
     return f"ip:{network}"
 
 
+# Providers where a dot in the local part is ignored (and the two domains are one mailbox).
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+# A recipient domain may get this many times the per-recipient limit an hour (no setting of its own: it follows).
+DOMAIN_FACTOR = 4
+
+
+def canonical_address(address: str) -> str:
+    """The one spelling of an address that every spelling reaching the same mailbox shares: NFKC-normalised (full-
+    width and other compatibility letters fold to the plain ones) and case-folded, the `+tag` of sub-addressing
+    dropped, the domain in its IDNA (xn--) form, and for Gmail the dots of the local part dropped."""
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", address).casefold()).strip()
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return text
+    local = local.split("+", 1)[0]
+    domain = domain.strip().rstrip(".")
+    with contextlib.suppress(UnicodeError):  # no valid IDNA name: it reaches nobody, and counts as written
+        domain = domain.encode("idna").decode("ascii")
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", ""), _DOTLESS[domain]
+    return f"{local}@{domain}"
+
+
 def recipient_key(address: str) -> str:
-    return f"to:{address.strip().casefold()}"
+    return f"to:{canonical_address(address)}"
+
+
+def domain_key(address: str) -> str:
+    return f"domain:{canonical_address(address).rpartition('@')[2]}"
+
+
+def recipient_limits(address: str, per_recipient: int) -> list[RateLimit]:
+    """What a mail to `address` counts against: the mailbox, and its domain (a submission naming several addresses
+    at one domain counts once there, as the store counts each key once per hit)."""
+    return [
+        RateLimit(recipient_key(address), per_recipient),
+        RateLimit(domain_key(address), DOMAIN_FACTOR * per_recipient),
+    ]
 
 
 def organisation_key(number: str) -> str:

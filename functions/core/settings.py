@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AliasChoices,
     Field,
     SecretStr,
     StringConstraints,
@@ -15,7 +14,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # The well-known Azurite development account (public, documented by Microsoft): only ever used locally.
 AZURITE_CONNECTION_STRING = (
@@ -34,10 +34,43 @@ class SettingsError(RuntimeError):
     """A setting is missing or malformed; the message names it."""
 
 
+class _PlatformNamesOnly(PydanticBaseSettingsSource):
+    """The environment, where a field with a platform name of its own (e.g. WEBSITE_AUTH_ENABLED) is read under
+    that name only: `populate_by_name` would also read SSU_<FIELD>, which an operator could set."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environment: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._environment = environment
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole environment at once
+
+    def __call__(self) -> dict[str, Any]:
+        aliased = {name for name, field in self.settings_cls.model_fields.items() if field.validation_alias}
+        return {key: value for key, value in self._environment().items() if key not in aliased}
+
+
 class Settings(BaseSettings):
     """Every setting the app reads. Names are the app settings / environment variables with the SSU_ prefix."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, populate_by_name=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments (tests, scripts) may name any field; the environment names platform fields as the platform does.
+        return (
+            init_settings,
+            _PlatformNamesOnly(settings_cls, env_settings),
+            _PlatformNamesOnly(settings_cls, dotenv_settings),
+            file_secret_settings,
+        )
 
     mode: Literal["local", "azure"] = "local"
 
@@ -152,10 +185,9 @@ class Settings(BaseSettings):
     rate_limit_per_organisation: int = Field(20, ge=1)
 
     # Staff sign-in. App Service Authentication sets WEBSITE_AUTH_ENABLED=True where it runs (the dev host too); only
-    # then is the X-MS-CLIENT-PRINCIPAL header the platform's word and not a client's.
-    platform_auth_enabled: bool = Field(
-        False, validation_alias=AliasChoices("WEBSITE_AUTH_ENABLED", "SSU_PLATFORM_AUTH_ENABLED")
-    )
+    # then is the X-MS-CLIENT-PRINCIPAL header the platform's word and not a client's. Read from that platform
+    # variable alone: no app setting of ours can make the app believe a client's header.
+    platform_auth_enabled: bool = Field(False, validation_alias="WEBSITE_AUTH_ENABLED")
 
     # Microsoft Graph (mail_transport=graph).
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
@@ -176,6 +208,21 @@ class Settings(BaseSettings):
     default_terms_version: str = "1.0"
     default_terms_url: str = "https://www.bits.no/ssu/vilkar-1.0.pdf"
     graph_batch_size: int = Field(20, ge=1, le=20)  # mails per JSON $batch request; 1 = one sendMail per mail
+
+    @field_validator("alert_keys")
+    @classmethod
+    def _one_source_per_key(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        # A key listed for two sources would let one act as the other (the key decides the source).
+        owner: dict[str, str] = {}
+        for source, hashes in value.items():
+            for digest in hashes:
+                other = owner.setdefault(digest.lower(), source)
+                if other != source:
+                    raise ValueError(
+                        f"{ENV_PREFIX}ALERT_KEYS gives the same key hash to {other} and {source}: "
+                        "each source needs a key of its own"
+                    )
+        return value
 
     @field_validator("committee_members")
     @classmethod
@@ -259,6 +306,8 @@ def load_settings() -> Settings:
         for err in exc.errors():
             loc = "".join(str(part) for part in err["loc"])
             name = f"{ENV_PREFIX}{loc.upper()}" if loc else "settings"
+            if loc.upper().startswith("WEBSITE_"):
+                name = loc.upper()  # a platform setting (read under its own name): named as the platform names it
             problems.append(f"{name}: {err['msg']}")
         raise SettingsError("Invalid configuration: " + "; ".join(problems)) from None
 

@@ -144,12 +144,14 @@ class DeliveryLimits(Protocol):
 
     async def record_bounce(self, address: str, at: datetime, suppress_after: int) -> bool: ...
 
-    async def lift(self, address: str, by: str, at: datetime) -> bool:
-        """Lift a suppression and forget its bounces, recording who lifted it (a staff member's email) and when;
-        False when the address was not listed."""
+    async def lift(self, address: str, by: str, at: datetime, by_id: str = "") -> bool:
+        """Lift a suppression and forget its bounces, recording who lifted it (a staff member's email, and their
+        Entra object id `by_id`, which stays when the email changes) and when; False when the address was not
+        listed."""
 
     async def lifts(self) -> list[dict[str, Any]]:
-        """The latest suppressions lifted (up to 100), newest first: address, bounces it had, who lifted it and when."""
+        """The latest suppressions lifted (up to 100), newest first: address, bounces it had, who lifted it (email
+        and object id) and when."""
 
     async def sent_today(self, day: str) -> dict[str, int]: ...
 
@@ -159,9 +161,14 @@ class DeliveryLimits(Protocol):
 class RateLimits(Protocol):
     """Counters of anonymous submissions (per client network, recipient address, organisation number)."""
 
-    async def hit(self, limits: Sequence[RateLimit], window: timedelta, now: datetime) -> int | None:
+    async def hit(
+        self, limits: Sequence[RateLimit], window: timedelta, now: datetime, once: str | None = None
+    ) -> int | None:
         """Count one submission against every counter, all or nothing: when any counter is at its limit (see
         `core.rate_limits.decide`), nothing is counted and the answer is the seconds to wait; else None.
+
+        `once` names what is counted (an email's identity): a hit with a `once` that was counted before is allowed
+        and counts nothing again, so that a message processed twice (redelivered, retried) counts once.
 
         Exact under concurrency: two hits that read the same counts cannot both be counted (the write is guarded by
         what was read, and the loser reads again)."""

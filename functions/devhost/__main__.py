@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from aiohttp import web
 
-from .server import DevHost, load_local_settings
+from .server import AZURE_MODE_REFUSED, DevHost, azure_mode_requested, load_local_settings
 
 
 def main() -> None:
@@ -19,6 +20,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)
     load_local_settings()
+    if azure_mode_requested():
+        sys.exit(f"devhost: {AZURE_MODE_REFUSED}")  # exit status 1, the message on stderr
     from function_app import app
 
     host = DevHost(app, run_timers=not args.no_timers)

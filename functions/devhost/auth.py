@@ -4,7 +4,10 @@
   scripts and tests); `post_login_redirect_uri` is followed when it is a path on this site, refused otherwise.
 - The session is a cookie, `AppServiceAuthSession` (HttpOnly, SameSite=Lax), holding a token signed with the app's
   signing key that expires after 8 hours of wall-clock time (moving the app's clock does not sign anyone out).
-- `GET /.auth/me` answers as App Service does; `GET /.auth/logout` ends the session.
+- `GET /.auth/me` answers as App Service does; `GET /.auth/logout` ends the session in this browser by deleting
+  the cookie. The token itself is not revoked (nothing is stored server-side): a copy of the cookie taken before
+  signing out stays valid until it expires, at most 8 hours after signing in. Acceptable on a developer's machine,
+  which answers only to localhost (devhost/server.py).
 - Every request to a function loses any `X-MS-CLIENT-PRINCIPAL*` header the client sent and, with a valid session,
   gets the platform's own: `X-MS-CLIENT-PRINCIPAL` (base64 JSON of the claims), `-NAME`, `-ID` and `-IDP`.
 

@@ -12,6 +12,10 @@
   of the registry's Bits staff), `/.auth/me`, `/.auth/logout`, the session cookie, and on every request the
   `X-MS-CLIENT-PRINCIPAL*` headers: a client's own are dropped, the signed-in person's are added. It sets
   `WEBSITE_AUTH_ENABLED=True` for the app, as App Service does, so the app believes those headers here too.
+  That is why it refuses to start with `SSU_MODE=azure`: anyone who reaches it may sign in as any Bits staff member;
+- it answers only requests addressed to this machine (`Host: localhost`, `127.0.0.1` or `[::1]`, any port), 421
+  otherwise: a web page whose name an attacker points at 127.0.0.1 (DNS rebinding) cannot sign in or read staff
+  pages through a person's browser.
 
 Function keys are not checked, as with Core Tools. No endpoint relies on them: staff pages and APIs check the
 signed-in person, the alert API its sources' keys; only Graph's notification endpoint carries one in Azure.
@@ -41,6 +45,18 @@ log = logging.getLogger("devhost")
 
 _SETTING = re.compile(r"^%([A-Za-z0-9_]+)%$")
 _CONSTRAINT = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+# The names this machine answers to, with any port: "localhost:7071", "127.0.0.1", "[::1]:7071".
+_LOCAL_HOST = re.compile(r"^(?:localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?$", re.IGNORECASE)
+AZURE_MODE_REFUSED = (
+    "The dev host does not run with SSU_MODE=azure: it signs anyone in as any Bits staff member and the app "
+    "believes it. Unset SSU_MODE (or set it to local) to run it; in Azure, App Service Authentication signs people in."
+)
+
+
+def azure_mode_requested(environ: dict[str, str] | None = None) -> bool:
+    """Whether the environment asks for Azure mode (read as the settings read it: the name in any case)."""
+    environ = dict(os.environ) if environ is None else environ
+    return any(k.upper() == "SSU_MODE" and v.strip().casefold() == "azure" for k, v in environ.items())
 
 
 def load_local_settings(path: Path = Path("local.settings.json")) -> None:
@@ -71,6 +87,8 @@ def resolve_setting(value: str) -> str:
 
 class DevHost:
     def __init__(self, app: func.FunctionApp, *, run_timers: bool = True) -> None:
+        if azure_mode_requested():
+            raise RuntimeError(AZURE_MODE_REFUSED)
         # As App Service does where its authentication runs; before the app reads its settings.
         os.environ["WEBSITE_AUTH_ENABLED"] = "True"
         from functions.core.settings import get_settings
@@ -85,7 +103,8 @@ class DevHost:
     # -- wiring -----------------------------------------------------------------------------------------------
 
     def web_app(self) -> web.Application:
-        web_app = web.Application(client_max_size=64 * 1024 * 1024)  # the functions enforce their own limits
+        # The functions enforce their own size limits.
+        web_app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_only_this_machine])
         for name, function in sorted(self.functions.items()):
             trigger = function.get_trigger()
             if trigger is not None and trigger.get_binding_name() == "httpTrigger":
@@ -205,6 +224,19 @@ class DevHost:
         for services in list(_by_loop.values()):
             await services.close()
         _by_loop.clear()
+
+
+@web.middleware
+async def _only_this_machine(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    """Refuse a request addressed to any other name than this machine's (421), or to none (400)."""
+    host = request.headers.getall("Host", [])
+    if len(host) != 1:
+        return web.Response(status=400, text="One Host header, please.\n")
+    if not _LOCAL_HOST.match(host[0].strip()):
+        log.warning("refused a request for host %r (the dev host answers only localhost)", host[0][:100])
+        return web.Response(status=421, text="The dev host answers only localhost, 127.0.0.1 and [::1].\n")
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 def _headers(request: web.Request) -> dict[str, str]:

@@ -2,9 +2,12 @@
 acknowledges, and a reminder of the 72-hour clock to the reporter until they confirm they have notified.
 
 Who is told at once: Bits' security contacts always. NAV's security contacts at once when the reporter is a
-registered contact; for anyone else (who could otherwise page NAV's people by filling in a form), Bits' notice says
-the sender is unconfirmed and NAV is told, once, when the reporter follows their confirmation link or Bits
-acknowledges (MOTTATT), whichever comes first.
+registered contact whose address is proven; for anyone else (who could otherwise page NAV's people by filling in a
+form), Bits' notice says the sender is unconfirmed and NAV is told, once, when Bits acknowledges (MOTTATT) - or,
+when the address is a registered contact of the company (only its proof was missing), when the reporter follows
+their confirmation link, whichever comes first. A stranger's confirmation proves only that they own their own
+mailbox, which anyone can: it tells NAV nothing. A bogus report is dismissed by Bits (AVVIST): the case closes,
+the escalation stops, NAV is not told and the reporter gets nothing more (their link no longer works).
 
 The clocks count round the clock from `discovered_at` (not office hours): GDPR art. 33, Datatilsynet within 72
 hours; DORA (where it applies), Finanstilsynet: initial report within 24 hours, intermediate 72 hours, final one
@@ -16,7 +19,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..core.cases import CaseIntake, Submission, open_case, organisation_name, submitted, submitter_proven
+from ..core.cases import (
+    NO_PROOF,
+    AddressProof,
+    CaseIntake,
+    Submission,
+    open_case,
+    organisation_name,
+    submitted,
+    submitter_proven,
+)
 from ..core.commands import Change, Command, Decision, Reply
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
@@ -37,10 +49,15 @@ SOURCE_ROLES = (("NAV", "security"),)
 
 
 async def _reporter_confirmed(services: Services, case: Case) -> tuple[Case, list[OutgoingMail]]:
-    """The unverified reporter followed their confirmation link: NAV is told now, unless Bits' MOTTATT did it."""
+    """The unverified reporter followed their confirmation link: NAV is told now when the address is a registered
+    contact of the company (unless Bits' MOTTATT did it); anyone else's confirmation leaves it to Bits' MOTTATT."""
+    registry = await services.registry()
+    if not registry.is_contact_of(case.submitter_email, case.organisation_number):
+        return case, []
+    case = case.model_copy(update={"details": {**case.details, "confirmed_contact": True}})
     if not _sources_waiting(case):
         return case, []
-    return await tell_sources(services, await services.registry(), case, "confirmed")
+    return await tell_sources(services, registry, case, "confirmed")
 
 
 SECURITY_BREACHES = CaseIntake(
@@ -72,8 +89,12 @@ EMAILED_BREACHES = CaseIntake(
 
 
 def _sources_waiting(case: Case) -> bool:
-    """A breach from an unverified reporter that NAV has not been told of yet."""
-    return not case.submitter_verified and not case.details.get("sources_notified_at")
+    """A breach from an unverified reporter that NAV has not been told of yet (and Bits has not dismissed)."""
+    return (
+        not case.submitter_verified
+        and not case.details.get("sources_notified_at")
+        and not case.details.get("dismissed_at")
+    )
 
 
 async def tell_sources(
@@ -126,7 +147,9 @@ def clocks(discovered_at: datetime) -> dict[str, str]:
     }
 
 
-async def report_breach(services: Services, breach: SecurityBreach, channel: Channel, masked: int = 0) -> Case:
+async def report_breach(
+    services: Services, breach: SecurityBreach, channel: Channel, masked: int = 0, *, proof: AddressProof = NO_PROOF
+) -> Case:
     """Open a security breach case: Bits' security contacts hear at once, whoever sent it; NAV's at once when the
     reporter is a registered contact, else once confirmed or acknowledged (see the module's docstring)."""
     return await open_case(
@@ -152,6 +175,9 @@ async def report_breach(services: Services, breach: SecurityBreach, channel: Cha
             },
             text={"description": breach.description, "containment": breach.containment},
             identity_numbers_removed=masked,
+            email_proven=proof.proves(breach.email),
+            mail_submitter=proof.may_mail,
+            filed_by=proof.filed_by,
         ),
         channel,
     )
@@ -167,6 +193,7 @@ SECURITY_BREACH_FORM = WebForm(
     model=SecurityBreach,
     submit=report_breach,
     intake=SECURITY_BREACHES,
+    taken_over_rate_limit=True,  # a breach is never turned away; over a limit nothing is mailed to the reporter
     example={
         "organisation_number": "310000019",
         "name": "Siri Sikker",
@@ -183,6 +210,8 @@ SECURITY_BREACH_FORM = WebForm(
 )
 
 MOTTATT = Command("acknowledge", ("MOTTATT", "ACKNOWLEDGED"))
+# No other decision's word (AVSLÅTT, AVSLUTT, FORKAST, …) contains it or is contained in it.
+AVVIST = Command("dismiss", ("AVVIST", "AVVIS", "DISMISSED", "DISMISS"))
 MELDT = Command("reported", ("MELDT", "REPORTED"))
 
 
@@ -195,11 +224,13 @@ def _event(services: Services, reply: Reply, kind: str, summary: str, public: bo
 
 async def acknowledge(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
     """Bits' MOTTATT stops the escalation, and tells NAV of an unverified reporter's breach if their confirmation
-    has not; other text from Bits is an internal note."""
+    has not; AVVIST closes a bogus report without telling NAV; other text from Bits is an internal note."""
     case = stored.case.model_copy(update={"updated_at": services.clock.now()})
     text, _ = mask_identity_numbers(reply.text)
     if reply.command is None:
         return Change(case, _event(services, reply, "note", "Internal note from Bits", False, text=text))
+    if reply.command == AVVIST:
+        return dismiss(services, case, reply, text)
     details = {**case.details, "acknowledged_at": services.clock.now().isoformat(), "acknowledged_by": reply.sender}
     changed = case.model_copy(update={"status": "acknowledged", "details": details})
     mails: list[OutgoingMail] = []
@@ -209,6 +240,17 @@ async def acknowledge(services: Services, stored: StoredCase, reply: Reply, regi
     summary = "Bits acknowledged the breach" + (f"; {', '.join(told)} told now" if told else "")
     event = _event(services, reply, "acknowledged", summary, True, text=text, sources_notified=told)
     return Change(changed, event, mails)
+
+
+def dismiss(services: Services, case: Case, reply: Reply, text: str) -> Change:
+    """Bits' AVVIST: the report is not genuine. The case closes (the escalation timer skips closed cases), nothing is
+    mailed to anyone - not NAV, not the reporter - and the reporter's confirmation link stops working."""
+    told = bool(case.details.get("sources_notified_at")) or case.submitter_verified
+    details = {**case.details, "dismissed_at": services.clock.now().isoformat(), "dismissed_by": reply.sender}
+    changed = case.model_copy(update={"status": "closed", "details": details})
+    summary = "Bits dismissed the breach report as not genuine; " + ("NAV had been told" if told else "NAV not told")
+    log.info("breach: %s dismissed by Bits", case.reference)
+    return Change(changed, _event(services, reply, "dismissed", summary, False, text=text, nav_told_before=told))
 
 
 async def confirm_reported(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
@@ -221,7 +263,7 @@ async def confirm_reported(services: Services, stored: StoredCase, reply: Reply,
 
 ACKNOWLEDGE_DECISION = Decision(
     name=ACKNOWLEDGE,
-    commands=(MOTTATT,),
+    commands=(MOTTATT, AVVIST),
     states=frozenset({"new", "acknowledged"}),
     handle=acknowledge,
     accepts_plain_text=True,

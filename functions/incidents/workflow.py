@@ -14,6 +14,8 @@ from contextlib import suppress
 
 from ..alerts.drafts import draft_from_report
 from ..core.cases import (
+    NO_PROOF,
+    AddressProof,
     CaseIntake,
     Submission,
     open_case,
@@ -46,7 +48,9 @@ EMAILED_ERROR_REPORTS = CaseIntake(
 )
 
 
-async def report_error(services: Services, report: ErrorReport, channel: Channel, masked: int = 0) -> Case:
+async def report_error(
+    services: Services, report: ErrorReport, channel: Channel, masked: int = 0, *, proof: AddressProof = NO_PROOF
+) -> Case:
     """Open an error report: the reporter gets a receipt, Bits gets the report to triage."""
     return await open_case(
         services,
@@ -70,6 +74,9 @@ async def report_error(services: Services, report: ErrorReport, channel: Channel
             },
             text={"description": report.description},
             identity_numbers_removed=masked,
+            email_proven=proof.proves(report.email),
+            mail_submitter=proof.may_mail,
+            filed_by=proof.filed_by,
         ),
         channel,
     )

@@ -14,6 +14,7 @@ from ..core.privacy import mask_identity_numbers
 from ..core.services import Services
 
 MAX_TEXT = 20_000  # characters of a message kept on its event (an entity property holds 32 K characters)
+MAX_SUBJECT = 200  # characters of a subject kept as a case's title
 
 
 def masked_text(text: str) -> tuple[str, int]:
@@ -22,6 +23,13 @@ def masked_text(text: str) -> tuple[str, int]:
     if len(masked) > MAX_TEXT:
         masked = masked[:MAX_TEXT] + "\n[…]"
     return masked, count
+
+
+def masked_subject(message: InboundMessage) -> tuple[str, int]:
+    """The subject with identity numbers masked, then cut to MAX_SUBJECT (cut first, a number at the cut would be
+    left in part and unrecognised); and how many numbers were masked."""
+    masked, count = mask_identity_numbers(message.subject)
+    return masked[:MAX_SUBJECT].rstrip(), count
 
 
 async def store_attachments(services: Services, message: InboundMessage) -> list[dict[str, Any]]:

@@ -20,11 +20,14 @@ from email.message import Message
 from email.utils import getaddresses
 
 from ..core.inbound import Attachment, DeliveryReport, InboundMessage
+from ..core.privacy import mask_identity_numbers
 from .html_text import html_to_text
 from .quotes import split_reply
 from .sender import NO_TRUST, SenderTrust, identify
 
-MAX_SUBJECT = 200
+# A header line's limit (RFC 5322): generous, since what is cut is masked first. Display and file names are masked
+# here, before the cut; the subject, whose masked numbers are counted, where it becomes a title (intake/content.py).
+MAX_HEADER_TEXT = 998
 
 
 class MalformedMessage(ValueError):
@@ -71,7 +74,7 @@ def parse_message(
     message_id = _first_id(_header(msg, "message-id")) or _synthetic_id(raw)
     body, attachments = _parts(msg)
     text = _body_text(body)
-    subject = " ".join(_header(msg, "subject").split())[:MAX_SUBJECT]
+    subject = " ".join(_header(msg, "subject").split())[:MAX_HEADER_TEXT]
     new_text, _quoted = split_reply(text)
     return InboundMessage(
         message_id=message_id,
@@ -115,7 +118,7 @@ def _from(msg: Message) -> tuple[str, str]:
     if not _ADDRESS.fullmatch(address):
         raise MalformedMessage("no valid From address")
     # A display name is the sender's own words: it may say anything, so no address in it is ever shown as theirs.
-    name = " ".join(_ADDRESS_IN_NAME.sub(" ", addresses[0].display_name).split())[:100]
+    name = mask_identity_numbers(" ".join(_ADDRESS_IN_NAME.sub(" ", addresses[0].display_name).split()))[0][:100]
     return name, address.casefold()
 
 
@@ -219,7 +222,7 @@ def _attachment(part: Message, max_bytes: int, allowed_types: tuple[str, ...]) -
     keep = len(data) <= max_bytes and content_type in allowed_types
     filename = part.get_filename() or "vedlegg"
     return Attachment(
-        filename=" ".join(_words(filename).split())[:200],
+        filename=mask_identity_numbers(" ".join(_words(filename).split()))[0][:200],
         content_type=content_type,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),

@@ -22,7 +22,7 @@ from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
 from .commands import take_decision, token_in
-from .content import language_of, masked_text, sender_name, store_attachments
+from .content import language_of, masked_subject, masked_text, sender_name, store_attachments
 from .noise import Kind, classify
 from .parser import MalformedMessage, parse_message
 from .routing import route
@@ -93,7 +93,7 @@ async def _new_case(services: Services, message: InboundMessage, catalogue: Cata
         message.from_address.rsplit("@", 1)[-1]
     )
     text, masked = masked_text(message.text)
-    subject, masked_in_subject = mask_identity_numbers(message.subject)
+    subject, masked_in_subject = masked_subject(message)
     intake = catalogue.email_intakes["C-security" if where.kind == "security_breach" else where.process.value]
     submission = Submission(
         kind=where.kind,
@@ -140,7 +140,7 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
             channel=Channel.EMAIL,
             kind="automatic_reply",
             public=False,
-            summary=f"Automatic message ({kind.value}): {mask_identity_numbers(message.subject)[0]}",
+            summary=f"Automatic message ({kind.value}): {masked_subject(message)[0]}",
             data={"message_id": message.message_id},
         )
         await services.store.append(case.reference, event, markers=[message.key])
@@ -153,7 +153,7 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
     attachments = await store_attachments(services, message)
     proven = message.sender.proven
     from_bits = part == "bits" and proven
-    subject = mask_identity_numbers(message.subject)[0]
+    subject = masked_subject(message)[0]
     if not proven:
         # Never attributed to the person it names: kept on the case for Bits alone, and Bits is told it is unproven.
         event_kind, summary = "message_unverified", f"Unconfirmed message by email (claims {part}): {subject}"

@@ -9,19 +9,22 @@ from typing import Any
 
 import azure.functions as func
 
+from ..core.cases import NO_PROOF, AddressProof
 from ..core.forms import Refusal, SubmissionRefused, WebForm
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.services import Services
 from ..core.signing import sign, verify
 from ..core.store import ConcurrentUpdate, StorageUnavailable
 from ..web.http import html_response, requested_language
-from .entry import CONFIRM_PURPOSE, confirmers, merged, registration_page
+from .entry import CONFIRM_DAYS, CONFIRM_PURPOSE, confirmers, merged, registration_page
 from .models import ContactUpdate, contact_rows
 
 PURPOSE = "contact-update"
 
 
-async def request_update(services: Services, update: ContactUpdate, channel: Channel, masked: int = 0) -> Case:
+async def request_update(
+    services: Services, update: ContactUpdate, channel: Channel, masked: int = 0, *, proof: AddressProof = NO_PROOF
+) -> Case:
     organisation = await services.registry_store.get_organisation(update.organisation_number)
     if organisation is None:
         raise SubmissionRefused(
@@ -56,8 +59,14 @@ async def request_update(services: Services, update: ContactUpdate, channel: Cha
     )
 
     def mails(numbered: Case) -> list[Any]:
+        # Neutral, like a registration's confirmation: the existing contacts have not asked for anything, so the
+        # mail carries the registry's name of the company and the link, nothing the requester typed (that is on
+        # the page behind the link).
         token = sign(
-            services.settings.effective_signing_key, PURPOSE, {"r": numbered.reference}, now + timedelta(days=7)
+            services.settings.effective_signing_key,
+            PURPOSE,
+            {"r": numbered.reference},
+            now + timedelta(days=CONFIRM_DAYS),
         )
         link = services.link(f"registry/contacts/confirm?k={token}")
         return [
@@ -67,10 +76,10 @@ async def request_update(services: Services, update: ContactUpdate, channel: Cha
                 to=person.email,
                 template="contact_update_confirm",
                 language=person.language,
-                case=numbered,
-                requester=f"{update.name} <{update.email}>",
-                contacts=contacts,
+                legal_name=organisation.legal_name,
+                organisation_number=organisation.organisation_number,
                 confirm_link=link,
+                days=CONFIRM_DAYS,
             )
             for person in confirmers(organisation)
         ]

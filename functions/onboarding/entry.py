@@ -5,6 +5,10 @@ An anonymous form must not be able to replace a company's entry (its contacts ge
 changes and count as verified senders), nor claim a number that is not registered yet. So a registration for a
 company the registry knows waits (`awaiting_contact_confirmation`) until an existing contact confirms it or Bits
 approves it; one for a company it does not know is entered when Bits approves it.
+
+The existing contacts' mailboxes are not a target either: while one registration for a company waits for them (its
+links valid), another is refused with that one's reference and mails nobody; and each contact asked counts against
+the per-recipient rate limit - over it, the case is stored and Bits' notice names who was not asked.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from typing import Any
 
 import azure.functions as func
 
+from ..core.forms import Refusal, SubmissionRefused
 from ..core.mail import OutgoingMail
-from ..core.model import Case, CaseEvent, Channel, Contact, Organisation
+from ..core.model import Case, CaseEvent, Channel, Contact, Organisation, Process
+from ..core.rate_limits import WINDOW, RateLimit, recipient_key
 from ..core.services import Services
 from ..core.signing import sign
 from ..core.store import ConcurrentUpdate, StorageUnavailable
@@ -124,12 +130,55 @@ async def apply_registration(services: Services, case: Case) -> bool:
     return entered
 
 
-def confirmation_mails(services: Services, organisation: Organisation, case: Case) -> list[OutgoingMail]:
-    """The signed link to each of the company's existing contacts who may confirm. Neutral: the registry's name of
-    the company and the reference, nothing the registrant typed (that is on the page behind the link)."""
+async def waiting_registration(services: Services, organisation_number: str) -> Case | None:
+    """The registration for the company that waits for its existing contacts and whose links still work, if any."""
+    now = services.clock.now()
+    return next(
+        (
+            case
+            for case in await services.store.cases(Process.ONBOARDING, AWAITING_CONTACT)
+            if case.organisation_number == organisation_number and case.created_at + timedelta(days=CONFIRM_DAYS) > now
+        ),
+        None,
+    )
+
+
+async def confirmers_to_ask(services: Services, organisation: Organisation) -> tuple[list[Contact], list[Contact]]:
+    """Before a registration for a company the registry knows is stored: who of its confirmers is mailed the link,
+    and who is not because they had their confirmation requests this hour (each counts against the per-recipient
+    limit, as any address we write to unasked). Refused - nothing stored, nobody mailed - while another
+    registration for the company waits for them: one pending confirmation per company at a time."""
+    number = organisation.organisation_number
+    waiting = await waiting_registration(services, number)
+    if waiting is not None:
+        raise SubmissionRefused(
+            Refusal.CONFLICT,
+            f"Det finnes allerede en innmelding for {number} som venter på bekreftelse fra virksomhetens registrerte "
+            f"kontaktpersoner: {waiting.reference}. Ingen ny e-post er sendt. Kontakt Bits hvis den ikke er deres.",
+            f"A registration for {number} is already waiting for the company's registered contacts to confirm it: "
+            f"{waiting.reference}. No new email was sent. Contact Bits if it is not yours.",
+            reference=waiting.reference,
+        )
+    asked: list[Contact] = []
+    withheld: list[Contact] = []
+    for person in confirmers(organisation):
+        limit = RateLimit(recipient_key(person.email), services.settings.rate_limit_per_recipient)
+        over = await services.rate_limits.hit([limit], WINDOW, services.clock.now()) is not None
+        (withheld if over else asked).append(person)
+    if withheld:
+        log.warning("registration: %d confirmation links for %s withheld (rate limit)", len(withheld), number)
+    return asked, withheld
+
+
+def confirmation_mails(
+    services: Services, organisation: Organisation, case: Case, people: list[Contact] | None = None
+) -> list[OutgoingMail]:
+    """The signed link to each of the company's existing contacts who may confirm (or to `people` of them).
+    Neutral: the registry's name of the company and the reference, nothing the registrant typed (that is on the
+    page behind the link)."""
     expires = services.clock.now() + timedelta(days=CONFIRM_DAYS)
     mails = []
-    for person in confirmers(organisation):
+    for person in confirmers(organisation) if people is None else people:
         token = sign(
             services.settings.effective_signing_key,
             CONFIRM_PURPOSE,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from ..core.cases import CaseIntake, Submission, open_case, tell_submitter
+from ..core.cases import NO_PROOF, AddressProof, CaseIntake, Submission, open_case, tell_submitter
 from ..core.commands import Change, Command, Decision, Reply, Step, ask_by_reply
 from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
 from ..core.mail import OutgoingMail
@@ -38,10 +39,12 @@ from .entry import (
     apply_registration,
     belongs_in_registry,
     confirmation_mails,
-    confirmers,
+    confirmers_to_ask,
     held_by_another,
 )
 from .models import ProductionRequest, Registration, production_from_browser, registration_from_browser
+
+log = logging.getLogger(__name__)
 
 BITS = "onboarding.bits"
 PRODUCTION_PURPOSE = "production-request"
@@ -83,7 +86,9 @@ EMAILED_REGISTRATIONS = CaseIntake(
 )
 
 
-async def register(services: Services, registration: Registration, channel: Channel, masked: int = 0) -> Case:
+async def register(
+    services: Services, registration: Registration, channel: Channel, masked: int = 0, *, proof: AddressProof = NO_PROOF
+) -> Case:
     """Open the onboarding. Nothing is written to the registry here: a company it does not know is entered when Bits
     accepts the registration; for one it knows, the entry (contacts included) changes only when one of the
     company's existing contacts confirms through the link mailed to them now, or when Bits accepts."""
@@ -106,6 +111,8 @@ async def register(services: Services, registration: Registration, channel: Chan
             f"{existing.legal_name} is already connected ({', '.join(existing.environments)}). Contact Bits for "
             "changes.",
         )
+    # One waiting confirmation per company; each contact asked counts against their rate limit (entry.py).
+    asked, withheld = await confirmers_to_ask(services, existing) if existing is not None else ([], [])
     submitter = next(c for c in registration.contacts if c.role == "business")
     submission = Submission(
         kind="registration",
@@ -124,13 +131,17 @@ async def register(services: Services, registration: Registration, channel: Chan
             "contacts": [c.model_dump() for c in registration.contacts],
             # For Bits' notice: what the registry holds now, and who was asked to confirm (registry data only).
             "registry_status": existing.status if existing else None,
-            "confirmation_sent_to": [c.email for c in confirmers(existing)] if existing else [],
+            "confirmation_sent_to": [c.email for c in asked],
+            **({"confirmation_withheld_for": [c.email for c in withheld]} if withheld else {}),
         },
         text={"comments": registration.comments or ""},
         identity_numbers_removed=masked,
+        email_proven=proof.proves(submitter.email),
+        mail_submitter=proof.may_mail,
+        filed_by=proof.filed_by,
     )
     intake = KNOWN_REGISTRATIONS if existing is not None else REGISTRATIONS
-    ask = partial(confirmation_mails, services, existing) if existing is not None else None
+    ask = partial(confirmation_mails, services, existing, people=asked) if existing is not None else None
     # The same registration sent twice (a double click) is one case. Anyone else's registration for the number is a
     # case of its own: a registration that nobody vouched for blocks no one (no squatting); the first one vouched
     # for takes the entry, and the others are then refused.
@@ -538,10 +549,23 @@ async def _production_case(services: Services, request: ProductionRequest) -> St
     return stored
 
 
-async def request_production(services: Services, request: ProductionRequest, channel: Channel, masked: int = 0) -> Case:
+async def request_production(
+    services: Services, request: ProductionRequest, channel: Channel, masked: int = 0, *, proof: AddressProof = NO_PROOF
+) -> Case:
     """A registered technical or business contact asks to connect to production. Knowing a contact's address is
-    not enough: the request goes on when that contact opens the signed link we email them."""
-    stored = await _production_case(services, request)
+    not enough: the request goes on when that contact opens the signed link we email them.
+
+    Whoever the address is, the answer is the same (202, "if the address may ask, a link is on its way"), so that
+    the form tells no one which addresses are a company's contacts or how far its onboarding has come: a contact
+    of a company that cannot ask yet learns why by email; an address that is no contact gets nothing."""
+    try:
+        stored = await _production_case(services, request)
+    except SubmissionRefused as refused:
+        if refused.why is Refusal.CONFLICT and refused.reference:
+            await _tell_not_yet(services, request, refused.reference, channel)
+        else:
+            log.info("production request for %s: not from a technical or business contact", request.organisation_number)
+        raise _production_pending(request) from None
     payload = request.model_dump(mode="json")
     expires = services.clock.now() + timedelta(days=2)
     token = sign(
@@ -567,11 +591,39 @@ async def request_production(services: Services, request: ProductionRequest, cha
     )
     with suppress(AlreadyProcessed):
         await services.store.append(stored.case.reference, event, [mail], markers=[f"production-{key}"])
-    raise SubmissionPending(
-        f"Vi har sendt en lenke til {request.email}. Bestillingen går til Bits når du har åpnet den og bekreftet.",
-        f"We have emailed a link to {request.email}. The request goes to Bits once you have opened it and confirmed.",
-        reference=stored.case.reference,
+    raise _production_pending(request)
+
+
+def _production_pending(request: ProductionRequest) -> SubmissionPending:
+    """The one answer to every valid production request (no reference: that too would tell who is a contact)."""
+    return SubmissionPending(
+        f"Er {request.email} registrert som teknisk kontakt eller fagkontakt for virksomheten, har vi sendt en lenke "
+        "dit. Bestillingen går til Bits når lenken er åpnet og bekreftet. Kommer det ingen e-post, kontakt Bits.",
+        f"If {request.email} is registered as a technical or business contact of the company, we have emailed a "
+        "link to it. The request goes to Bits once the link has been opened and confirmed. If no email comes, "
+        "contact Bits.",
     )
+
+
+async def _tell_not_yet(services: Services, request: ProductionRequest, reference: str, channel: Channel) -> None:
+    """A contact asked before the company has test access: they learn by email where the onboarding is (once per
+    step: asking again at the same step sends nothing more)."""
+    stored = await services.store.load(reference)
+    if stored is None:
+        return
+    case = stored.case
+    key = hashlib.sha256(f"{case.status}|{case.updated_at.isoformat()}|{request.email.casefold()}".encode()).hexdigest()
+    mail = tell(services, case, request.email, request.language, f"production-not-yet-{key[:16]}", "production_not_yet")
+    event = CaseEvent(
+        at=services.clock.now(),
+        actor=request.email,
+        channel=channel,
+        kind="production_not_yet",
+        public=False,
+        summary=f"Production request from {request.email} at {case.status}: told that it cannot be asked for yet",
+    )
+    with suppress(AlreadyProcessed):
+        await services.store.append(case.reference, event, [mail], markers=[f"production-not-yet-{key[:16]}"])
 
 
 async def order_production(services: Services, token: str) -> tuple[str, Case | None]:

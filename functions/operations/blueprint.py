@@ -43,7 +43,7 @@ async def openapi(req: func.HttpRequest) -> func.HttpResponse:
 async def outbox_dispatch(timer: func.TimerRequest) -> None:
     """Send the emails that are due, retrying the ones that failed before."""
     from ..composition import get_services
-    from ..core.outbox import dispatch_outbox
+    from ..core.outbox import dispatch_outbox, own_people
 
     services = get_services()
     await dispatch_outbox(
@@ -53,6 +53,7 @@ async def outbox_dispatch(timer: func.TimerRequest) -> None:
         services.retry_policy,
         limits=services.limits,
         daily_cap=services.settings.daily_cap_per_recipient,
+        never_capped=own_people(await services.registry()),
         concurrency=services.settings.outbox_concurrency,
     )
 
@@ -84,8 +85,10 @@ async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
     services = get_services()
     if isinstance(staff := require_staff(req, services.settings, "admin"), func.HttpResponse):
         return staff
-    lifted = await services.limits.lift(req.route_params.get("address", ""), staff.email, services.clock.now())
-    log.info("mail suppressions: lift by %s: %s", staff.email, "lifted" if lifted else "address not listed")
+    address = req.route_params.get("address", "")
+    lifted = await services.limits.lift(address, staff.email, services.clock.now(), by_id=staff.object_id)
+    outcome = "lifted" if lifted else "address not listed"
+    log.info("mail suppressions: lift by %s (%s): %s", staff.email, staff.object_id, outcome)
     return json_response({"lifted": lifted}, 200 if lifted else 404)
 
 

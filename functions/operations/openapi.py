@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from ..alerts.models import AlertClosing, AlertIn, AlertUpdate
@@ -19,6 +19,20 @@ from ..questions.models import Question
 from ..terms.models import TermsVersion
 
 REF = "#/components/schemas/{model}"
+
+
+# The body of POST /api/terms as terms/views.py reads it: `preview` is taken out first, the rest is validated as a
+# TermsVersion. A subclass, so that the document describes both from the handler's own model.
+class TermsPublication(TermsVersion):
+    """A version of the terms to publish to every connected company, or to preview (`preview`)."""
+
+    preview: bool = Field(
+        default=False,
+        description="true: answer 200 with what publishing would send (every company and person, a sample mail in "
+        "each language they read), storing and sending nothing. Anything but a boolean is refused (422). "
+        "`?preview=1` does the same.",
+    )
+
 
 _ERROR = {
     "type": "object",
@@ -117,6 +131,74 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "companies": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "TermsPublished": {
+        "type": "object",
+        "required": ["reference", "status", "case_url", "acceptances_url"],
+        "properties": {
+            "reference": {"type": "string", "description": "The terms case, e.g. SSU-E-2026-0001."},
+            "status": {"const": "published"},
+            "case_url": {"type": "string", "format": "uri"},
+            "acceptances_url": {"type": "string", "format": "uri", "description": "GET /terms/{reference}."},
+            "identity_numbers_removed": {"type": "integer", "description": "Fødselsnumre masked in the text."},
+        },
+    },
+    "TermsPreview": {
+        "type": "object",
+        "required": ["preview", "published_by", "terms", "companies", "company_count", "recipient_count", "mails"],
+        "properties": {
+            "preview": {"const": True},
+            "published_by": {
+                "type": "object",
+                "required": ["email", "name"],
+                "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
+                "description": "The signed-in admin, who would be named as the publisher.",
+            },
+            "terms": {"type": "object", "description": "The version as it would be published."},
+            "companies": {
+                "type": "array",
+                "description": "Every connected company and the people in it who would be told.",
+                "items": {
+                    "type": "object",
+                    "required": ["organisation_number", "legal_name", "recipients"],
+                    "properties": {
+                        "organisation_number": {"type": "string"},
+                        "legal_name": {"type": "string"},
+                        "recipients": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "email", "roles", "language"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "email": {"type": "string"},
+                                    "roles": {"type": "array", "items": {"type": "string"}},
+                                    "language": {"type": "string", "enum": ["nb", "en"]},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "company_count": {"type": "integer"},
+            "recipient_count": {"type": "integer"},
+            "mails": {
+                "type": "array",
+                "description": "The mail one recipient would get, for each language the recipients read.",
+                "items": {
+                    "type": "object",
+                    "required": ["language", "company", "person", "subject", "text", "html"],
+                    "properties": {
+                        "language": {"type": "string", "enum": ["nb", "en"]},
+                        "company": {"type": "string"},
+                        "person": {"type": "string"},
+                        "subject": {"type": "string"},
+                        "text": {"type": "string"},
+                        "html": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
     "Pending": {
         "type": "object",
         "required": ["status", "message"],
@@ -149,7 +231,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
                     "properties": {
                         "address": {"type": "string"},
                         "permanent_bounces": {"type": "integer"},
-                        "lifted_by": {"type": "string"},
+                        "lifted_by": {"type": "string", "description": "the staff member's email"},
+                        "lifted_by_id": {
+                            "type": "string",
+                            "description": "the staff member's Entra object id (stays when the email changes)",
+                        },
                         "lifted_at": {"type": ["string", "null"], "format": "date-time"},
                     },
                 },
@@ -165,7 +251,7 @@ REQUESTS: list[type[BaseModel]] = [
     ErrorReport,
     SecurityBreach,
     ChangeRequest,
-    TermsVersion,
+    TermsPublication,
     Registration,
     ProductionRequest,
     ContactUpdate,
@@ -247,6 +333,60 @@ CASE_LINKS = {
 ALERT_KEY: list[dict[str, list[str]]] = [{"alertKey": []}]
 STAFF: list[dict[str, list[str]]] = [{"staffSignIn": []}]
 SIGN_IN_REDIRECT = {"description": "A browser that is not signed in is sent to /.auth/login/aad."}
+
+
+def _terms() -> dict[str, Any]:
+    """GET and POST /api/terms as `terms/views.py` answers them: the POST as it answers a JSON client."""
+    operations = _form(TermsPublication, "Bits publishes a version of the terms (E); app role admin", "terms", STAFF)
+    post = operations["post"]
+    post["summary"] = (
+        "Publish a version of the terms to every connected company (app role admin), or preview it first: "
+        '`"preview": true` or `?preview=1` answers 200 with every company and person it would go to and the mail '
+        "they would get, storing and sending nothing. The effective date must be after today; the publisher is the "
+        "signed-in admin, who gets a receipt."
+    )
+    post["description"] = (
+        "A browser's form post to the same address (form data, with the form's CSRF token) gets HTML pages instead: "
+        "the preview, then the publication with the preview's signed token, then a 303 to the case."
+    )
+    post["tags"] = ["terms"]
+    post["parameters"] = [
+        {
+            "name": "preview",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["1", "true"]},
+            "description": 'Preview only, as `"preview": true` in the body.',
+        }
+    ]
+    post["responses"] = (
+        {
+            "200": _json("TermsPreview", "The preview: nothing is stored or sent."),
+            "201": _json(
+                "TermsPublished",
+                "Published: the version is stored and is being sent to every connected company; the admin gets a "
+                "receipt. The very same content under the same version again is the same case.",
+            )
+            | {"headers": {"Location": {"schema": {"type": "string", "format": "uri"}, "description": "The case."}}}
+            | CASE_LINKS,
+        }
+        | _errors(400, 413, 415, 503)
+        | {
+            "401": _json("Error", "Not signed in as Bits staff (`unauthenticated`); sign in at /.auth/login/aad."),
+            "403": _json("Error", "Signed in, but without the app role admin (`forbidden`)."),
+            "409": _json(
+                "Error",
+                "The version number is already published (`reference` names that case): a preview of it, or another "
+                "content under it. Nothing is stored or sent.",
+            ),
+            "422": _json(
+                "Error",
+                "A field is wrong (`errors` says which and why): e.g. the version is not numbers with dots, the "
+                "effective date is not after today, or `preview` is not a boolean. Nothing is stored or sent.",
+            ),
+        }
+    )
+    return operations
 
 
 def openapi_document(server_url: str) -> dict[str, Any]:
@@ -350,7 +490,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/incidents": _form(ErrorReport, "An error report (C)", "errorReport"),
             "/incidents/security": _form(SecurityBreach, "A security breach (C)", "securityBreach"),
             "/change-requests": _form(ChangeRequest, "A change request (E)", "changeRequest"),
-            "/terms": _form(TermsVersion, "Bits publishes a version of the terms (E); app role admin", "terms", STAFF),
+            "/terms": _terms(),
             "/onboarding/registration": _form(
                 Registration, "Register a company as a data consumer (A)", "registration"
             ),

@@ -8,7 +8,16 @@ from contextlib import suppress
 from typing import Any
 
 from ..changes.workflow import EMAILED_CHANGE_REQUESTS
-from ..core.cases import CaseIntake, Submission, open_case, submitted, tell_submitter
+from ..core.cases import (
+    NO_PROOF,
+    AddressProof,
+    CaseIntake,
+    Submission,
+    open_case,
+    submitted,
+    submitter_proven,
+    tell_submitter,
+)
 from ..core.commands import Change, Command, Decision, Reply
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
@@ -35,7 +44,9 @@ EMAILED_QUESTIONS = CaseIntake(
 )
 
 
-async def ask_question(services: Services, question: Question, channel: Channel, masked: int = 0) -> Case:
+async def ask_question(
+    services: Services, question: Question, channel: Channel, masked: int = 0, *, proof: AddressProof = NO_PROOF
+) -> Case:
     """Open a question case: the asker gets a receipt with the reference, Bits gets the question."""
     return await open_case(
         services,
@@ -51,6 +62,9 @@ async def ask_question(services: Services, question: Question, channel: Channel,
             details={"service": question.service, "category": question.category},
             text={"question": question.question},
             identity_numbers_removed=masked,
+            email_proven=proof.proves(question.email),
+            mail_submitter=proof.may_mail,
+            filed_by=proof.filed_by,
         ),
         channel,
     )
@@ -182,6 +196,7 @@ async def _reclassify(
         environment=case.environment,
         details={"linked_from": case.reference, "source": "reclassified"},
         text={"message": original.get("question") or original.get("message", ""), "note_from_bits": text},
+        email_proven=submitter_proven(case),  # the asker's address is as proven as it was on the question
     )
 
     async def open_linked_case() -> None:

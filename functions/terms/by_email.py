@@ -18,10 +18,11 @@ from ..core.forms import SubmissionRefused
 from ..core.inbound import InboundMessage, Outcome, Route
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
+from ..core.privacy import mask_fields
 from ..core.registry import Registry
 from ..core.rendering import OSLO
 from ..core.services import Services
-from ..intake.content import store_attachments
+from ..intake.content import masked_subject, store_attachments
 from ..intake.quotes import split_reply
 from .models import validate_terms
 from .workflow import Publisher, publish_terms
@@ -90,6 +91,9 @@ async def publish_by_email(
         fields["document_url"] = "https://document.invalid/attached"  # our own link replaces it below
     if "title" not in fields:
         fields["title"] = _COMMAND.sub("", message.subject).strip() or "Vilkår for Syke- og uføreopplysninger fra NAV"
+    # Masked before validation, as the form's fields are: the text goes to every connected company. (The display
+    # name is masked by the parser.)
+    masked = mask_fields(fields)
     # The same rules as the form: a version number, a date after today (by the app's clock), a number not used.
     terms, errors = validate_terms(fields, services.clock.now().astimezone(OSLO).date(), language)
     if terms is None:
@@ -100,7 +104,7 @@ async def publish_by_email(
     document_sha256 = pdf["sha256"] if own_document and pdf is not None else None
     publisher = Publisher(message.from_address, message.from_name or message.from_address, language, message.message_id)
     try:
-        case = await publish_terms(services, terms, Channel.EMAIL, publisher, document_sha256=document_sha256)
+        case = await publish_terms(services, terms, Channel.EMAIL, publisher, masked, document_sha256=document_sha256)
     except SubmissionRefused as refused:  # e.g. the version number is taken by another publication
         return await _refuse(services, message, refused.errors, markers)
     return Outcome("new_case", "terms", case.reference)
@@ -118,7 +122,7 @@ async def _refuse(services: Services, message: InboundMessage, errors: dict[str,
         submitter_name=message.from_name or message.from_address,
         submitter_email=message.from_address,
         submitter_verified=True,
-        title=f"VILKÅR ikke publisert: {message.subject}"[:200],
+        title=f"VILKÅR ikke publisert: {masked_subject(message)[0]}"[:200],
         language=registry.language_of(message.from_address),
         created_at=now,
         updated_at=now,

@@ -15,6 +15,7 @@ from typing import Any
 
 import azure.functions as func
 
+from ..core.cases import NO_PROOF, AddressProof
 from ..core.forms import Refusal, SubmissionRefused, WebForm
 from ..core.model import Case, Channel
 from ..core.privacy import mask_fields
@@ -52,7 +53,9 @@ PREVIEW_FIELD = "preview_token"
 PREVIEW_MINUTES = 30
 
 
-async def _needs_a_signed_in_admin(services: Services, terms: Any, channel: Channel, masked: int = 0) -> Case:
+async def _needs_a_signed_in_admin(
+    services: Services, terms: Any, channel: Channel, masked: int = 0, *, proof: AddressProof = NO_PROOF
+) -> Case:
     # The generic form handler knows no publisher: the terms are published through `publish_page` only.
     raise SubmissionRefused(Refusal.NOT_ALLOWED, "Logg inn som administrator.", "Sign in as an admin.")
 
@@ -97,7 +100,7 @@ async def publish_page(req: func.HttpRequest, services: Services, admin: StaffMe
         if post.is_browser and not await _previewed(services, post.preview_token, terms, admin):
             stale = _STALE[1] if language == "en" else _STALE[0]
             return _preview_page(services, await preview_terms(services, terms), admin, post.csrf_token, stale, 409)
-        publisher = Publisher(admin.email, admin.name, language)
+        publisher = Publisher(admin.email, admin.name, language, object_id=admin.object_id)
         channel = Channel.FORM if post.is_browser else Channel.API
         case = await publish_terms(services, terms, channel, publisher, masked)
     except SubmissionRefused as refused:
@@ -136,10 +139,12 @@ def _read_post(req: func.HttpRequest, services: Services, language: str) -> _Pos
         token = data.pop(PREVIEW_FIELD, None)
         return _Post(data, True, language, csrf_token, action not in ("publish", "edit"), action == "edit", token)
     flag = data.pop("preview", False)
-    if not isinstance(flag, bool):  # never a publication of a preview asked for in the wrong words
+    query = req.params.get("preview")
+    # Never a publication of a preview asked for in the wrong words: `?preview=yes` is refused, not published.
+    if not isinstance(flag, bool) or query not in (None, "1", "true", "0", "false"):
         errors = {"preview": message("bool_type", language)}
         return json_response({"error": "validation", "message": general("invalid", language), "errors": errors}, 422)
-    return _Post(data, False, language, "", flag or req.params.get("preview") in ("1", "true"), False, None)
+    return _Post(data, False, language, "", flag or query in ("1", "true"), False, None)
 
 
 def _answer(

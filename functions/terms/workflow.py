@@ -67,6 +67,7 @@ class Publisher:
     name: str
     language: str = "nb"
     in_reply_to: str | None = None  # the VILKÅR email, so that the receipt threads under it
+    object_id: str = ""  # the signed-in admin's Entra object id, recorded beside the email (which can change)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,7 @@ async def publish_terms(
             document_sha256=document_sha256,
             content_sha256=digest(terms.content()),
             published_by={"email": publisher.email, "name": publisher.name},
+            published_by_id=publisher.object_id,
         )
         event = CaseEvent(
             at=case.created_at,
@@ -254,7 +256,12 @@ async def publish_terms(
             public=True,
             summary=f"Terms version {terms.version} published by {publisher.name}, "
             f"effective {terms.effective_date.isoformat()}",
-            data={"summary": terms.summary, "published_by": {"email": publisher.email, "name": publisher.name}},
+            data={
+                "summary": terms.summary,
+                "published_by": {"email": publisher.email, "name": publisher.name},
+                "published_by_id": publisher.object_id,
+                "identity_numbers_removed": masked,
+            },
         )
 
         def receipt(numbered: Case) -> list[OutgoingMail]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -12,9 +13,10 @@ from typing import Any
 import azure.functions as func
 from pydantic import ValidationError
 
+from ..core.cases import AddressProof
 from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
 from ..core.model import Channel
-from ..core.privacy import mask_fields
+from ..core.privacy import MASK, mask_fields
 from ..core.services import Services
 from ..core.signing import sign, verify
 from ..core.store import StorageUnavailable
@@ -26,6 +28,11 @@ log = logging.getLogger(__name__)
 
 CSRF_FIELD = "csrf_token"
 CSRF_COOKIE = "ssu_form"
+# A browser that confirmed an address by the signed link remembers it (confirm page, cases/views.py): its later
+# form posts naming that very address have it proven, so a registered contact is not asked every time.
+ADDRESS_COOKIE = "ssu_address"
+ADDRESS_PURPOSE = "proven-address"
+ADDRESS_DAYS = 30
 HONEYPOT_FIELD = "website"  # hidden from people; bots fill it in
 BROWSER_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_JSON_DEPTH = 8  # the deepest body (a registration's contacts) is 3; deeper is an attack on the parser
@@ -96,6 +103,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The address is not registered as a technical or business contact of the company.",
     ),
     "https_origin": ("Skriv https-adresser, for eksempel https://app.forsikring.no.", "Give https origins."),
+    "identity_number": (
+        "Feltet ser ut til å inneholde et fødselsnummer. Fjern det og send på nytt.",
+        "The field seems to contain a national identity number. Remove it and send again.",
+    ),
 }
 GENERAL = {
     "expired": (
@@ -127,7 +138,11 @@ def field_errors(exc: ValidationError, language: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "body"
-        errors.setdefault(name, message(err["type"], language, **(err.get("ctx") or {})))
+        # A value masked before validation that then fails it (an identifier, a link, a count) failed because of
+        # the identity number it held: the person is told that, not that the field has characters not allowed.
+        value = err.get("input")
+        kind = "identity_number" if isinstance(value, str) and MASK in value else err["type"]
+        errors.setdefault(name, message(kind, language, **(err.get("ctx") or {})))
     return errors
 
 
@@ -176,13 +191,28 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
             )
         return _render(services, form, language, data, errors, general("invalid", language), 422)
     try:
-        # Anonymous submissions only (a signed-in member of Bits' staff is no relay); counted once valid, before
-        # anything is stored or mailed, against the client's network, each address named and the organisation.
-        wait = None if principal_of(req, services.settings) else await count_submission(services, req.headers, model)
-        if wait is not None:
+        # Anonymous submissions only (Bits' staff, signed in with a staff role, are no relay; a principal without a
+        # role is anyone); counted once valid, before anything is stored or mailed, against the client's network,
+        # each address named and the organisation.
+        member = principal_of(req, services.settings)
+        staff = member is not None and member.may("support")
+        wait = None if staff else await count_submission(services, req.headers, model)
+        # A typed address proves nothing; a browser's remembered confirmation proves its own address (JSON clients
+        # confirm by the link every time), and Bits' signed-in staff vouch for what they give.
+        proof = AddressProof(
+            remembered=remembered_address(req, services) if is_browser else None,
+            by_staff=staff,
+            filed_by=member.email if staff and member is not None else None,
+        )
+        if wait is not None and form.taken_over_rate_limit:
+            # A breach is never turned away: it is stored and Bits' security contacts hear of it, but nothing goes
+            # to the address it names (a flood of them must not become mail to a victim).
+            log.warning("form %s: over a rate limit; taken without mail to the submitter", form.template)
+            proof = dataclasses.replace(proof, may_mail=False)
+        elif wait is not None:
             log.warning("form %s: over a rate limit; refused for %ss", form.template, wait)
             return _rate_limited(services, form, language, data, is_browser, wait)
-        case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API, masked)
+        case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API, masked, proof=proof)
     except SubmissionRefused as refused:
         text = refused.en if language == "en" else refused.nb
         status = REFUSAL_STATUS[refused.why]
@@ -288,21 +318,44 @@ def _error(status: int, kind: str, language: str, detail: str = "") -> func.Http
     return json_response({"error": kind, "message": text}, status)
 
 
-def _csrf_ok(req: func.HttpRequest, services: Services, token: Any) -> bool:
-    if not isinstance(token, str):
-        return False
-    payload = verify(services.settings.verification_keys, "form", token, services.clock.now())
+def _cookie(req: func.HttpRequest, name: str) -> str | None:
     cookie = SimpleCookie()
     try:
         cookie.load(req.headers.get("cookie", ""))
     except Exception:
+        return None
+    morsel = cookie.get(name)
+    return morsel.value if morsel is not None else None
+
+
+def _csrf_ok(req: func.HttpRequest, services: Services, token: Any) -> bool:
+    if not isinstance(token, str):
         return False
-    nonce = cookie.get(CSRF_COOKIE)
+    payload = verify(services.settings.verification_keys, "form", token, services.clock.now())
+    nonce = _cookie(req, CSRF_COOKIE)
     return (
         payload is not None
         and nonce is not None
-        and secrets.compare_digest(str(payload.get("n")).encode(), nonce.value.encode())
+        and secrets.compare_digest(str(payload.get("n")).encode(), nonce.encode())
     )
+
+
+def remember_address_cookie(services: Services, address: str) -> str:
+    """The Set-Cookie value that lets this browser prove `address` on later forms (for ADDRESS_DAYS): a token we
+    sign, sent back only to our own /api and not on other sites' posts (SameSite=Lax), unreadable by scripts."""
+    expires = services.clock.now() + timedelta(days=ADDRESS_DAYS)
+    token = sign(services.settings.effective_signing_key, ADDRESS_PURPOSE, {"e": address.casefold()}, expires)
+    secure = "; Secure" if services.settings.public_base_url.startswith("https://") else ""
+    return f"{ADDRESS_COOKIE}={token}; Path=/api; Max-Age={ADDRESS_DAYS * 86400}; HttpOnly; SameSite=Lax{secure}"
+
+
+def remembered_address(req: func.HttpRequest, services: Services) -> str | None:
+    """The (casefolded) address this browser proved by a confirmation link, when its cookie is one we signed and
+    has not expired; None for anything else."""
+    token = _cookie(req, ADDRESS_COOKIE)
+    payload = verify(services.settings.verification_keys, ADDRESS_PURPOSE, token or "", services.clock.now())
+    address = payload.get("e") if payload else None
+    return address if isinstance(address, str) and address else None
 
 
 def _render(

@@ -1,11 +1,14 @@
 """Rate limits on anonymous submissions: who the client is (the address Azure's front end saw), and what a validated
-submission counts against (its client network, every address it names, its organisation number).
+submission counts against (its client network, every address it names and their domains, its organisation number).
 
 The client address. App Service's front ends (Functions on App Service plans, Premium and Flex Consumption alike)
 set `client-ip` (`<address>:<port>`) on every request and overwrite any value a client sends, and append the
 address they accepted the connection from to `X-Forwarded-For`; everything left of that entry is whatever the client
-(or a proxy before us) wrote, so it is never read. We take `client-ip`, else the right-most `X-Forwarded-For` entry,
-else one shared bucket ("unknown"). The dev host sets both headers the same way from the socket's peer. Behind a
+(or a proxy before us) wrote, so it is never read. We take `client-ip`, else (locally, where the dev host or a proxy
+of the developer's may set only the other one) the right-most `X-Forwarded-For` entry, else one shared bucket
+("unknown"). In Azure mode, `client-ip` alone counts: a request without it did not come through the front end as
+we expect, and `X-Forwarded-For` is then whatever someone wrote; it goes to the shared bucket, with a warning in
+the log. The dev host sets both headers the same way from the socket's peer. Behind a
 proxy of our own (Front Door, Application Gateway) the front end would see the proxy; that proxy's own header would
 have to be read instead - there is none in infra/ today.
 
@@ -16,14 +19,17 @@ IPv4-mapped IPv6 addresses count as the IPv4 address.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
-from ..core.rate_limits import WINDOW, RateLimit, ip_key, organisation_key, recipient_key
+from ..core.rate_limits import WINDOW, RateLimit, canonical_address, ip_key, organisation_key, recipient_limits
 from ..core.services import Services
+
+log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
 
@@ -59,11 +65,15 @@ def parse_address(value: str) -> str | None:
     return str(address)
 
 
-def client_network(headers: Mapping[str, str]) -> str:
-    """The client's network as Azure's front end saw it (see the module's docstring); never a client's own claim."""
+def client_network(headers: Mapping[str, str], azure: bool = False) -> str:
+    """The client's network as Azure's front end saw it (see the module's docstring); never a client's own claim.
+    `azure`: only the platform's `client-ip` is read."""
     platform = parse_address(headers.get("client-ip", "")) if headers.get("client-ip") else None
     if platform:
         return platform
+    if azure:
+        log.warning("rate limits: a request without a usable client-ip header counts in the shared bucket")
+        return UNKNOWN
     forwarded = [entry for entry in headers.get("x-forwarded-for", "").split(",") if entry.strip()]
     return (parse_address(forwarded[-1]) if forwarded else None) or UNKNOWN
 
@@ -76,13 +86,17 @@ def addresses_in(submission: BaseModel) -> list[str]:
     for value in data.values():
         if isinstance(value, list):
             found += [row["email"] for row in value if isinstance(row, dict) and isinstance(row.get("email"), str)]
-    return list(dict.fromkeys(a.casefold() for a in found))
+    return list(dict.fromkeys(canonical_address(a) for a in found))
 
 
 def limits_for(services: Services, headers: Mapping[str, str], submission: BaseModel) -> list[RateLimit]:
     settings = services.settings
-    limits = [RateLimit(ip_key(client_network(headers)), settings.rate_limit_per_ip)]
-    limits += [RateLimit(recipient_key(a), settings.rate_limit_per_recipient) for a in addresses_in(submission)]
+    limits = [RateLimit(ip_key(client_network(headers, settings.mode == "azure")), settings.rate_limit_per_ip)]
+    limits += [
+        limit
+        for address in addresses_in(submission)
+        for limit in recipient_limits(address, settings.rate_limit_per_recipient)
+    ]
     number = getattr(submission, "organisation_number", None)
     if isinstance(number, str) and number:
         limits.append(RateLimit(organisation_key(number), settings.rate_limit_per_organisation))

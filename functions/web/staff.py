@@ -3,7 +3,10 @@
 In Azure, App Service Authentication signs people in with Entra ID and passes each request on with an
 `X-MS-CLIENT-PRINCIPAL` header (base64 JSON of the token's claims); it drops any such header a client sends. The app
 believes the header only where the platform runs (`WEBSITE_AUTH_ENABLED=True`, which App Service sets, and which the
-dev host sets for the app it serves); anywhere else a principal header is a client's claim and is ignored.
+dev host sets for the app it serves, and which no SSU_ setting stands in for); anywhere else a principal header is a
+client's claim and is ignored. Of the claims, the app reads who from the sign-in name (`preferred_username`, then
+`upn`; never `email`, which admins and guests can set), the stable Entra object id (`oid`), and app roles only from
+the role claims, compared exactly as Entra ID does (`role_typ`, which the principal names itself, is not read).
 
 App roles (defined on the app registration, assigned to people in Entra ID):
 - `support`: reads cases, the overview, the registry and suppressions; acts on cases;
@@ -14,7 +17,6 @@ App roles (defined on the app registration, assigned to people in Entra ID):
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass
 from typing import Literal
@@ -36,14 +38,10 @@ _HOLDS: dict[str, frozenset[str]] = {
 PRINCIPAL_HEADER = "x-ms-client-principal"
 LOGIN_PATH = "/.auth/login/aad"
 
+# Roles only from the token's role claims, never from a type the principal names itself (`role_typ`).
 _ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
-_EMAIL_CLAIMS = (
-    "preferred_username",
-    "email",
-    "upn",
-    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
-)
+# Who, by the sign-in name Entra ID gives; not `email`, which admins and guests can set to anything.
+_EMAIL_CLAIMS = ("preferred_username", "upn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn")
 _NAME_CLAIMS = ("name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name")
 _ID_CLAIMS = ("oid", "http://schemas.microsoft.com/identity/claims/objectidentifier")
 
@@ -70,7 +68,8 @@ def principal_of(req: func.HttpRequest, settings: Settings) -> StaffMember | Non
         return None
     try:
         data = json.loads(base64.b64decode(encoded, validate=False))
-    except (binascii.Error, ValueError):
+    except (ValueError, TypeError, RecursionError):
+        # Bad base64, bytes that are not UTF-8, not JSON, or JSON nested too deep to read (RecursionError): nobody.
         return None
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         return None
@@ -78,9 +77,8 @@ def principal_of(req: func.HttpRequest, settings: Settings) -> StaffMember | Non
     for claim in data["claims"]:
         if isinstance(claim, dict) and isinstance(claim.get("typ"), str) and isinstance(claim.get("val"), str):
             claims.setdefault(claim["typ"], []).append(claim["val"])
-    role_type = data.get("role_typ")
-    role_claims = (*_ROLE_CLAIMS, role_type) if isinstance(role_type, str) else _ROLE_CLAIMS
-    roles = frozenset(v.casefold() for typ in role_claims for v in claims.get(typ, ()))
+    # Entra ID role values are case-sensitive: "admin" is the role, "ADMIN" is not.
+    roles = frozenset(v for typ in _ROLE_CLAIMS for v in claims.get(typ, ()))
     email = next((v for typ in _EMAIL_CLAIMS for v in claims.get(typ, ()) if "@" in v), "")
     if not email:
         return None

@@ -140,6 +140,11 @@ resource staffSignIn 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(staffS
         }
         validation: {
           allowedAudiences: [ staffSignInClientId, 'api://${staffSignInClientId}' ]
+          // Tokens only from this app registration itself (the portal's "Allow requests only from this application
+          // itself"): a token another app of the tenant obtained for this audience does not sign anyone in.
+          defaultAuthorizationPolicy: {
+            allowedApplications: [ staffSignInClientId ]
+          }
         }
       }
     }

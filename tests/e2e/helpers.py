@@ -217,10 +217,74 @@ def cases_by_message(host: DevHostProcess) -> dict[str, dict[str, Any]]:
     return found
 
 
-def confirm_address(host: DevHostProcess, reference: str, address: str) -> EmailMessage:
+_REMEMBERED: dict[tuple[str, str], str] = {}
+
+
+def remembered(host: DevHostProcess, address: str) -> str:
+    """The `ssu_address` cookie of a browser whose person once confirmed `address` by the link (POST /api/confirm
+    sets it): their later forms naming that address have it proven, so a registered contact's case goes on at once.
+    Got as a person gets it - a question of its own, confirmed - once per dev host and address."""
+    key = (host.url, address.casefold())
+    if key not in _REMEMBERED:
+        body = {**QUESTION, "email": address, "subject": "Første henvendelse fra denne nettleseren"}
+        asked = httpx.post(f"{host.url}/api/questions", json=body)
+        assert asked.status_code == 201 and asked.json()["status"] == "awaiting_confirmation", asked.text
+        [request] = mails_to(host, asked.json()["reference"], address, "Bekreft e-postadressen")
+        link = re.search(r"(https?://\S+/api/confirm\?t=[\w.\-~%]+)", plain(request))
+        assert link, plain(request)
+        confirmed = httpx.post(link.group(1))
+        assert confirmed.status_code == 200 and "ssu_address" in confirmed.cookies, confirmed.headers
+        _REMEMBERED[key] = confirmed.cookies["ssu_address"]
+    return _REMEMBERED[key]
+
+
+def submit_form(
+    host: DevHostProcess,
+    route: str,
+    body: dict[str, Any],
+    *,
+    remember: str | None = None,
+    browser: httpx.Client | None = None,
+) -> httpx.Response:
+    """Send `body` as a person does in a browser: the form page first (its CSRF token and cookie), then the fields
+    as application/x-www-form-urlencoded, with the remembered-address cookie of `remember` when given. `browser`:
+    a client of the test's own, whose cookies (and local address) it keeps; else a fresh one. The answer is not
+    followed (a 303 to the receipt, or the form again)."""
+    client = browser or httpx.Client()
+    try:
+        page = client.get(f"{host.url}/api/{route}")
+        assert page.status_code == 200, page.text
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert match, "the form carries a CSRF token"
+        if remember is not None:
+            client.cookies.set("ssu_address", remembered(host, remember))
+        fields = {k: v if isinstance(v, list) else str(v) for k, v in body.items() if v is not None}
+        return client.post(f"{host.url}/api/{route}", data={**fields, "csrf_token": match.group(1), "website": ""})
+    finally:
+        if browser is None:
+            client.close()
+
+
+def reference_of(answer: httpx.Response) -> str:
+    """The case a browser form's answer (a 303 to the receipt page) is about."""
+    assert answer.status_code == 303, answer.text
+    found = re.search(r"/api/case-page/([A-Z]+-[A-Z]-\d{4}-\d{4,})", answer.headers["location"])
+    assert found, answer.headers["location"]
+    return found.group(1)
+
+
+def as_contact(host: DevHostProcess, route: str, body: dict[str, Any]) -> str:
+    """A registered contact's submission as they make it in practice: from a browser that has confirmed their
+    address before (`remembered`), so that it goes on at once as theirs. Returns the reference."""
+    return reference_of(submit_form(host, route, body, remember=str(body["email"])))
+
+
+def confirm_address(
+    host: DevHostProcess, reference: str, address: str, subject: str = "Bekreft e-postadressen"
+) -> EmailMessage:
     """Follow the neutral confirmation request the case sent `address` (as its owner would: the button POSTs);
-    returns the request."""
-    [request] = mails_to(host, reference, address, "Bekreft e-postadressen")
+    returns the request. A JSON client's submission goes on this way, registered contact or not."""
+    [request] = mails_to(host, reference, address, subject)
     link = re.search(r"(https?://\S+/api/confirm\?t=[\w.\-~%]+)", plain(request))
     assert link, plain(request)
     confirmed = httpx.post(link.group(1))

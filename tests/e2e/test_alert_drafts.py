@@ -12,6 +12,7 @@ import httpx
 from tests.conftest import DevHostProcess
 from tests.e2e.helpers import (
     REPORT,
+    as_contact,
     case_json,
     dispatch,
     kinds,
@@ -119,7 +120,7 @@ def test_a_discarded_draft_goes_to_no_one(devhost: DevHostProcess) -> None:
 def test_varsel_on_an_error_report_makes_a_draft_for_bits(devhost: DevHostProcess) -> None:
     title = f"Tidsavbrudd fra Maskinporten {uuid.uuid4().hex[:4]}"
     report = {**REPORT, "component": "maskinporten", "title": title, "severity": "critical"}
-    reference = httpx.post(f"{devhost.url}/api/incidents", json=report).json()["reference"]
+    reference = as_contact(devhost, "incidents", report)
     [notice] = mails_to(devhost, reference, BITS)
     assert "VARSEL" in plain(notice)
     reply(devhost, notice, "VARSEL")

@@ -9,13 +9,12 @@ from email.message import EmailMessage
 import httpx
 
 from tests.conftest import DevHostProcess
-from tests.e2e.helpers import QUESTION, case_json, dispatch, kinds, outbox_mails, poll, reply
+from tests.e2e.helpers import QUESTION, as_contact, case_json, dispatch, kinds, outbox_mails, poll, reply
 
 
 def ask(host: DevHostProcess) -> tuple[str, EmailMessage]:
     """A new question; returns its reference and Bits' notice (with the token)."""
-    response = httpx.post(f"{host.url}/api/questions", json={**QUESTION, "subject": f"Spørsmål {uuid.uuid4().hex[:6]}"})
-    reference = response.json()["reference"]
+    reference = as_contact(host, "questions", {**QUESTION, "subject": f"Spørsmål {uuid.uuid4().hex[:6]}"})
     dispatch(host)
     notice = next(m for m in outbox_mails(host, reference) if str(m["To"]) == "support@bits.example")
     return reference, notice

@@ -1,5 +1,7 @@
 """Fødselsnummer leak nowhere, through the dev host: an alert posted with them, a mail whose attachment and display
-name carry them, a registration whose contacts' names do; the numbers are valid (MOD11) but no real person's."""
+name carry them (split every way people and mail clients split them), a registration whose contacts' names do; an
+identifier, a link or a count that holds one is refused by its field. The numbers are valid (MOD11) but no real
+person's."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from typing import Any
 import httpx
 
 from functions.core.privacy import MASK
+from functions.incidents.security import SECURITY_BREACH_FORM
+from functions.incidents.workflow import ERROR_REPORT_FORM
 from tests.conftest import DevHostProcess
 from tests.e2e.helpers import (
     MAINTENANCE,
@@ -36,8 +40,11 @@ from tests.identity_numbers import identity_number, random_identity_number
 BITS = "support@bits.example"
 KEY = {"X-Api-Key": "nav-key-one"}
 # What may sit between a number's digits in what we check: whitespace of any width (\s covers the no-break ones),
-# zero-width space, dots, dashes, slashes. Removed before looking, so that a number written in groups is found too.
-_BETWEEN_DIGITS = re.compile(r"[\s\u200b.\-\u2013/]")
+# invisible format characters, dots, dashes, minus signs, slashes, underscores. Removed before looking, so that a
+# number written in groups is found too.
+_BETWEEN_DIGITS = re.compile(
+    r"[\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff._/\-\u2010-\u2015\u2212\uff0d]"
+)
 
 
 def assert_no_trace(text: str, numbers: list[str], where: str) -> None:
@@ -288,3 +295,77 @@ def test_a_registration_with_fodselsnummer_in_its_contacts_names_stores_and_send
     assert mails and any(f"Person {MASK}" in plain(m) for m in mails)
     for mail in mails:
         assert_no_trace(mail_text(mail), people, f"the mail to {mail['To']} ({mail['Subject']})")
+
+
+def test_a_mail_with_numbers_split_every_way_leaks_none_to_the_case_or_any_mail(devhost: DevHostProcess) -> None:
+    n = [random_identity_number() for _ in range(8)]
+    body = (
+        f"Hei, kundene {n[0][:6]}  {n[0][6:]} og\t{n[1][:6]}\t{n[1][6:]} og {n[2][:6]} - {n[2][6:]} får 500.\n"
+        + "Vi har sett det for personen med fødselsnummer"
+        + f" {n[3][:6]} \n{n[3][6:]} i går\n"  # a mail client's soft break (format=flowed)
+        + f"og for {n[4][:6]}\u200e{n[4][6:]}, kopiert fra et regneark.\n"
+    )
+    message = mail_with_attachments(
+        "teknisk@demo-forsikring.example",
+        f"Tore {n[5][:6]}_{n[5][6:]}",
+        "Feil i uføre-API " + "x" * 177 + f" {n[6]}",  # cut to 200 where it becomes the title: masked first
+        body,
+        {f"fnr_{n[7][:6]}_{n[7][6:]}.pdf": "application/pdf"},
+    )
+    message.get_body(("plain",)).set_param("format", "flowed")  # type: ignore[union-attr]
+    drop_message(devhost, message)
+    found = cases_by_message(devhost)[str(message["Message-ID"])]
+    reference = found["case"]["reference"]
+    stored = case_json(devhost, reference)
+    assert stored["case"]["title"] == ("Feil i uføre-API " + "x" * 177 + f" {MASK}")[:200]
+    assert stored["events"][0]["data"]["message"].count(MASK) == 5
+    assert stored["case"]["submitter_name"] == f"Tore {MASK}"
+    assert [a["filename"] for a in stored["events"][0]["data"]["attachments"]] == [f"fnr_{MASK}.pdf"]
+    assert_no_trace(as_text(stored), n, "the stored case")
+    dispatch(devhost)
+    mails = outbox_mails(devhost, reference)
+    assert any(str(m["To"]) == BITS for m in mails)
+    for mail in mails:
+        assert_no_trace(mail_text(mail), n, f"the mail to {mail['To']} ({mail['Subject']})")
+
+
+_REFUSED_NB = "Feltet ser ut til å inneholde et fødselsnummer. Fjern det og send på nytt."
+_REFUSED_EN = "The field seems to contain a national identity number. Remove it and send again."
+
+
+def test_an_identifier_a_link_or_a_count_that_holds_one_is_refused_by_its_field(devhost: DevHostProcess) -> None:
+    person = random_identity_number()
+    countable = identity_number(random.randint(10, 28), random.randint(1, 12), random.randint(0, 99))  # no 0 first
+    marker = uuid.uuid4().hex[:8]
+    assert ERROR_REPORT_FORM.example and SECURITY_BREACH_FORM.example
+    report = {**ERROR_REPORT_FORM.example, "title": f"Maskert {marker}"}
+    for field, value in {
+        "endpoint": f"/api/v1/person/{person}/uforegrad",
+        "correlation_id": f"4bf92f3a{person}e4736",
+    }.items():
+        answer = httpx.post(f"{devhost.url}/api/{ERROR_REPORT_FORM.route}", json={**report, field: value})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == {field: _REFUSED_NB}, "said why, not that the field has bad characters"
+    # A JSON number: as text it would have been masked; as a count it is refused, and nobody hears of the breach.
+    breach = {**SECURITY_BREACH_FORM.example, "persons_affected": int(countable), "language": "en"}
+    answer = httpx.post(f"{devhost.url}/api/{SECURITY_BREACH_FORM.route}", json=breach)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == {"persons_affected": _REFUSED_EN}
+    # The alert API: a masked source_alert_id would no longer make a repeated POST harmless, a masked link is broken.
+    for field, value in {"source_alert_id": person, "link": f"https://status.nav.example/sak?fnr={person}"}.items():
+        answer = post(devhost, {**MAINTENANCE, "source_alert_id": f"NAV-{marker}", field: value})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == {field: _REFUSED_EN}
+    # Nothing was stored, nothing sent.
+    for process in "BC":
+        cases = httpx.get(f"{devhost.url}/api/cases", params={"process": process}, headers=sign_in(devhost))
+        assert marker not in cases.text
+    dispatch(devhost)
+    outbox = devhost.mail_dir / "outbox"
+    for path in outbox.glob("*.eml") if outbox.exists() else []:
+        assert_no_trace(
+            mail_text(email.message_from_bytes(path.read_bytes(), policy=default)), [person, countable], path.name
+        )
+    # The same values without the number pass.
+    fine = post(devhost, {**MAINTENANCE, "source_alert_id": f"NAV-{marker}", "link": "https://status.nav.example/sak"})
+    assert fine.status_code == 201, fine.text

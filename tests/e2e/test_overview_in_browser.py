@@ -6,7 +6,6 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-import httpx
 from playwright.sync_api import Browser
 
 from functions.composition import build_services
@@ -15,8 +14,8 @@ from functions.core.rendering import OSLO
 from functions.core.settings import Settings
 from functions.questions.workflow import ask_question
 from tests.conftest import DevHostProcess, FakeClock
-from tests.e2e.helpers import QUESTION, sign_in
-from tests.integration.test_decision_race import question
+from tests.e2e.helpers import QUESTION, as_contact, sign_in
+from tests.integration.test_decision_race import PROVEN, question
 
 
 def old_question(host: DevHostProcess) -> str:
@@ -32,7 +31,7 @@ def old_question(host: DevHostProcess) -> str:
         clock.at = datetime(2026, 10, 1, 9, 0, tzinfo=OSLO)
         services.clock = clock
         try:
-            return (await ask_question(services, question("Gammelt spørsmål"), Channel.FORM)).reference
+            return (await ask_question(services, question("Gammelt spørsmål"), Channel.FORM, proof=PROVEN)).reference
         finally:
             await services.close()
 
@@ -42,7 +41,7 @@ def old_question(host: DevHostProcess) -> str:
 
 
 def test_overview_lists_the_overdue_case_first(devhost: DevHostProcess, browser: Browser) -> None:
-    httpx.post(f"{devhost.url}/api/questions", json={**QUESTION, "subject": "Nytt spørsmål"})
+    as_contact(devhost, "questions", {**QUESTION, "subject": "Nytt spørsmål"})
     overdue = old_question(devhost)
     page = browser.new_page(extra_http_headers=sign_in(devhost))
     page.goto(f"{devhost.url}/api/overview")

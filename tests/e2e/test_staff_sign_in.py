@@ -1,16 +1,24 @@
 """Staff sign-in over the dev host, as App Service Authentication does it in Azure: no session, no staff page; a
 principal header a client forges is dropped; the role decides; the lift of a suppression names who; no open
-redirect; sign-out ends it. The sign-in page in headless Chromium, checked with axe-core."""
+redirect; sign-out ends it. The sign-in page in headless Chromium, checked with axe-core. The dev host answers only
+to localhost (DNS rebinding) and will not run in Azure mode; the deploy check catches an app that is open."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
+import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -19,7 +27,8 @@ from playwright.sync_api import Browser
 from functions.composition import build_services
 from functions.core.settings import LOCAL_SIGNING_KEY, Settings
 from functions.core.signing import sign
-from functions.devhost.azurite import PROJECT_ROOT
+from functions.devhost.auth import StaffPerson
+from functions.devhost.azurite import PROJECT_ROOT, free_port
 from tests.conftest import DevHostProcess
 from tests.e2e.helpers import sign_in
 
@@ -176,6 +185,8 @@ def test_only_an_admin_lifts_a_suppression_and_the_record_names_who(devhost: Dev
     assert address not in [row["address"] for row in listing["addresses"]]
     [lift] = [row for row in listing["lifted"] if row["address"] == address]
     assert lift["lifted_by"] == "admin@bits.example" and lift["permanent_bounces"] == 3
+    # ... and by the stable Entra object id too (the dev host's stand-in tenant derives it from the email).
+    assert lift["lifted_by_id"] == StaffPerson("admin@bits.example", "", ()).object_id
     assert datetime.fromisoformat(lift["lifted_at"]) > datetime.now(UTC) - timedelta(minutes=5)
     assert httpx.delete(url, headers=sign_in(devhost, "admin@bits.example")).status_code == 404, "lifted once"
 
@@ -246,3 +257,151 @@ def test_a_person_picks_a_staff_member_and_lands_on_the_page_asked_for(
     [me] = json.loads(shown.text())
     assert me["user_id"] == "admin@bits.example"
     context.close()
+
+
+# -- the dev host answers only to this machine ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:7071", "localhost.evil.example", "127.0.0.1.nip.io", "10.0.0.5", "[::2]", ""],
+)
+def test_a_request_for_another_host_name_is_refused_dns_rebinding(devhost: DevHostProcess, host: str) -> None:
+    # A page on evil.example whose name now resolves to 127.0.0.1 reaches the dev host with "Host: evil.example".
+    admin = sign_in(devhost, "admin@bits.example")
+    refused = {
+        "signing in": httpx.get(
+            f"{devhost.url}/.auth/login/aad", params={"as": "admin@bits.example"}, headers={"Host": host}
+        ),
+        "a staff page": httpx.get(f"{devhost.url}/api/cases", headers={**admin, "Host": host}),
+        "who is signed in": httpx.get(f"{devhost.url}/.auth/me", headers={**admin, "Host": host}),
+        "a public page": httpx.get(f"{devhost.url}/api/health", headers={"Host": host}),
+    }
+    for what, response in refused.items():
+        assert response.status_code == 421, (what, response.status_code)
+        assert "set-cookie" not in response.headers and "location" not in response.headers, what
+        assert "cases" not in response.text and "user_claims" not in response.text, what
+
+
+def test_requests_for_localhost_by_any_of_its_names_are_served(devhost: DevHostProcess) -> None:
+    port = devhost.url.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "localhost", "LOCALHOST:7071"):
+        signed_in = httpx.get(
+            f"{devhost.url}/.auth/login/aad", params={"as": "support@bits.example"}, headers={"Host": host}
+        )
+        assert signed_in.status_code == 302, host
+        session = {"Cookie": f"{COOKIE}={signed_in.cookies[COOKIE]}", "Host": host}
+        assert httpx.get(f"{devhost.url}/api/cases", headers=session).status_code == 200, host
+
+
+def test_a_request_without_exactly_one_host_header_is_refused(devhost: DevHostProcess) -> None:
+    port = int(devhost.url.rsplit(":", 1)[1])
+    for head in (
+        b"GET /api/health HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(head)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        assert re.match(rb"HTTP/1\.[01] 400 ", answer), answer[:200]  # aiohttp's own answer, or the dev host's
+
+
+@pytest.mark.parametrize("variable, value", [("SSU_MODE", "azure"), ("ssu_mode", "Azure")])
+def test_the_dev_host_refuses_to_start_in_azure_mode(variable: str, value: str) -> None:
+    # Anyone who reaches the dev host may sign in as any Bits admin: it must never stand in for App Service.
+    env = {k: v for k, v in os.environ.items() if k.upper() != "SSU_MODE"}
+    port = free_port()
+    started = subprocess.run(
+        [sys.executable, "-m", "functions.devhost", "--port", str(port), "--no-timers"],
+        cwd=PROJECT_ROOT,
+        env={**env, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 1
+    assert "does not run with SSU_MODE=azure" in started.stderr, started.stderr
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "nothing listens"
+
+
+# -- the deploy check (azd's postdeploy hook) ---------------------------------------------------------------------
+
+CHECK = PROJECT_ROOT / "infra" / "scripts" / "check-staff-sign-in.sh"
+
+
+def run_check(url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AZURE_FUNCTION_APP_URL": url, "CHECK_ATTEMPTS": "2", "CHECK_WAIT_SECONDS": "0"}
+    return subprocess.run(["sh", str(CHECK)], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def open_app() -> Iterator[tuple[str, dict[str, bool]]]:
+    """An app as it must never be deployed: `/api/cases` believes any principal header (or, when told, anyone)."""
+    behaviour = {"open_to_anyone": False}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            believed = behaviour["open_to_anyone"] or "x-ms-client-principal" in {k.lower() for k in self.headers}
+            self.send_response(200 if believed and self.path == "/api/cases" else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", behaviour
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_deploy_check_passes_an_app_that_refuses_and_fails_one_that_is_open(
+    devhost: DevHostProcess, open_app: tuple[str, dict[str, bool]]
+) -> None:
+    passed = run_check(devhost.url)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert passed.stdout.count("(refused, as it must be)") == 2
+    url, behaviour = open_app
+    believes_forgery = run_check(url)
+    assert believes_forgery.returncode == 1
+    assert "FAILED: with a forged admin X-MS-CLIENT-PRINCIPAL" in believes_forgery.stderr
+    assert "FAILED: without signing in" not in believes_forgery.stderr
+    behaviour["open_to_anyone"] = True
+    open_to_all = run_check(url)
+    assert open_to_all.returncode == 1 and "FAILED: without signing in" in open_to_all.stderr
+    # Nothing answering at all is no pass either.
+    nobody = run_check(f"http://127.0.0.1:{free_port()}")
+    assert nobody.returncode == 1 and "answered 000" in nobody.stderr
+
+
+# -- the alert API's keys -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key_header",
+    [
+        {b"x-api-key": b"\xff\xfe"},
+        {b"authorization": b"Bearer \xff\xfe"},
+        {b"x-api-key": "nøkkel".encode()},
+        {b"x-api-key": b"k" * 4000},
+    ],
+    ids=["not-utf8", "bearer-not-utf8", "non-ascii", "over-long"],
+)
+def test_a_key_that_is_no_ascii_text_or_over_long_gets_401_not_500(
+    devhost: DevHostProcess, key_header: dict[bytes, bytes]
+) -> None:
+    answers = [
+        httpx.post(
+            f"{devhost.url}/api/alerts", headers={**key_header, b"content-type": b"application/json"}, content=b"{}"
+        ),
+        httpx.get(f"{devhost.url}/api/alerts", headers=key_header),
+        httpx.get(f"{devhost.url}/api/alerts/SSU-B-2026-0001", headers=key_header),
+    ]
+    assert [a.status_code for a in answers] == [401] * 3, [(a.status_code, a.text[:100]) for a in answers]
+    assert all(a.json()["error"] == "unauthorized" for a in answers)
+    assert httpx.get(f"{devhost.url}/api/alerts", headers={"X-Api-Key": "nav-key-one"}).status_code == 200

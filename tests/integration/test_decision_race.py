@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from functions.catalogue import CATALOGUE
+from functions.core.cases import AddressProof
 from functions.core.commands import Change, Command, Decision, Reply
 from functions.core.model import CaseEvent, Channel
 from functions.core.registry import Registry
@@ -26,6 +27,10 @@ def resolve_reply(reply_to: str, reference: str, n: int) -> bytes:
     ).encode()
 
 
+# A browser that once confirmed Frida's address by the link (web/forms.py): her form then goes on at once as hers.
+PROVEN = AddressProof("fag@demo-forsikring.example")
+
+
 def question(subject: str) -> Question:
     return Question(
         organisation_number="310000019",
@@ -40,7 +45,7 @@ def question(subject: str) -> Question:
 
 
 async def test_two_replies_at_once_give_one_decision(services: Services) -> None:
-    case = await ask_question(services, question("Kappløp"), Channel.FORM)
+    case = await ask_question(services, question("Kappløp"), Channel.FORM, proof=PROVEN)
     [notice] = [r.mail for r in await services.store.due_mails(services.clock.now(), 10) if r.mail.reply_to]
     assert notice.reply_to is not None
     outcomes = await asyncio.gather(
@@ -63,7 +68,7 @@ async def test_a_single_use_token_decides_once(services: Services) -> None:
         return Change(stored.case.model_copy(update={"status": "approved", "updated_at": now}), event)
 
     decision = Decision("test.approval", (approve,), frozenset({"new", "approved"}), approve_case)
-    case = await ask_question(services, question("Godkjenning"), Channel.FORM)
+    case = await ask_question(services, question("Godkjenning"), Channel.FORM, proof=PROVEN)
     token = issue(services, "godkjenner1@bits.example", decision.name)
     stored = await services.store.load(case.reference)
     assert stored is not None
@@ -99,8 +104,8 @@ async def test_a_single_use_token_decides_once(services: Services) -> None:
 
 
 async def test_a_token_decides_only_on_its_own_case(services: Services) -> None:
-    first = await ask_question(services, question("Første"), Channel.FORM)
-    second = await ask_question(services, question("Andre"), Channel.FORM)
+    first = await ask_question(services, question("Første"), Channel.FORM, proof=PROVEN)
+    second = await ask_question(services, question("Andre"), Channel.FORM, proof=PROVEN)
     [notice] = [
         r.mail
         for r in await services.store.due_mails(services.clock.now(), 20)
@@ -130,7 +135,7 @@ async def test_two_approvers_of_a_change_request_at_the_same_moment(services: Se
         need_and_benefit="Raskere oppslag.",
         urgency="normal",
     )
-    case = await submit_change_request(services, request, Channel.API)
+    case = await submit_change_request(services, request, Channel.API, proof=PROVEN)
     stored = await services.store.load(case.reference)
     assert stored is not None
     changed, mails, tokens = await to_decision(services, await services.registry(), stored.case, "no_committee")

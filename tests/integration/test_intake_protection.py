@@ -16,7 +16,7 @@ from functions.core.settings import Settings
 from functions.intake.workflow import poll_mailbox, process_message
 from functions.questions.workflow import ask_question
 from tests.graph_stub import GraphStub, StaticToken
-from tests.integration.test_decision_race import question
+from tests.integration.test_decision_race import PROVEN, question
 
 MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
@@ -30,7 +30,7 @@ def bounce(reference: str, recipient: str, n: int, message_id: str | None = None
 
 
 async def test_delivery_reports_count_once_and_never_silence_bits(services: Services) -> None:
-    case = await ask_question(services, question("Sprett"), Channel.FORM)
+    case = await ask_question(services, question("Sprett"), Channel.FORM, proof=PROVEN)
     sent = {m.mail.to: m.mail.message_id for m in await services.store.mails(case.reference)}
     # A report naming someone we never mailed on the case is ignored.
     assert (
@@ -76,7 +76,7 @@ async def test_a_poll_that_reads_more_than_it_takes_loses_nothing(
 
 
 async def test_identity_numbers_in_follow_up_subjects_are_masked(services: Services) -> None:
-    case = await ask_question(services, question("Oppfølging"), Channel.FORM)
+    case = await ask_question(services, question("Oppfølging"), Channel.FORM, proof=PROVEN)
     subject = f"SV: [{case.reference}] fnr 17050544052"
     raw = (
         f"From: fag@demo-forsikring.example\r\nTo: ssu@bits.example\r\nSubject: {subject}\r\n"

@@ -33,7 +33,7 @@ async def test_two_concurrent_hits_at_the_limit_give_exactly_one_more(services: 
     # A second app instance: its own client and connections, the same table.
     storage = TableStorage(settings)
     try:
-        other = TableRateLimits(storage)
+        other = TableRateLimits(storage, settings.effective_signing_key)
         outcomes = await asyncio.gather(services.rate_limits.hit([key], WINDOW, START), other.hit([key], WINDOW, START))
         assert sorted(o is None for o in outcomes) == [False, True], outcomes
         many = await asyncio.gather(*(other.hit([RateLimit("org:310000078", 4)], WINDOW, START) for _ in range(10)))
@@ -47,7 +47,7 @@ async def test_instances_count_together_whatever_each_remembers(services: Servic
     key = RateLimit("ip:192.0.2.44", 3)
     storage = TableStorage(settings)
     try:
-        other = TableRateLimits(storage)
+        other = TableRateLimits(storage, settings.effective_signing_key)
         assert await services.rate_limits.hit([key], WINDOW, START) is None
         assert await services.rate_limits.hit([key], WINDOW, START) is None
         assert await other.hit([key], WINDOW, START) is None, "a counter it never saw: its create fails, it reads"

@@ -13,7 +13,7 @@ from functions.core.targets import target_hours
 from functions.intake.workflow import process_message
 from functions.questions.workflow import ask_question
 from tests.conftest import FakeClock
-from tests.integration.test_decision_race import question
+from tests.integration.test_decision_race import PROVEN, question
 
 
 async def sent(services: Services, reference: str, purpose: str) -> list[str]:
@@ -23,7 +23,7 @@ async def sent(services: Services, reference: str, purpose: str) -> list[str]:
 async def test_reminder_and_escalation_across_a_weekend(services: Services) -> None:
     clock = services.clock = FakeClock()
     clock.at = datetime(2026, 11, 20, 14, 0, tzinfo=OSLO)  # Friday afternoon
-    case = await ask_question(services, question("Fredag"), Channel.FORM)
+    case = await ask_question(services, question("Fredag"), Channel.FORM, proof=PROVEN)
     # 8 office hours: 1:45 on Friday, then Monday 08:00 + 6:15 = 14:15.
     [row] = [r for r in await open_cases(services, clock.at) if r.case.reference == case.reference]
     assert row.deadlines is not None and row.deadlines.first_response_due == datetime(2026, 11, 23, 14, 15, tzinfo=OSLO)
@@ -45,7 +45,7 @@ async def test_reminder_and_escalation_across_a_weekend(services: Services) -> N
 async def test_waiting_for_the_asker_pauses_the_resolution_clock(services: Services) -> None:
     clock = services.clock = FakeClock()
     clock.at = datetime(2026, 11, 16, 9, 0, tzinfo=OSLO)  # Monday
-    case = await ask_question(services, question("Pause"), Channel.FORM)
+    case = await ask_question(services, question("Pause"), Channel.FORM, proof=PROVEN)
     [notice] = [m.mail for m in await services.store.due_mails(clock.at, 100) if m.mail.reply_to]
     clock.at += timedelta(hours=1)
     answer = (
@@ -69,7 +69,7 @@ async def test_waiting_for_the_asker_pauses_the_resolution_clock(services: Servi
 
 
 async def test_error_reports_without_severity_have_a_target(services: Services) -> None:
-    report = (await ask_question(services, question("Fra e-post"), Channel.FORM)).model_copy(
+    report = (await ask_question(services, question("Fra e-post"), Channel.FORM, proof=PROVEN)).model_copy(
         update={"process": Process.ERROR_REPORT, "details": {}}
     )
     assert target_hours(services.settings.response_targets, report) == (8.0, 40.0)

@@ -15,11 +15,15 @@ import pytest
 
 from functions.alerts import api
 from functions.alerts.models import AlertIn
+from functions.alerts.workflow import source_of_key
 from functions.core.services import Services
-from functions.web.staff import PRINCIPAL_HEADER, StaffMember, require_staff
+from functions.core.settings import Settings, SettingsError, load_settings
+from functions.questions.workflow import QUESTION_FORM
+from functions.web.staff import PRINCIPAL_HEADER, StaffMember, principal_of, require_staff
 from tests.fakes import fake_services
 from tests.unit.test_function_app import registered
 
+V1_ROLE = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
 NAV_KEY, ALTINN_KEY = "nav-key-in-azure", "altinn-key-in-azure"
 HOST_KEY = "the-functions-host-key-0123456789abcdef"  # what a source must never be given, and never needs
 AZURE: dict[str, Any] = {
@@ -177,8 +181,19 @@ async def test_a_principal_header_the_platform_does_not_vouch_for_is_ignored(
         base64.b64encode(json.dumps({"claims": [{"typ": "roles", "val": "admin"}]}).encode()).decode(),  # no one
         base64.b64encode(json.dumps({"claims": "admin"}).encode()).decode(),
         "A" * 20_000,
+        # JSON nested deeper than Python's parser recurses (RecursionError), still under the size limit.
+        base64.b64encode(b'{"claims": [' + b"[" * 6000 + b"]" * 6000 + b"]}").decode(),
+        base64.b64encode(b"\xff\xfe not UTF-8").decode(),
     ],
-    ids=["garbage", "json-list", "roles-without-a-person", "claims-not-a-list", "oversized"],
+    ids=[
+        "garbage",
+        "json-list",
+        "roles-without-a-person",
+        "claims-not-a-list",
+        "oversized",
+        "deeply-nested",
+        "not-utf8",
+    ],
 )
 def test_a_malformed_principal_is_nobody(header: str) -> None:
     settings = fake_services(platform_auth_enabled=True, **AZURE).settings
@@ -196,9 +211,8 @@ def test_the_platforms_principal_with_the_role_is_let_in_and_admin_holds_every_r
     assert isinstance(require_staff(approver, settings, "approver"), StaffMember)
     refused = require_staff(approver, settings, "admin")
     assert isinstance(refused, func.HttpResponse) and refused.status_code == 403
-    # App Service's v1 role claim type, announced in role_typ, counts the same.
-    v1 = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
-    admin_header = principal("admin@bits.example", "Admin", role_typ=v1)
+    # App Service's v1 role claim type counts the same as `roles`.
+    admin_header = principal("admin@bits.example", "admin", role_typ=V1_ROLE)
     for role in ("support", "approver", "admin"):
         member = require_staff(request(headers={PRINCIPAL_HEADER: admin_header}), settings, role)
         assert isinstance(member, StaffMember) and member.roles == frozenset({"admin"})
@@ -215,6 +229,142 @@ def test_a_browser_is_sent_to_sign_in_and_comes_back_to_the_same_page() -> None:
     # An API client (or a form POST) is told 401, never redirected.
     posted = require_staff(request("POST", url=url, headers={"accept": "text/html"}), settings)
     assert isinstance(posted, func.HttpResponse) and posted.status_code == 401
+
+
+# -- what the app believes of a principal ---------------------------------------------------------------------------
+
+ADMIN_OID = "00000000-0000-0000-0000-0000000000aa"
+
+
+def claims_principal(claims: list[dict[str, str]], role_typ: str = "roles") -> str:
+    data = {"auth_typ": "aad", "claims": claims, "name_typ": "name", "role_typ": role_typ}
+    return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+@pytest.mark.parametrize("variable", ["SSU_PLATFORM_AUTH_ENABLED", "ssu_platform_auth_enabled"])
+def test_no_setting_of_ours_makes_the_app_believe_a_forged_principal(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An operator (or an attacker with app-settings access) sets what used to be an alias of the platform's flag.
+    monkeypatch.delenv("WEBSITE_AUTH_ENABLED", raising=False)
+    monkeypatch.setenv(variable, "true")
+    settings = Settings(**AZURE)
+    assert settings.platform_auth_enabled is False
+    forged = request(headers={PRINCIPAL_HEADER: principal("admin@bits.example", "admin")})
+    answer = require_staff(forged, settings, "admin")
+    assert isinstance(answer, func.HttpResponse) and answer.status_code == 401
+    # Only the platform's own variable (App Service sets it read-only; the dev host for the app it serves) counts.
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    assert Settings(**AZURE).platform_auth_enabled is True
+
+
+@pytest.mark.parametrize(
+    "claims, role_typ",
+    [
+        # role_typ names a claim the principal chose itself: a group called "admin" is no app role.
+        ([{"typ": "groups", "val": "admin"}], "groups"),
+        ([{"typ": "wids", "val": "admin"}], "wids"),
+        # Entra ID role values are case-sensitive: only "admin" is the admin role.
+        ([{"typ": "roles", "val": "ADMIN"}], "roles"),
+        ([{"typ": V1_ROLE, "val": "Admin"}], V1_ROLE),
+        ([{"typ": "roles", "val": " admin"}], "roles"),
+    ],
+    ids=["group-as-role_typ", "wids-as-role_typ", "upper-case", "v1-capitalised", "padded"],
+)
+def test_roles_come_only_from_the_role_claims_and_match_exactly(claims: list[dict[str, str]], role_typ: str) -> None:
+    settings = fake_services(platform_auth_enabled=True, **AZURE).settings
+    person = [{"typ": "preferred_username", "val": "mallory@bits.example"}, {"typ": "oid", "val": ADMIN_OID}]
+    header = claims_principal(person + claims, role_typ)
+    for role in ("admin", "support"):
+        answer = require_staff(request(headers={PRINCIPAL_HEADER: header}), settings, role)
+        assert isinstance(answer, func.HttpResponse) and answer.status_code == 403, role
+
+
+@pytest.mark.parametrize(
+    "claims, email",
+    [
+        (
+            [{"typ": "preferred_username", "val": "kari@bits.example"}, {"typ": "upn", "val": "k@bits.example"}],
+            "kari@bits.example",
+        ),
+        (
+            [{"typ": "upn", "val": "Kari@Bits.example"}, {"typ": "email", "val": "admin@bits.example"}],
+            "kari@bits.example",
+        ),
+        # `email` and the emailaddress claim can be set by admins and guests: never who someone is.
+        ([{"typ": "email", "val": "admin@bits.example"}], None),
+        (
+            [
+                {
+                    "typ": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                    "val": "admin@bits.example",
+                }
+            ],
+            None,
+        ),
+    ],
+    ids=["preferred_username-first", "upn-over-email", "email-only", "emailaddress-only"],
+)
+def test_who_someone_is_comes_from_the_sign_in_name_never_the_email_claim(
+    claims: list[dict[str, str]], email: str | None
+) -> None:
+    settings = fake_services(platform_auth_enabled=True, **AZURE).settings
+    header = claims_principal([*claims, {"typ": "oid", "val": ADMIN_OID}, {"typ": "roles", "val": "support"}])
+    member = principal_of(request(headers={PRINCIPAL_HEADER: header}), settings)
+    assert (member.email if member else None) == email
+
+
+@pytest.mark.parametrize("roles", [(), ("support",)], ids=["no-app-role", "support"])
+async def test_only_staff_with_an_app_role_skip_the_rate_limits(
+    roles: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits: dict[str, Any] = {f"rate_limit_per_{kind}": 1 for kind in ("ip", "recipient", "organisation")}
+    services = fake_services(platform_auth_enabled=True, **AZURE, **limits)
+    monkeypatch.setattr("functions.composition.get_services", lambda: services)
+    headers = {"content-type": "application/json", "client-ip": "203.0.113.7"}
+    headers[PRINCIPAL_HEADER] = principal("someone@bits.example", *roles)
+    body = json.dumps(QUESTION_FORM.example).encode()
+    url = "https://func-ssu.azurewebsites.net/api/questions"
+    answers = [await trigger("questions")(request("POST", url, headers, body=body)) for _ in range(3)]
+    statuses = [a.status_code for a in answers]
+    if roles:  # a signed-in member of Bits' staff is no relay
+        assert 429 not in statuses, statuses
+    else:  # signed in (say, a guest of the tenant) but with no app role: anyone, counted like anyone
+        assert statuses[0] != 429 and statuses[1:] == [429, 429], statuses
+        assert "Retry-After" in answers[1].headers
+
+
+async def test_staff_actions_record_the_person_by_object_id_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    services = fake_services(platform_auth_enabled=True, **AZURE)
+    monkeypatch.setattr("functions.composition.get_services", lambda: services)
+    admin = {PRINCIPAL_HEADER: principal("admin@bits.example", "admin"), "content-type": "application/json"}
+    # Lifting a suppression: the record names the admin's email and Entra object id (which stays if the email changes).
+    address = "bounced@fjordtrygd.example"
+    for _ in range(3):
+        await services.limits.record_bounce(address, services.clock.now(), suppress_after=3)
+    url = f"https://func-ssu.azurewebsites.net/api/mail/suppressions/{address}"
+    lifted = await trigger("mail_suppression_lift")(request("DELETE", url, admin, route_params={"address": address}))
+    assert lifted.status_code == 200, lifted.get_body()
+    [record] = await services.limits.lifts()
+    assert (record["lifted_by"], record["lifted_by_id"]) == ("admin@bits.example", ADMIN_OID)
+    # Publishing terms: the case and its first event name the admin both ways.
+    terms = {
+        "title": "Vilkår for Syke- og uføreopplysninger fra NAV",
+        "version": "2.1",
+        "effective_date": "2027-03-01",
+        "summary": "Punkt 4 om logging er nytt.",
+        "document_url": "https://bits.example/vilkar-2.1.pdf",
+    }
+    url = "https://func-ssu.azurewebsites.net/api/terms"
+    published = await trigger("terms_publish")(request("POST", url, admin, body=json.dumps(terms).encode()))
+    assert published.status_code == 201, published.get_body()
+    reference = json.loads(published.get_body())["reference"]
+    stored = await services.store.load(reference)
+    assert stored is not None
+    assert stored.case.details["published_by"]["email"] == "admin@bits.example"
+    assert stored.case.details["published_by_id"] == ADMIN_OID
+    [first, *_] = await services.store.events(reference)
+    assert first.actor == "admin@bits.example" and first.data["published_by_id"] == ADMIN_OID
 
 
 # -- the alert API ------------------------------------------------------------------------------------------------
@@ -290,3 +440,34 @@ async def test_another_sources_key_neither_reads_nor_changes_an_alert() -> None:
     assert stored is not None and stored.case.title == EXAMPLE["title"] and stored.case.status != "closed"
     # The owner's own key does what NAV's could not.
     assert (await api.alert(alert_request("GET", {"x-api-key": ALTINN_KEY}, reference), services)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "presented",
+    ["\udcff\udcfe", "nøkkel-med-æøå", "nav-key-in-azure\u200b", "nav-key-in-azure\n", "k" * 513, NAV_KEY + "x" * 600],
+    ids=["undecodable-bytes", "non-ascii", "zero-width", "control", "over-long", "valid-then-over-long"],
+)
+def test_a_key_that_is_not_printable_ascii_or_over_long_is_nobodys(presented: str) -> None:
+    settings = Settings(**AZURE)
+    assert source_of_key(settings, presented) is None
+    assert source_of_key(settings, NAV_KEY) == "NAV"
+
+
+async def test_a_non_ascii_key_is_answered_401_not_500() -> None:
+    # What the dev host (aiohttp) hands on for the raw bytes \xff\xfe: surrogate escapes, which .encode() refuses.
+    services = fake_services(platform_auth_enabled=True, **AZURE)
+    answer = await api.alerts(alert_request("GET", {"x-api-key": "\udcff\udcfe"}), services)
+    assert answer.status_code == 401
+
+
+def test_one_key_hash_under_two_sources_is_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = hashlib.sha256(b"one-key-for-two").hexdigest()
+    # The same hash, once in upper case: the key decides the source, so NAV's key would also be Altinn's.
+    monkeypatch.setenv("SSU_ALERT_KEYS", json.dumps({"NAV": [shared], "ALTINN": ["0" * 64, shared.upper()]}))
+    with pytest.raises(SettingsError, match=r"SSU_ALERT_KEYS.*same key hash to NAV and ALTINN"):
+        load_settings()
+    with pytest.raises(ValueError, match="each source needs a key of its own"):
+        Settings(alert_keys={"NAV": [shared], "DIGDIR": [shared]})
+    # Two keys of one source (a rotation) and distinct keys of each are fine.
+    other = hashlib.sha256(b"another").hexdigest()
+    assert Settings(alert_keys={"NAV": [shared, other], "ALTINN": ["0" * 64]}).alert_keys["NAV"] == [shared, other]

@@ -21,7 +21,7 @@ from functions.alerts.workflow import publish_alert
 from functions.catalogue import CATALOGUE
 from functions.changes import workflow as changes
 from functions.changes.models import ChangeRequest
-from functions.core.cases import acknowledgement_id, confirm_submitter
+from functions.core.cases import AddressProof, acknowledgement_id, confirm_submitter
 from functions.core.commands import Change, Command, Decision, Reply
 from functions.core.forms import Refusal, SubmissionRefused
 from functions.core.mail import OutgoingMail, TransientSendError
@@ -46,6 +46,10 @@ from tests.fakes import FakeClock, clock_of, fake_services, mailbox_of, transpor
 BITS = "support@bits.example"
 ASKER = "fag@demo-forsikring.example"
 APPROVERS = ["godkjenner1@bits.example", "godkjenner2@bits.example"]
+# What a browser that once confirmed the address by the link proves on its forms (web/forms.py): a registered
+# contact's case then goes on at once, as theirs. A typed address proves nothing (test_a_typed_contacts_...).
+PROVEN_ASKER = AddressProof(ASKER)
+PROVEN_SECURITY = AddressProof("sikkerhet@demo-forsikring.example")
 MAIL_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 _replies = itertools.count(1)
 
@@ -134,7 +138,7 @@ def reply_email(sender: str, to: str, reference: str, body: str) -> bytes:
 
 async def test_a_registered_contacts_question_is_new_with_a_receipt_and_a_notice_to_bits() -> None:
     services = fake_services()
-    case = await ask_question(services, question(), Channel.FORM)
+    case = await ask_question(services, question(), Channel.FORM, proof=PROVEN_ASKER)
     assert case.reference == "SSU-D-2026-0001"
     assert (case.status, case.submitter_verified) == ("new", True)
     [received] = await services.store.events(case.reference)
@@ -149,7 +153,7 @@ async def test_a_registered_contacts_question_is_new_with_a_receipt_and_a_notice
     assert token is not None
     assert (token.token.person, token.token.decision, token.token.single_use) == (BITS, "question.bits", False)
 
-    second = await ask_question(services, question(subject="Et til"), Channel.API)
+    second = await ask_question(services, question(subject="Et til"), Channel.API, proof=PROVEN_ASKER)
     assert second.reference == "SSU-D-2026-0002", "gapless per process and year"
 
 
@@ -176,9 +180,22 @@ async def test_an_unknown_asker_confirms_first_and_bits_hears_only_then() -> Non
     assert (await confirm_submitter(services, link.group(1)[:-3] + "abc", CATALOGUE.intakes)).outcome == "invalid"
 
 
+async def test_a_registered_contacts_address_typed_proves_nothing_until_confirmed() -> None:
+    services = fake_services()
+    typed = await ask_question(services, question(), Channel.API)  # ASKER is a registered contact; only typed here
+    assert (typed.status, typed.submitter_verified) == ("awaiting_confirmation", False)
+    assert await sent_to(services, typed.reference) == {(ASKER, "confirm-submitter")}, "no receipt, Bits not yet"
+    other = AddressProof("someone.else@demo-forsikring.example")  # a browser that proved another address
+    elsewhere = await ask_question(services, question(subject="Et til"), Channel.FORM, proof=other)
+    assert elsewhere.status == "awaiting_confirmation"
+    assert await sent_to(services, elsewhere.reference) == {(ASKER, "confirm-submitter")}
+    upper = await ask_question(services, question(subject="Tredje"), Channel.FORM, proof=AddressProof(ASKER.upper()))
+    assert (upper.status, upper.submitter_verified) == ("new", True), "the proof is of the address, whatever its case"
+
+
 async def test_bits_answers_then_resolves_and_the_asker_hears_each_time() -> None:
     services = fake_services()
-    case = await ask_question(services, question(), Channel.FORM)
+    case = await ask_question(services, question(), Channel.FORM, proof=PROVEN_ASKER)
 
     answered = await decide(services, QUESTION_DECISION, case.reference, BITS, None, "Bruk uføregrad.")
     assert answered.case.status == "answered" and answered.event.kind == "answered" and answered.event.public
@@ -197,7 +214,7 @@ async def test_bits_answers_then_resolves_and_the_asker_hears_each_time() -> Non
 
 async def test_a_question_that_is_an_error_continues_as_one_error_report() -> None:
     services = fake_services()
-    case = await ask_question(services, question(), Channel.FORM)
+    case = await ask_question(services, question(), Channel.FORM, proof=PROVEN_ASKER)
     change = await decide(services, QUESTION_DECISION, case.reference, BITS, TO_ERROR, "Feil i API-et.")
     assert change.case.status == "closed" and change.after is not None
     await change.after()  # done twice (a retry after a crash): still one error report
@@ -215,7 +232,7 @@ async def test_a_question_that_is_an_error_continues_as_one_error_report() -> No
 
 async def test_a_reply_email_decides_once_and_a_later_one_is_told() -> None:
     services = fake_services()
-    case = await ask_question(services, question(), Channel.FORM)
+    case = await ask_question(services, question(), Channel.FORM, proof=PROVEN_ASKER)
     notice = await one_queued(services, case.reference, BITS)
     assert notice.reply_to is not None
     raw = reply_email(f"Bits brukerstøtte <{BITS}>", notice.reply_to, case.reference, "LØST\nBesvart på telefon.")
@@ -238,7 +255,7 @@ async def test_a_reply_email_decides_once_and_a_later_one_is_told() -> None:
 
 async def test_two_replies_at_once_give_one_decision() -> None:
     services = fake_services()
-    case = await ask_question(services, question(), Channel.FORM)
+    case = await ask_question(services, question(), Channel.FORM, proof=PROVEN_ASKER)
     notice = await one_queued(services, case.reference, BITS)
     assert notice.reply_to is not None
     replies = [reply_email(BITS, notice.reply_to, case.reference, "LØST") for _ in range(2)]
@@ -250,7 +267,7 @@ async def test_two_replies_at_once_give_one_decision() -> None:
 
 async def test_a_spoofed_reply_is_refused_and_changes_nothing() -> None:
     services = fake_services()
-    case = await ask_question(services, question(), Channel.FORM)
+    case = await ask_question(services, question(), Channel.FORM, proof=PROVEN_ASKER)
     notice = await one_queued(services, case.reference, BITS)
     assert notice.reply_to is not None
     raw = reply_email("Mallory <mallory@evil.example>", notice.reply_to, case.reference, "LØST")
@@ -298,7 +315,7 @@ def error_report() -> ErrorReport:
 
 async def test_an_error_report_opens_with_bits_notified_and_is_forwarded_without_the_reporter() -> None:
     services = fake_services()
-    case = await report_error(services, error_report(), Channel.API)
+    case = await report_error(services, error_report(), Channel.API, proof=AddressProof(REPORTER))
     assert case.reference.startswith("SSU-C-2026-") and case.status == "new"
     assert await sent_to(services, case.reference) == {(REPORTER, "acknowledgement"), (BITS, "notify-support")}
     assert "Vi har mottatt feilmeldingen din" in (await one_queued(services, case.reference, REPORTER)).subject
@@ -342,7 +359,7 @@ async def test_a_breach_alerts_bits_and_nav_security_at_once() -> None:
     services = fake_services()
     reporter = "sikkerhet@demo-forsikring.example"
     reported = breach(services, reporter)
-    case = await security.report_breach(services, reported, Channel.FORM)
+    case = await security.report_breach(services, reported, Channel.FORM, proof=AddressProof(reporter))
     assert case.status == "new" and case.submitter_verified
     assert case.details["gdpr_deadline"] == (reported.discovered_at + timedelta(hours=72)).isoformat()
     assert await sent_to(services, case.reference) == {
@@ -370,10 +387,26 @@ async def test_a_breach_from_an_unknown_sender_is_never_held_back() -> None:
     assert ("sikkerhet@bits.example", "notify-security") in await sent_to(services, case.reference)
 
 
+async def test_a_breach_over_a_rate_limit_reaches_bits_and_mails_the_reporter_nothing() -> None:
+    services = fake_services()
+    over = AddressProof(may_mail=False)  # web/forms.py: the breach form is never refused, over a limit it is quiet
+    case = await security.report_breach(services, breach(services), Channel.FORM, proof=over)
+    assert (case.status, case.submitter_verified) == ("new", False)
+    assert case.details["over_rate_limit"] and case.details["confirmation_withheld"]
+    assert await sent_to(services, case.reference) == {("sikkerhet@bits.example", "notify-security")}
+    proven_over = AddressProof("sikkerhet@demo-forsikring.example", may_mail=False)
+    known = await security.report_breach(services, breach(services), Channel.FORM, proof=proven_over)
+    assert known.submitter_verified, "a proven contact: NAV hears at once, the reporter still gets nothing"
+    assert await sent_to(services, known.reference) == {
+        ("sikkerhet@bits.example", "notify-security"),
+        ("sikkerhet@nav.example", "notify-security"),
+    }
+
+
 async def test_an_unacknowledged_breach_escalates_level_by_level_until_bits_replies() -> None:
     services = fake_services(security_escalation_minutes=15)
     clock = clock_of(services)
-    case = await security.report_breach(services, breach(services), Channel.FORM)
+    case = await security.report_breach(services, breach(services), Channel.FORM, proof=PROVEN_SECURITY)
 
     async def escalated(level: int) -> list[str]:
         return sorted(to for to, purpose in await sent_to(services, case.reference) if purpose == f"escalation-{level}")
@@ -427,7 +460,7 @@ def change_request() -> ChangeRequest:
 
 async def test_a_complete_change_request_goes_to_the_approvers_then_to_nav_and_every_company() -> None:
     services = fake_services()  # no expert committee: straight to decision
-    case = await changes.submit_change_request(services, change_request(), Channel.API)
+    case = await changes.submit_change_request(services, change_request(), Channel.API, proof=PROVEN_ASKER)
     assert case.reference == "SSU-E-2026-0001" and case.status == "new"
     assert await sent_to(services, case.reference) == {(ASKER, "acknowledgement"), (BITS, "notify-support")}
     assert "Nytt endringsønske" in (await one_queued(services, case.reference, BITS)).subject
@@ -465,7 +498,7 @@ async def test_a_complete_change_request_goes_to_the_approvers_then_to_nav_and_e
 
 async def test_the_committee_recommends_and_the_request_goes_to_decision_when_all_have() -> None:
     services = fake_services(committee_members=COMMITTEE)
-    case = await changes.submit_change_request(services, change_request(), Channel.API)
+    case = await changes.submit_change_request(services, change_request(), Channel.API, proof=PROVEN_ASKER)
     complete = await decide(services, changes.HANDLE_DECISION, case.reference, BITS, changes.COMPLETE)
     assert complete.case.status == "in_assessment"
     # The submitter is told; each member (the submitter is one of them) is asked with a token of their own.
@@ -492,7 +525,7 @@ async def test_the_committee_recommends_and_the_request_goes_to_decision_when_al
 
 async def test_the_assessment_deadline_sends_the_request_to_decision() -> None:
     services = fake_services(committee_members=COMMITTEE, change_assessment_days=14)
-    case = await changes.submit_change_request(services, change_request(), Channel.API)
+    case = await changes.submit_change_request(services, change_request(), Channel.API, proof=PROVEN_ASKER)
     await decide(services, changes.HANDLE_DECISION, case.reference, BITS, changes.COMPLETE)
     clock_of(services).advance(days=13)
     assert await changes.check_change_requests(services) == 0
@@ -763,8 +796,8 @@ async def test_a_failing_deadline_job_never_stops_the_next_and_both_outcomes_are
 
 async def test_every_catalogued_deadline_job_runs_over_the_fakes() -> None:
     services = fake_services()
-    asked = await ask_question(services, question(), Channel.FORM)
-    reported = await security.report_breach(services, breach(services), Channel.FORM)
+    asked = await ask_question(services, question(), Channel.FORM, proof=PROVEN_ASKER)
+    reported = await security.report_breach(services, breach(services), Channel.FORM, proof=PROVEN_SECURITY)
     await publish_alert(services, "NAV", maintenance())
     clock_of(services).advance(days=3)
     outcomes = await run_deadline_jobs(services, CATALOGUE.deadline_jobs)
@@ -782,7 +815,7 @@ async def test_the_outbox_sends_each_mail_once_and_retries_a_transient_failure()
     services = fake_services(outbox_retry_base_seconds=60)
     transport = transport_of(services)
     transport.script = [TransientSendError("busy")]
-    case = await ask_question(services, question(), Channel.FORM)
+    case = await ask_question(services, question(), Channel.FORM, proof=PROVEN_ASKER)
 
     async def dispatch() -> tuple[int, int, int]:
         report = await dispatch_outbox(

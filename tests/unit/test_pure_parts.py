@@ -202,7 +202,6 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "recipient_count": 2,
         "acceptances_link": "http://localhost/api/terms/SSU-D-2026-0042",
         "next_step": "agreement_signed",
-        "requester": "<b>Frida</b>",
         "contacts": [{"role": "technical", "name": "<b>Tore</b>", "email": "t@x.example", "phone": "+47 1"}],
         "environment": "production",
         "agreement_url": "https://bits.example/avtale.pdf",

@@ -245,6 +245,8 @@ async def test_json_preview_returns_companies_and_mail_and_stores_nothing() -> N
     assert await nothing_stored(services)
     wrong = await views.publish_page(request("POST", json_body={**BODY, "preview": "yes"}), services, ADMIN)
     assert wrong.status_code == 422 and "preview" in json.loads(wrong.get_body())["errors"]
+    in_query = await views.publish_page(request("POST", json_body=BODY, params={"preview": "yes"}), services, ADMIN)
+    assert in_query.status_code == 422 and "preview" in json.loads(in_query.get_body())["errors"]
     assert await nothing_stored(services), "a preview asked in the wrong words publishes nothing"
 
 
