@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from functions.core.settings import LOCAL_SIGNING_KEY, Settings
 from functions.core.signing import sign, verify
 
-AZURE = {
+AZURE: dict[str, Any] = {
     "mode": "azure",
     "table_endpoint": "https://acct.table.core.windows.net",
     "blob_endpoint": "https://acct.blob.core.windows.net",
