@@ -21,7 +21,7 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize("field", ["signing_key", "signing_key_previous"])
 def test_azure_mode_refuses_the_public_local_key(field: str) -> None:
-    values = {"signing_key": "a-real-secret-of-at-least-32-characters!!", field: LOCAL_SIGNING_KEY}
+    values: dict[str, Any] = {"signing_key": "a-real-secret-of-at-least-32-characters!!", field: LOCAL_SIGNING_KEY}
     with pytest.raises(ValueError, match="public local development key"):
         Settings(**AZURE, **values)
 
