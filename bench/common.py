@@ -39,7 +39,9 @@ def azurite() -> Iterator[Azurite]:
 
 
 @contextmanager
-def devhost(storage: Azurite, mail_dir: Path) -> Iterator[str]:
+def devhost(storage: Azurite, mail_dir: Path, *, queues: bool = True) -> Iterator[str]:
+    """The dev host as `make run` starts it, timers off; `queues=False` also leaves the queue trigger off (the outbox
+    then sends nothing by itself: a benchmark of the request alone)."""
     port = free_port()
     env = {
         **os.environ,
@@ -58,7 +60,8 @@ def devhost(storage: Azurite, mail_dir: Path) -> Iterator[str]:
         capture_output=True,
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "functions.devhost", "--port", str(port), "--no-timers"],
+        [sys.executable, "-m", "functions.devhost", "--port", str(port), "--no-timers"]
+        + ([] if queues else ["--no-queues"]),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from .adapters.blobs import BlobStore
 from .adapters.local_mail import LocalTransport
 from .adapters.local_mailbox import LocalMailbox
+from .adapters.queues import QueueWakeup
 from .adapters.rate_limits import TableRateLimits
 from .adapters.tables import TableCaseStore, TableDeliveryLimits, TableRegistryStore, TableStateStore, TableStorage
 from .core.clock import Clock, SystemClock
 from .core.inbound import Mailbox
 from .core.mail import MailTransport
 from .core.rendering import Renderer
-from .core.services import RegistryCache, Services
+from .core.services import NoWakeup, RegistryCache, Services, Wakeup, WakingCaseStore
 from .core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 def build_services(
@@ -24,9 +28,12 @@ def build_services(
     transport: MailTransport | None = None,
     clock: Clock | None = None,
     storage_credential: Any | None = None,
+    wakeup: Wakeup | None = None,
 ) -> Services:
-    """`storage_credential` replaces the managed identity, for commands run by a person (see registry_import)."""
+    """`storage_credential` replaces the managed identity, for commands run by a person (see registry_import).
+    `wakeup` replaces the outbox queue's (tests)."""
     storage = TableStorage(settings, storage_credential)
+    wakeup = wakeup or build_wakeup(settings, storage_credential)
     registry_store = TableRegistryStore(storage)
     graph = None
     if settings.mail_transport == "graph" or settings.mailbox == "graph":
@@ -36,7 +43,8 @@ def build_services(
     return Services(
         settings=settings,
         storage=storage,
-        store=TableCaseStore(storage, settings.reference_prefix),
+        # Every write that queues mail wakes the dispatcher after it committed (the timer is the safety net).
+        store=WakingCaseStore(TableCaseStore(storage, settings.reference_prefix), wakeup),
         registry_store=registry_store,
         registry_cache=RegistryCache(registry_store, settings.registry_cache_seconds),
         renderer=Renderer(),
@@ -47,7 +55,15 @@ def build_services(
         limits=TableDeliveryLimits(storage),
         state=TableStateStore(storage),
         rate_limits=TableRateLimits(storage, settings.effective_signing_key),
+        wakeup=wakeup,
     )
+
+
+def build_wakeup(settings: Settings, credential: Any | None = None) -> Wakeup:
+    if settings.connection_string or settings.queue_endpoint:
+        return QueueWakeup(settings, credential)
+    log.warning("SSU_QUEUE_ENDPOINT is not set: nothing wakes the outbox, mail waits for the timer")
+    return NoWakeup()
 
 
 def build_transport(settings: Settings, graph: Any) -> MailTransport:

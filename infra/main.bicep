@@ -30,6 +30,10 @@ param staffSignInClientId string = ''
 @description('Tenant (directory) id of that app registration: the subscription\'s tenant unless told.')
 param staffSignInTenantId string = subscription().tenantId
 
+@description('Instances kept warm for the queue-triggered outbox dispatcher (0: none; see README, "Outbox").')
+@minValue(0)
+param outboxWakeAlwaysReady int = 0
+
 var tags = {
   'azd-env-name': environmentName
   application: 'ssu-governance'
@@ -87,6 +91,8 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     identityPrincipalId: identity.outputs.principalId
+    // Named after the app's default table prefix (ssu), as SSU_OUTBOX_QUEUE's default is.
+    outboxQueue: 'ssu-outbox-wake'
   }
 }
 
@@ -115,6 +121,9 @@ module app 'modules/functionapp.bicep' = {
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     tableEndpoint: storage.outputs.tableEndpoint
     blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    outboxQueue: storage.outputs.outboxQueue
+    outboxWakeAlwaysReady: outboxWakeAlwaysReady
     appInsightsConnectionString: monitoring.outputs.connectionString
     keyVaultUri: vault.outputs.uri
     sharedMailbox: sharedMailbox

@@ -77,8 +77,10 @@ class DevHostProcess:
             self.process.kill()
 
 
-def start_devhost(tmp: Path, extra_env: dict[str, str]) -> DevHostProcess:
-    """The dev host in its own process, as `make run` starts it, on a free port."""
+def start_devhost(tmp: Path, extra_env: dict[str, str], *, queues: bool = False) -> DevHostProcess:
+    """The dev host in its own process, as `make run` starts it, on a free port. Without timers; and without queue
+    triggers unless `queues`: a test sends mail by dispatching, so that no run of the woken dispatcher holds a lease
+    on a mail the test is waiting for."""
     port = free_port()
     mail_dir = tmp / "mail"
     env = {
@@ -96,7 +98,15 @@ def start_devhost(tmp: Path, extra_env: dict[str, str]) -> DevHostProcess:
     }
     log = (tmp / "devhost.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "functions.devhost", "--port", str(port), "--no-timers"],
+        [
+            sys.executable,
+            "-m",
+            "functions.devhost",
+            "--port",
+            str(port),
+            "--no-timers",
+            *([] if queues else ["--no-queues"]),
+        ],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,

@@ -93,6 +93,9 @@ class _Pending:
     due_at: datetime
     attempts: int
     etag: str = field(default_factory=_etag)
+    unsure: bool = False
+    lease_owner: str = ""
+    last_error: str = ""
 
 
 class FakeCaseStore:
@@ -122,7 +125,7 @@ class FakeCaseStore:
         """What the adapter's transaction would refuse with 409: an input seen before, or a row that exists."""
         for marker in markers:
             if (partition, marker) in self._markers:
-                raise AlreadyProcessed(self._markers[partition, marker])
+                raise AlreadyProcessed(self._markers[partition, marker], marker)
         mail_keys = [(m.reference, m.mail_id) for m in mails]
         token_keys = [(partition, t.token) for t in tokens]
         if (
@@ -278,16 +281,45 @@ class FakeCaseStore:
         await asyncio.sleep(0)
         high = f"outbox|{_time_key(now)}~"
         due = sorted(k for k in self._outbox if k[1] < high)[:limit]
-        return [
-            MailRecord(
-                mail=self._outbox[k].mail,
-                status="pending",
-                attempts=self._outbox[k].attempts,
-                due_at=self._outbox[k].due_at,
-                store_key={"PartitionKey": k[0], "RowKey": k[1], "etag": self._outbox[k].etag},
-            )
-            for k in due
-        ]
+        return [self._pending_record(k) for k in due]
+
+    def _pending_record(self, key: tuple[str, str]) -> MailRecord:
+        pending = self._outbox[key]
+        return MailRecord(
+            mail=pending.mail,
+            status="pending",
+            attempts=pending.attempts,
+            due_at=pending.due_at,
+            last_error=pending.last_error,
+            store_key={"PartitionKey": key[0], "RowKey": key[1], "etag": pending.etag},
+            unsure=pending.unsure or bool(pending.lease_owner),  # a lease read back ran out unsettled
+            lease_owner=pending.lease_owner,
+            lease_until=pending.due_at if pending.lease_owner else None,
+        )
+
+    def _replace_pending(self, record: MailRecord, due_at: datetime, **changes: Any) -> tuple[str, str]:
+        """Move the pending entry to `due_at` if no one changed it since it was read (else ConcurrentUpdate)."""
+        key = (record.store_key["PartitionKey"], record.store_key["RowKey"])
+        pending = self._outbox.get(key)
+        if pending is None or pending.etag != record.store_key["etag"]:
+            raise ConcurrentUpdate(record.mail.reference)
+        del self._outbox[key]
+        moved = (key[0], self._row_key(record.mail, due_at))
+        self._outbox[moved] = replace(pending, due_at=due_at, etag=_etag(), **changes)
+        return moved
+
+    async def claim_mails(self, records: Sequence[MailRecord], owner: str, until: datetime) -> list[MailRecord]:
+        """Like the adapter: a claim moves the entry to when its lease runs out; what someone took is left out."""
+        await asyncio.sleep(0)
+        claimed: list[MailRecord] = []
+        for record in records:
+            try:
+                key = self._replace_pending(record, until, lease_owner=owner, unsure=record.unsure)
+            except ConcurrentUpdate:
+                continue
+            claimed.append(self._pending_record(key))
+            claimed[-1].unsure = record.unsure
+        return claimed
 
     def _settle(self, record: MailRecord, **state: Any) -> None:
         """Remove the pending entry if no one else changed it, and record the mail's new state."""
@@ -314,13 +346,23 @@ class FakeCaseStore:
         return settled
 
     async def record_retry(
-        self, record: MailRecord, now: datetime, next_at: datetime, error: str, counts: bool = True
+        self,
+        record: MailRecord,
+        now: datetime,
+        next_at: datetime,
+        error: str,
+        counts: bool = True,
+        unsure: bool = False,
     ) -> None:
         await asyncio.sleep(0)
         attempts = record.attempts + (1 if counts else 0)
-        self._settle(record, status="pending", attempts=attempts, last_error=error[:1000], due_at=next_at)
-        key = (record.store_key["PartitionKey"], self._row_key(record.mail, next_at))
-        self._outbox[key] = _Pending(record.mail, next_at, attempts)
+        self._replace_pending(
+            record, next_at, attempts=attempts, unsure=unsure, lease_owner="", last_error=error[:1000]
+        )
+        mail_key = (record.mail.reference, record.mail.mail_id)
+        self._mails[mail_key] = replace(
+            self._mails[mail_key], status="pending", attempts=attempts, last_error=error[:1000], due_at=next_at
+        )
 
     async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None:
         await asyncio.sleep(0)
@@ -515,7 +557,8 @@ class FakeMailbox:
 
 
 class FakeTransport:
-    """Records what it sends; `script` holds the outcomes of the next sends (None: sent), then every mail goes."""
+    """Records what it sends; `script` holds the outcomes of the next sends (None: sent), then every mail goes.
+    `was_sent` answers from what it sent, by Message-ID."""
 
     name = "fake"
 
@@ -527,10 +570,14 @@ class FakeTransport:
         outcomes: list[Exception | None] = []
         for mail in mails:
             outcome = self.script.pop(0) if self.script else None
-            if outcome is None:
-                self.sent.append(mail)
+            if outcome is None or getattr(outcome, "maybe_sent", False):
+                self.sent.append(mail)  # a "maybe sent" error stands for a send whose answer was lost
             outcomes.append(outcome)
         return outcomes
+
+    async def was_sent(self, mail: OutgoingMail) -> bool | None:
+        await asyncio.sleep(0)
+        return any(m.message_id == mail.message_id for m in self.sent)
 
     async def close(self) -> None:
         return None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
 from typing import Any
 
 from aiohttp import web
@@ -33,7 +36,8 @@ class StubMessage:
 @dataclass
 class GraphStub:
     """`script` holds the answers to give, in order (status, headers, json), before the stub's own behaviour:
-    sendMail is accepted; a mailbox (delta, $value, move, folders) and subscriptions are played."""
+    sendMail is accepted (and saved in Sent Items, which answers a lookup by internetMessageId); a mailbox (delta,
+    $value, move, folders) and subscriptions are played."""
 
     requests: list[Recorded] = field(default_factory=list)
     script: deque[tuple[int, dict[str, str], dict[str, Any] | None]] = field(default_factory=deque)
@@ -44,11 +48,25 @@ class GraphStub:
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     sent: list[bytes] = field(default_factory=list)
+    sent_items: dict[str, str] = field(default_factory=dict)  # Sent Items: internetMessageId -> message id
+    late: list[float] = field(default_factory=list)  # delays of the next sendMail/$batch answers, after accepting
     _runner: web.AppRunner | None = None
 
     def fail(self, suffix: str, status: int, headers: dict[str, str], skip: int = 0) -> None:
         """Answer `status` to the next request whose path ends with `suffix`, after letting `skip` of them pass."""
         self.failures.append({"suffix": suffix, "status": status, "headers": headers, "skip": skip})
+
+    def answer_late(self, seconds: float, times: int = 1) -> None:
+        """Accept the next `times` sendMail or $batch requests (the mails are sent and in Sent Items), then answer
+        only after `seconds`: after the client has given up waiting."""
+        self.late.extend([seconds] * times)
+
+    def _accept(self, raw: bytes) -> None:
+        """Send it, as sendMail does: and save it in Sent Items, under its Message-ID."""
+        self.sent.append(raw)
+        message_id = BytesHeaderParser().parsebytes(raw)["Message-ID"]
+        if message_id:
+            self.sent_items.setdefault(str(message_id).strip(), f"AAMkSent{len(self.sent):04d}")
 
     def deliver(self, raw: bytes) -> str:
         seq = len(self.messages) + 1
@@ -112,11 +130,18 @@ class GraphStub:
                 else web.Response(status=status, headers=headers)
             )
         if request.path.endswith("/sendMail"):
-            self.sent.append(base64.b64decode(body, validate=True))
+            self._accept(base64.b64decode(body, validate=True))
+            await self._maybe_late()
             return web.Response(status=202)
         if request.path.endswith("/$batch"):
-            return self._batch(json.loads(body))
+            response = self._batch(json.loads(body))
+            await self._maybe_late()
+            return response
         return self._mailbox(request, body)
+
+    async def _maybe_late(self) -> None:
+        if self.late:
+            await asyncio.sleep(self.late.pop(0))
 
     def _batch(self, batch: dict[str, Any]) -> web.Response:
         """JSON batching as Graph does it: at most 20 items, each answered on its own; a non-JSON body is base64."""
@@ -131,7 +156,7 @@ class GraphStub:
                 responses.append({"id": item["id"], "status": status, "headers": headers, "body": error})
             elif item["method"] == "POST" and item["url"].endswith("/sendMail"):
                 assert item["headers"]["Content-Type"] == "text/plain"
-                self.sent.append(base64.b64decode(base64.b64decode(item["body"], validate=True), validate=True))
+                self._accept(base64.b64decode(base64.b64decode(item["body"], validate=True), validate=True))
                 responses.append({"id": item["id"], "status": 202, "headers": {}, "body": None})
             else:
                 responses.append(
@@ -171,6 +196,13 @@ class GraphStub:
                 return _not_found(path)
             message.folder = {k.lower(): v for k, v in json.loads(body).items()}["destinationid"]
             return web.json_response({"id": message.id}, status=201)
+        if path.endswith("/mailFolders/sentitems/messages") and request.method == "GET":
+            # Only the query the transport makes: `$filter=internetMessageId eq '<id>'` (quotes doubled), `$select=id`.
+            match = re.fullmatch(r"internetMessageId eq '((?:[^']|'')*)'", query.get("$filter", ""))
+            if match is None or query.get("$select") != "id":
+                return web.json_response({"error": {"code": "BadRequest", "message": "unexpected query"}}, status=400)
+            wanted = match.group(1).replace("''", "'")
+            return web.json_response({"value": [{"id": i} for m, i in self.sent_items.items() if m == wanted]})
         if path.endswith("/mailFolders") and request.method == "GET":
             wanted = query.get("$filter", "").split("'")[1] if "'" in query.get("$filter", "") else ""
             found = [{"id": i, "displayName": n} for i, n in self.folders.items() if n == wanted]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+log = logging.getLogger(__name__)
 
 
 def graph_credential(settings: Settings) -> Any:
@@ -169,7 +171,9 @@ class GraphTransport:
         for index in range(len(group)):
             answer = answers.get(str(index))
             if answer is None:
-                outcomes.append(TransientSendError("Graph's batch answer has no response for this mail"))
+                outcomes.append(
+                    TransientSendError("Graph's batch answer has no response for this mail", maybe_sent=True)
+                )
                 continue
             status = int(answer.get("status") or 0)
             if 200 <= status < 300:
@@ -180,8 +184,34 @@ class GraphTransport:
                 outcomes.append(_status_error(status, answer.get("headers"), str(message)))
         return outcomes
 
+    async def was_sent(self, mail: OutgoingMail) -> bool | None:
+        """Look for the mail in the mailbox's Sent Items by its Message-ID (sendMail saves what it sends there, with
+        our Message-ID as its internetMessageId): `GET /users/{mailbox}/mailFolders/sentitems/messages?$filter=
+        internetMessageId eq '<id>'&$select=id`. None when Graph cannot answer now (throttled, down, no access)."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import (
+            MessagesRequestBuilder,
+        )
+
+        client = await self._graph.client()
+        query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(
+            filter=f"internetMessageId eq '{_odata_string(mail.message_id)}'", select=["id"]
+        )
+        sent_items = client.users.by_user_id(self._mailbox).mail_folders.by_mail_folder_id("sentitems").messages
+        async with self._gate:
+            try:
+                found = await sent_items.get(RequestConfiguration(query_parameters=query))
+            except Exception as exc:
+                log.warning("graph: Sent Items lookup for %s failed: %s", mail.reference, _send_error(exc))
+                return None
+        return bool(found and found.value)
+
     async def close(self) -> None:
         await self._graph.close()
+
+
+def _odata_string(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def _send_error(exc: Exception) -> Exception:
@@ -191,15 +221,23 @@ def _send_error(exc: Exception) -> Exception:
 
     if isinstance(exc, APIError):
         return _status_error(exc.response_status_code or 0, exc.response_headers, _odata_message(exc))
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return TransientSendError(f"Graph unreachable: {type(exc).__name__}")  # the request never went out
     if isinstance(exc, httpx.HTTPError):
-        return TransientSendError(f"Graph unreachable: {type(exc).__name__}")
+        # The request went out and no answer came back (a read timeout, a connection dropped): Graph may have
+        # accepted it, so the outbox looks in Sent Items before it sends the mail again.
+        return TransientSendError(f"Graph did not answer: {type(exc).__name__}", maybe_sent=True)
     return exc
 
 
 def _status_error(status: int, headers: Any, message: str) -> Exception:
     # 401/403 are retried too: an expired token or an access policy still spreading must not fail every mail.
     if status in (401, 403, 408, 429) or status >= 500 or status == 0:
-        return TransientSendError(f"Graph answered {status}", retry_after(headers), throttled=status == 429)
+        # A gateway timeout, or a batch item without a status, says nothing about whether Graph took the mail.
+        unknown = status in (0, 504)
+        return TransientSendError(
+            f"Graph answered {status}", retry_after(headers), throttled=status == 429, maybe_sent=unknown
+        )
     return PermanentSendError(f"Graph answered {status}: {message[:300]}")
 
 

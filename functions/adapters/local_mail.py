@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,13 +30,28 @@ class LocalTransport:
                 outcomes.append(TransientSendError(f"could not write the .eml file: {exc}"))
         return outcomes
 
+    def _path(self, mail: OutgoingMail) -> Path:
+        # The name is the mail's identity: sending the same mail again rewrites the same file, never a second one.
+        return self.outbox / f"{mail.reference}_{mail.mail_id}.eml"
+
     def _write(self, mail: OutgoingMail) -> None:
         self.outbox.mkdir(parents=True, exist_ok=True)
-        # The name is the mail's identity: sending the same mail again rewrites the same file, never a second one.
-        final = self.outbox / f"{mail.reference}_{mail.mail_id}.eml"
-        partial = final.with_suffix(".tmp")
-        partial.write_bytes(mail.mime())
-        os.replace(partial, final)
+        final = self._path(mail)
+        # Written aside, then renamed: a file under the mail's name is a whole message, so that its being there
+        # means it was sent (was_sent), even after a crash mid-write. The partial name is this writer's own.
+        partial = final.with_name(f".{final.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            partial.write_bytes(mail.mime())
+            os.replace(partial, final)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    async def was_sent(self, mail: OutgoingMail) -> bool | None:
+        """Whether the mail's .eml is in outbox/ (this transport's Sent Items)."""
+        try:
+            return await asyncio.to_thread(self._path(mail).is_file)
+        except OSError:
+            return None
 
     async def close(self) -> None:
         return None

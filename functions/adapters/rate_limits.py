@@ -94,8 +94,6 @@ class TableRateLimits:
         with storage_errors():
             await self._ensure_table()
             for attempt in range(_ATTEMPTS):
-                if await self._counted_before(once):
-                    return None  # the same message again: it was counted (and allowed) the first time
                 seen: list[tuple[Counts, str | None]] = [
                     self._known.get(self._row(limit.key), (EMPTY, None)) for limit in unique
                 ]
@@ -103,7 +101,9 @@ class TableRateLimits:
                     [(limit, counts) for limit, (counts, _) in zip(unique, seen, strict=True)], now, window
                 )
                 if wait is not None:
-                    return wait
+                    # The same message again was counted (and allowed) the first time, even if the limit is
+                    # reached since. Read only here and on a conflict: the common hit stays one round trip.
+                    return None if await self._counted_before(once) else wait
                 ops = [
                     _write(self._row(limit.key), limit, counts, etag)
                     for limit, (_, etag), counts in zip(unique, seen, after, strict=True)
@@ -118,6 +118,8 @@ class TableRateLimits:
                 except TableTransactionError as exc:
                     if exc.status_code not in (409, 412):
                         raise
+                    if await self._counted_before(once):
+                        return None  # the conflict was the `once` row: this message was counted before
                 # Someone else counted since (another instance, or before this one remembered): read, decide again.
                 if attempt:
                     await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))

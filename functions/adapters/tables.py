@@ -9,7 +9,9 @@ its mails share a partition and every change to a case is one entity-group trans
     mail|<reference>|<mail id>       each mail's delivery state (the id is derived from purpose and recipient,
                                      so queuing the same mail twice is a conflict, never a second send)
     outbox|<due time>|<reference>|<mail id>
-                                     a pending mail (the rendered letter), sorted by when it is due
+                                     a pending mail (the rendered letter), sorted by when it is due; a dispatcher
+                                     claims it by moving it (ETag-guarded) to the time its lease runs out, with
+                                     its name in LeaseOwner, so that no one else reads it as due meanwhile
     inbound|<key>                    an input already processed (an email, by the hash of its Message-ID), written in
                                      the same transaction as its effect: processing it again conflicts, changes nothing
 
@@ -27,7 +29,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -205,7 +207,18 @@ def _mail_state_entity(partition: str, mail: OutgoingMail, status: str, due_at: 
     }
 
 
-def _outbox_entity(partition: str, mail: OutgoingMail, due_at: datetime, attempts: int) -> dict[str, Any]:
+def _outbox_entity(
+    partition: str,
+    mail: OutgoingMail,
+    due_at: datetime,
+    attempts: int,
+    *,
+    unsure: bool = False,
+    lease_owner: str = "",
+    last_error: str = "",
+) -> dict[str, Any]:
+    """A pending mail, keyed by when it is due. A claimed one is keyed by when its lease runs out (it is due again
+    then, to be reconciled) and names its holder; `Unsure` marks one that an earlier hand-off may have sent."""
     content = json.dumps(
         {
             "text": mail.text,
@@ -236,6 +249,12 @@ def _outbox_entity(partition: str, mail: OutgoingMail, due_at: datetime, attempt
     }
     for i, chunk in enumerate(chunks):
         entity[f"Content{i}"] = chunk
+    if last_error:
+        entity["LastError"] = last_error[:1000]
+    if unsure:
+        entity["Unsure"] = True
+    if lease_owner:
+        entity["LeaseOwner"] = lease_owner[:200]
     return entity
 
 
@@ -291,16 +310,22 @@ def _record_from_outbox(entity: TableEntity) -> MailRecord:
         in_reply_to=content["in_reply_to"],
         reply_to=content["reply_to"],
     )
+    owner = str(entity.get("LeaseOwner") or "")
     return MailRecord(
         mail=mail,
         status="pending",
         attempts=int(entity["Attempts"]),
         due_at=entity["DueAt"],
+        last_error=str(entity.get("LastError") or ""),
         store_key={
             "PartitionKey": entity["PartitionKey"],
             "RowKey": entity["RowKey"],
             "etag": str(entity.metadata["etag"]),
         },
+        # A lease that is read back ran out before its holder settled the mail: what happened is unknown.
+        unsure=bool(entity.get("Unsure")) or bool(owner),
+        lease_owner=owner,
+        lease_until=entity["DueAt"] if owner else None,
     )
 
 
@@ -325,15 +350,22 @@ class _Creation:
 
 
 def _take_batch(queue: list[_Creation]) -> list[_Creation]:
-    """The oldest waiting cases that surely fit in one transaction (a case queues at most a few mails)."""
+    """The oldest waiting cases that surely fit in one transaction (a case queues at most a few mails). Two with a
+    marker in common (the same submission sent twice at once) never share one: a transaction that names a row twice
+    fails whole (InvalidDuplicateRow), so the second waits for the next, which finds the marker written."""
     batch: list[_Creation] = []
     ops = 1  # the counter
-    while queue:
-        estimate = 2 + len(queue[0].markers) + len(queue[0].tokens) + 2 * 4
+    markers: set[str] = set()
+    for creation in list(queue):
+        estimate = 2 + len(creation.markers) + len(creation.tokens) + 2 * 4
         if batch and ops + estimate > _BATCH_OPS:
             break
-        batch.append(queue.pop(0))
+        if markers.intersection(creation.markers):
+            continue
+        queue.remove(creation)
+        batch.append(creation)
         ops += estimate
+        markers.update(creation.markers)
     return batch
 
 
@@ -484,7 +516,7 @@ class TableCaseStore:
                 entity = await self._cases.get_entity(partition, f"inbound|{marker}")
             except ResourceNotFoundError:
                 continue
-            raise AlreadyProcessed(str(entity["Reference"]))
+            raise AlreadyProcessed(str(entity["Reference"]), marker)
 
     async def _read_counter(self, partition: str) -> _Counter:
         try:
@@ -664,11 +696,92 @@ class TableCaseStore:
                         return due
         return due
 
+    async def claim_mails(self, records: Sequence[MailRecord], owner: str, until: datetime) -> list[MailRecord]:
+        """Each claim moves the pending row to `outbox|<until>|…` with the holder's name, in one transaction per
+        partition of up to _CLAIM_BATCH mails, guarded by the ETag each row was read with: of two dispatchers that
+        read the same rows, one claims them and the other's transaction fails (404/412). Then the rows are tried
+        one by one, so that the mails no one else took are still claimed."""
+        by_partition: dict[str, list[MailRecord]] = {}
+        for record in records:
+            by_partition.setdefault(record.store_key["PartitionKey"], []).append(record)
+        groups = [
+            (partition, group[i : i + _CLAIM_BATCH])
+            for partition, group in by_partition.items()
+            for i in range(0, len(group), _CLAIM_BATCH)
+        ]
+        claimed = await asyncio.gather(*(self._claim(p, g, owner, until) for p, g in groups))
+        return [record for group in claimed for record in group]
+
+    async def _claim(
+        self, partition: str, records: Sequence[MailRecord], owner: str, until: datetime
+    ) -> list[MailRecord]:
+        ops: list[tuple[Any, ...]] = []
+        placed: list[tuple[MailRecord, dict[str, Any], int]] = []  # the record, its new row, the op that wrote it
+        for record in records:
+            row = _outbox_entity(
+                partition,
+                record.mail,
+                until,
+                record.attempts,
+                unsure=record.unsure,
+                lease_owner=owner,
+                last_error=record.last_error,
+            )
+            ops += _replace_pending_ops(record, row)
+            placed.append((record, row, len(ops) - 1))
+        if len(records) > 1 and _payload_bytes(ops) > _BATCH_BYTES:
+            half = len(records) // 2
+            return [
+                *await self._claim(partition, records[:half], owner, until),
+                *await self._claim(partition, records[half:], owner, until),
+            ]
+        with storage_errors():
+            try:
+                result = await self._cases.submit_transaction(ops)
+            except TableTransactionError as exc:
+                if exc.status_code not in (404, 409, 412):
+                    raise
+                if len(records) == 1:
+                    return []  # someone else took it (or settled it) since it was read
+                result = None
+        if result is None:
+            # Someone claimed or settled some of them: one read finds the rows still as they were, and those are
+            # claimed together (a race lost again, or no one to blame, falls back to one at a time).
+            unchanged = await self._unchanged(partition, records)
+            if 0 < len(unchanged) < len(records):
+                return await self._claim(partition, unchanged, owner, until)
+            if not unchanged:
+                return []
+            alone = await asyncio.gather(*(self._claim(partition, [r], owner, until) for r in records))
+            return [r for one in alone for r in one]
+        return [
+            replace(
+                record,
+                due_at=until,
+                lease_owner=owner,
+                lease_until=until,
+                store_key={"PartitionKey": partition, "RowKey": row["RowKey"], "etag": str(result[index]["etag"])},
+            )
+            for record, row, index in placed
+        ]
+
+    async def _unchanged(self, partition: str, records: Sequence[MailRecord]) -> list[MailRecord]:
+        """The records whose pending row is still as it was read (same key, same ETag): one range query, since the
+        rows of one partition that due_mails read together lie next to each other."""
+        keys = sorted(r.store_key["RowKey"] for r in records)
+        query = "PartitionKey eq @p and RowKey ge @low and RowKey le @high"
+        params = {"p": partition, "low": keys[0], "high": keys[-1]}
+        with storage_errors():
+            rows = self._cases.query_entities(query, parameters=params, select=["RowKey"])
+            etags = {e["RowKey"]: str(e.metadata["etag"]) async for e in rows}
+        return [r for r in records if etags.get(r.store_key["RowKey"]) == r.store_key["etag"]]
+
     async def record_sent(self, record: MailRecord, now: datetime) -> None:
         await self._settle(record, _sent_state(record, now))
 
     async def record_sent_many(self, records: Sequence[MailRecord], now: datetime) -> int:
-        """Settle sent mails 50 to a transaction (two operations each, the service allows 100).
+        """Settle sent mails _SETTLE_BATCH to a transaction: a crash or a storage stall leaves at most that many
+        per transaction in doubt (and those are reconciled, never blindly sent again).
 
         Returns how many were settled; one settled elsewhere in the meantime is skipped, not an error.
         """
@@ -677,8 +790,8 @@ class TableCaseStore:
             by_partition.setdefault(record.store_key["PartitionKey"], []).append(record)
         settled = 0
         for group in by_partition.values():
-            for i in range(0, len(group), 50):
-                chunk = group[i : i + 50]
+            for i in range(0, len(group), _SETTLE_BATCH):
+                chunk = group[i : i + _SETTLE_BATCH]
                 ops = [op for r in chunk for op in _settle_ops(r, _sent_state(r, now))]
                 with storage_errors():
                     try:
@@ -695,13 +808,20 @@ class TableCaseStore:
         return settled
 
     async def record_retry(
-        self, record: MailRecord, now: datetime, next_at: datetime, error: str, counts: bool = True
+        self,
+        record: MailRecord,
+        now: datetime,
+        next_at: datetime,
+        error: str,
+        counts: bool = True,
+        unsure: bool = False,
     ) -> None:
         attempts = record.attempts + (1 if counts else 0)
         partition = record.store_key["PartitionKey"]
-        again = _outbox_entity(partition, record.mail, next_at, attempts)
+        again = _outbox_entity(partition, record.mail, next_at, attempts, unsure=unsure, last_error=error)
         state = {"Status": "pending", "Attempts": attempts, "LastError": error[:1000], "DueAt": next_at}
-        await self._settle(record, state, [("create", again)])
+        ops = [*_replace_pending_ops(record, again), ("update", {**_mail_state_key(record), **state}, _MERGE)]
+        await self._submit_settle(record, ops)
 
     async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None:
         partition = record.store_key["PartitionKey"]
@@ -709,32 +829,55 @@ class TableCaseStore:
         await self._settle(record, state, [("create", _event_entity(partition, record.mail.reference, event))])
 
     async def _settle(self, record: MailRecord, state: dict[str, Any], extra: Sequence[tuple[Any, ...]] = ()) -> None:
-        ops = [*_settle_ops(record, state), *extra]
+        await self._submit_settle(record, [*_settle_ops(record, state), *extra])
+
+    async def _submit_settle(self, record: MailRecord, ops: list[tuple[Any, ...]]) -> None:
         with storage_errors():
             try:
                 await self._cases.submit_transaction(ops)
             except TableTransactionError as exc:
                 if exc.status_code in (404, 412):
-                    # Another dispatcher settled this mail first.
+                    # Another dispatcher settled (or claimed) this mail first.
                     raise ConcurrentUpdate(record.mail.reference) from exc
                 raise
+
+
+_CLAIM_BATCH = 20  # mails claimed in one transaction (two operations each); one Graph $batch
+_SETTLE_BATCH = 10  # sent mails settled in one transaction (two operations each)
+_MERGE: dict[str, Any] = {"mode": UpdateMode.MERGE}
 
 
 def _sent_state(record: MailRecord, now: datetime) -> dict[str, Any]:
     return {"Status": "sent", "SentAt": now, "Attempts": record.attempts + 1, "LastError": ""}
 
 
+def _mail_state_key(record: MailRecord) -> dict[str, str]:
+    partition = record.store_key["PartitionKey"]
+    return {"PartitionKey": partition, "RowKey": f"mail|{record.mail.reference}|{record.mail.mail_id}"}
+
+
+def _if_unchanged(record: MailRecord) -> dict[str, Any]:
+    return {"etag": record.store_key["etag"], "match_condition": MatchConditions.IfNotModified}
+
+
+def _replace_pending_ops(record: MailRecord, row: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Put `row` in place of the pending entry, only if no one changed the entry since it was read. A transaction
+    may touch a row once: when the new row has the same key, it replaces the entry instead."""
+    key = record.store_key
+    if row["RowKey"] == key["RowKey"]:
+        return [("update", row, {"mode": UpdateMode.REPLACE, **_if_unchanged(record)})]
+    return [
+        ("delete", {"PartitionKey": key["PartitionKey"], "RowKey": key["RowKey"]}, _if_unchanged(record)),
+        ("create", row),
+    ]
+
+
 def _settle_ops(record: MailRecord, state: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Remove the pending entry (only if no one else changed it) and record the mail's new state."""
     key = record.store_key
-    mail_state = {"PartitionKey": key["PartitionKey"], "RowKey": f"mail|{record.mail.reference}|{record.mail.mail_id}"}
     return [
-        (
-            "delete",
-            {"PartitionKey": key["PartitionKey"], "RowKey": key["RowKey"]},
-            {"etag": key["etag"], "match_condition": MatchConditions.IfNotModified},
-        ),
-        ("update", {**mail_state, **state}, {"mode": UpdateMode.MERGE}),
+        ("delete", {"PartitionKey": key["PartitionKey"], "RowKey": key["RowKey"]}, _if_unchanged(record)),
+        ("update", {**_mail_state_key(record), **state}, _MERGE),
     ]
 
 

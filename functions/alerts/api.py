@@ -3,7 +3,6 @@ for bad input."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -14,7 +13,7 @@ from ..core.mail import MailRecord
 from ..core.model import Case, Process
 from ..core.services import Services
 from ..core.store import ConcurrentUpdate, StorageUnavailable, StoredCase
-from ..web.forms import field_errors
+from ..web.forms import BodyRejected, field_errors, read_body
 from ..web.http import json_response
 from .models import AlertClosing, AlertIn, AlertUpdate
 from .workflow import close_alert, publish_alert, revise_alert, source_of_key
@@ -59,18 +58,11 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _read(req: func.HttpRequest, model: type[M]) -> M | func.HttpResponse:
-    """The body as `model`, or the 4xx response that says what is wrong with it."""
-    body = req.get_body() or b""
-    if len(body) > MAX_BODY:
-        return json_response({"error": "too_large", "message": f"The body is over {MAX_BODY // 1024} KiB."}, 413)
-    if req.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        return json_response({"error": "unsupported_type", "message": "Send application/json."}, 415)
+    """The body as `model`, or the 4xx response that says what is wrong with it (read as every JSON body is)."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return json_response({"error": "bad_json", "message": "The body is not valid JSON."}, 400)
-    if not isinstance(data, dict):
-        return json_response({"error": "bad_json", "message": "The body must be a JSON object."}, 400)
+        data, _ = read_body(req, "en", MAX_BODY, browser=False)
+    except BodyRejected as rejected:
+        return rejected.response
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -2,8 +2,9 @@
 connected environments and services it touches, one email per recipient, with Bits in copy.
 
 The mails of an alert are its ledger: one per (alert, revision, recipient), each pending, sent or failed, and
-bounces recorded against it. A fan-out is written in chunks (a transaction holds at most 100 operations), each
-with a marker, so that the same alert posted again resumes an interrupted fan-out and never sends twice.
+bounces recorded against it. A fan-out is written in chunks (a transaction holds at most 100 operations); the
+same alert posted again resumes an interrupted fan-out by recipient, whatever changed in the registry meanwhile,
+and never sends twice (see `queue_in_chunks`).
 """
 
 from __future__ import annotations
@@ -151,7 +152,9 @@ async def fan_out(
 ) -> int:
     """Queue the alert (or its update or closing) to every recipient and Bits, chunk by chunk; returns mails queued.
 
-    The first revision goes to everyone it concerns; updates and the closing go to exactly those who got it.
+    The first revision goes to everyone it concerns; updates and the closing go to exactly those who got it. Run
+    again (the alert posted again, the timer), it queues only those who have not got this purpose yet, as the
+    registry is now.
     """
     revision = int(case.details.get("revision", 1))
     purpose = purpose or f"alert-r{revision}"

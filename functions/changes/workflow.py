@@ -104,6 +104,7 @@ async def submit_change_request(
             filed_by=proof.filed_by,
         ),
         channel,
+        markers=proof.markers,
     )
 
 
@@ -294,7 +295,8 @@ async def decide(services: Services, stored: StoredCase, reply: Reply, registry:
 
 
 async def notify_companies(services: Services, case: Case) -> None:
-    """An approved change, as a notice to every connected company's business contacts, in chunks with markers."""
+    """An approved change, as a notice to every connected company's business contacts, in chunks; run again (the
+    timer, after an interruption), it queues only those not told yet, as the registry is now."""
     registry = await services.registry()
     text = await request_text(services, case)
     reason = str(case.details.get("decision", {}).get("reason", ""))

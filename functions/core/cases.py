@@ -14,7 +14,7 @@ from .rate_limits import WINDOW, recipient_limits
 from .registry import Registry
 from .services import Services
 from .signing import sign, verify
-from .store import ConcurrentUpdate, StoredCase
+from .store import AlreadyProcessed, AlreadyQueued, ConcurrentUpdate, StoredCase
 from .tokens import issue, reply_address
 
 
@@ -78,17 +78,29 @@ class AddressProof:
     """What a form's channel proves about the addresses a submission gives, for the process's submit to apply to
     the submitter's address: the address the browser's remembered confirmation vouches for (web/forms.py), whether
     a signed-in member of Bits' staff sent it (they vouch for the address they give: Bits is no relay to itself),
-    and whether we may mail the submitter now (not when a breach came in over a rate limit)."""
+    and whether we may mail the submitter now (not when a breach came in over a rate limit).
+
+    And the submission's own identity, which the submit passes on to the write that stores what it takes (the
+    `markers` of `open_case`, `create_case`, `append`), so that the case and its idempotency markers are one
+    transaction: sent again, the write raises AlreadyProcessed and stores nothing. The first marker is this very
+    submission (a browser form's one-time id; a JSON client's Idempotency-Key with this body), a later one the
+    key alone (`key_reused`). A submit that stores nothing lets it pass to the web layer, which answers."""
 
     remembered: str | None = None
     may_mail: bool = True
     by_staff: bool = False
     filed_by: str | None = None  # the staff member who sent it, when by_staff: recorded on the case
+    markers: tuple[str, ...] = ()
 
     def proves(self, address: str) -> bool:
         if self.by_staff:
             return True
         return self.remembered is not None and address.casefold() == self.remembered.casefold()
+
+    def key_reused(self, done: AlreadyProcessed) -> bool:
+        """Whether `done` found the client's Idempotency-Key used with another body (refused), not this very
+        submission again (answered as the first time)."""
+        return done.marker in self.markers[1:]
 
 
 NO_PROOF = AddressProof()  # an anonymous post: every address in it is a claim
@@ -469,13 +481,23 @@ async def queue_in_chunks(
     services: Services, reference: str, mails: Sequence[OutgoingMail], marker: str, label: str
 ) -> int:
     """Queue many mails on a case (an alert to every company, a notice of an approved change), a chunk per
-    transaction, each chunk with a marker: doing it again after an interruption queues only what is missing.
-    Returns the mails queued now."""
-    from .store import AlreadyProcessed
+    transaction, then record that the fan-out `marker` is done. Returns the mails queued now.
 
-    queued = 0
-    for start in range(0, len(mails), FAN_OUT_CHUNK):
-        chunk = mails[start : start + FAN_OUT_CHUNK]
+    It resumes whatever changed meanwhile: a mail's identity (case, purpose, recipient) is its own marker, never
+    its position in a chunk. Run again after an interruption, it reads which of `mails` the case has and queues
+    only the others, in chunks of their own: none is queued twice, and a recipient added to the registry
+    meanwhile (who is in `mails` now) is reached. A recipient removed meanwhile keeps a mail that was queued - it
+    was due when the fan-out began, and the dispatcher may have sent it already - and gets none that was not.
+    Once done, running it again queues nothing: those it concerned then have it (a company that joins later sees
+    the alert on its feed).
+    """
+    if await fanned_out(services, reference, marker):
+        return 0
+    wanted = list({m.mail_id: m for m in mails}.values())  # once per recipient, in the order given
+    pending = await _not_queued(services, reference, wanted)
+    queued = start = 0
+    while start < len(pending):
+        chunk = pending[start : start + FAN_OUT_CHUNK]
         event = CaseEvent(
             at=services.clock.now(),
             actor="fan-out",
@@ -486,10 +508,18 @@ async def queue_in_chunks(
             data={"label": label, "recipients": [m.to for m in chunk]},
         )
         try:
-            await services.store.append(reference, event, list(chunk), markers=[f"{marker}-{start // FAN_OUT_CHUNK}"])
-            queued += len(chunk)
-        except AlreadyProcessed:
-            continue  # this chunk went out before
+            await services.store.append(reference, event, chunk)
+        except AlreadyQueued:
+            # Another run of this fan-out (the same alert posted twice at once, the timer) queued some of the chunk
+            # first, and the transaction wrote nothing: read again and queue the rest. Each refusal leaves fewer
+            # missing, so this ends; a refusal with none of them written is no such race, and is raised.
+            rest = await _not_queued(services, reference, pending[start:])
+            if len(rest) == len(pending) - start:
+                raise
+            pending, start = rest, 0
+            continue
+        queued += len(chunk)
+        start += len(chunk)
     done = CaseEvent(
         at=services.clock.now(),
         actor="fan-out",
@@ -504,7 +534,13 @@ async def queue_in_chunks(
     return queued
 
 
+async def _not_queued(services: Services, reference: str, mails: Sequence[OutgoingMail]) -> list[OutgoingMail]:
+    """The mails the case does not have yet (by identity: purpose and recipient), in their order."""
+    queued = {record.mail.mail_id for record in await services.store.mails(reference)}
+    return [m for m in mails if m.mail_id not in queued]
+
+
 async def fanned_out(services: Services, reference: str, marker: str) -> bool:
-    """Whether the fan-out with this marker finished (else a timer runs it again; its chunks make that safe)."""
+    """Whether the fan-out with this marker finished (else a timer runs it again, which queues only what is missing)."""
     events = await services.store.events(reference)
     return any(e.kind == "fanned_out_all" and e.data.get("marker") == marker for e in events)

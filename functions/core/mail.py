@@ -18,12 +18,19 @@ from .privacy import mask_identity_numbers
 
 
 class TransientSendError(Exception):
-    """The transport could not send now; try again later (after `retry_after` seconds when the server said so)."""
+    """The transport could not send now; try again later (after `retry_after` seconds when the server said so).
 
-    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False) -> None:
+    `maybe_sent`: the request may have reached the server and been accepted (a timeout waiting for the answer, a
+    connection lost after the request went out, a gateway timeout): the mail is looked up before it is sent again.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, throttled: bool = False, maybe_sent: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.throttled = throttled  # the server asked us to slow down (429): no failure of this mail
+        self.maybe_sent = maybe_sent and not throttled
 
 
 class PermanentSendError(Exception):
@@ -78,7 +85,12 @@ class OutgoingMail:
 
 @dataclass
 class MailRecord:
-    """An outbox entry as stored: the mail plus its delivery state."""
+    """An outbox entry as stored: the mail plus its delivery state.
+
+    A pending entry read from the outbox also says whether an earlier hand-off to the transport may have sent it
+    (`unsure`: a lease that ran out before its holder settled it, or an error after which the server may have
+    accepted it), and who holds or last held its lease.
+    """
 
     mail: OutgoingMail
     status: str  # pending | sent | failed
@@ -87,6 +99,9 @@ class MailRecord:
     sent_at: datetime | None = None
     last_error: str = ""
     store_key: dict[str, str] = field(default_factory=dict)  # where the store keeps the pending entry
+    unsure: bool = False
+    lease_owner: str = ""
+    lease_until: datetime | None = None
 
 
 class MailTransport(Protocol):
@@ -94,7 +109,11 @@ class MailTransport(Protocol):
 
     async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
         """Send each MIME message as it is. One outcome per mail, in order: None when it was sent, else the error
-        (TransientSendError / PermanentSendError; anything else counts as transient)."""
+        (TransientSendError / PermanentSendError; anything else counts as transient and maybe sent)."""
+
+    async def was_sent(self, mail: OutgoingMail) -> bool | None:
+        """Did this mail (by its Message-ID) go out before? True or False when the transport can tell, None when it
+        cannot tell now (unreachable, throttled). The outbox asks before it sends a mail whose outcome is unknown."""
 
     async def close(self) -> None: ...
 

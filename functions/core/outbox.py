@@ -1,10 +1,14 @@
-"""The outbox dispatcher: sends what is due, retries with backoff, and records every mail that finally fails."""
+"""The outbox dispatcher: claims what is due, asks about what may have gone, sends, and settles every mail."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Collection
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,9 +20,17 @@ from .store import CaseStore, ConcurrentUpdate, DeliveryLimits
 
 log = logging.getLogger(__name__)
 
-# Sent mails are settled in one storage transaction per chunk; a crash mid-chunk re-sends at most this many
-# (with the same Message-ID, which mail clients use to drop duplicates).
-CHUNK = 60  # three Graph $batch requests of 20
+# How long a claim holds a mail. Well above what one send can take (a Graph call times out after at most 120 s,
+# and a run hands a group over within half a lease or not at all), and long enough for Graph to have saved a sent
+# mail in Sent Items before anyone looks there. A mail whose send may have been accepted is looked up no sooner.
+LEASE = timedelta(minutes=10)
+GROUP = 20  # mails claimed together (one storage transaction) and handed to the transport together (one $batch)
+IN_FLIGHT = 3  # groups one run works on at a time
+SETTLE_BATCH = 10  # sent mails settled per storage transaction: what a crash or a storage stall leaves in doubt
+RETRY_AFTER_JITTER = 0.1  # a server's Retry-After is waited out, plus up to this share of it
+
+# Who holds a lease: this process, then one run of it (two runs in one process never share a lease).
+INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)
@@ -26,12 +38,20 @@ class RetryPolicy:
     max_attempts: int
     base_seconds: float
     max_seconds: float
+    max_age_seconds: float = 48 * 3600.0  # a mail not sent this long after it was queued fails
 
-    def delay(self, attempts_so_far: int, retry_after: float | None) -> float:
-        """Seconds to wait before the next attempt: the server's Retry-After when given, else doubling backoff."""
+    def ceiling(self, attempts_so_far: int) -> float:
+        """The longest wait before the next attempt: doubling from `base_seconds`, at most `max_seconds`."""
+        return float(min(self.base_seconds * (2.0 ** min(attempts_so_far, 60)), self.max_seconds))
+
+    def delay(
+        self, attempts_so_far: int, retry_after: float | None, rand: Callable[[], float] = random.random
+    ) -> float:
+        """Seconds to wait before the next attempt. Full jitter: anywhere between 0 and the ceiling, so mails that
+        failed together do not come back together. A server's Retry-After is a floor: it, plus up to 10% of it."""
         if retry_after is not None:
-            return float(min(max(retry_after, 0.0), max(self.max_seconds, retry_after)))
-        return float(min(self.base_seconds * (2**attempts_so_far), self.max_seconds))
+            return max(retry_after, 0.0) * (1.0 + RETRY_AFTER_JITTER * rand())
+        return self.ceiling(attempts_so_far) * rand()
 
 
 def own_people(registry: Registry) -> frozenset[str]:
@@ -45,10 +65,12 @@ def own_people(registry: Registry) -> frozenset[str]:
 
 @dataclass
 class DispatchReport:
-    sent: int = 0
+    sent: int = 0  # handed to the transport and accepted by it
     retried: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # taken or settled by another dispatcher meanwhile, or left for the next run
+    reconciled: int = 0  # found already sent at the transport (an earlier outcome was unknown): settled, not resent
+    unsettled: int = 0  # sent, but storage failed while settling: the lease runs out and the next run reconciles
 
 
 async def dispatch_outbox(
@@ -62,9 +84,17 @@ async def dispatch_outbox(
     never_capped: Collection[str] = frozenset(),
     concurrency: int = 16,
     limit: int = 2000,
+    lease: timedelta = LEASE,
+    owner: str | None = None,
 ) -> DispatchReport:
-    """Send every mail that is due now, a chunk at a time (the transport batches within it); outcomes are recorded
-    at most `concurrency` at a time.
+    """Send every mail that is due now, exactly once however many dispatchers run at the same time.
+
+    Due mails are taken GROUP at a time, IN_FLIGHT groups at once: a group is claimed (an ETag-guarded lease of
+    `lease`, one storage transaction per partition; what another dispatcher claimed first is skipped), the mails
+    in it whose earlier outcome is unknown are looked up at the transport (`was_sent`), then the group is handed
+    to the transport and settled SETTLE_BATCH to a transaction. Storage trouble while claiming or settling is
+    logged and never ends the run with an error: an unsettled mail's lease runs out and the next run reconciles it.
+    Storage and lookups are done at most `concurrency` at a time.
 
     With `limits`: no mail to an address suppressed after repeated bounces, and at most `daily_cap` mails a day to
     one address (what is over the cap waits for tomorrow): a loop that slips past the intake's checks stops there.
@@ -75,119 +105,268 @@ async def dispatch_outbox(
     due = await store.due_mails(now, limit)
     if not due:
         return report
-    gate = asyncio.Semaphore(concurrency)
-    day = now.astimezone(UTC).date()
-    suppressed = await limits.suppressed() if limits else set()
-    sent_today = await limits.sent_today(day.isoformat()) if limits else {}
-    counted: dict[str, int] = {}
+    run = _Run(
+        store=store,
+        transport=transport,
+        clock=clock,
+        policy=policy,
+        report=report,
+        gate=asyncio.Semaphore(concurrency),
+        lease=lease,
+        owner=owner or f"{INSTANCE}/{uuid.uuid4().hex[:8]}",
+        limits=limits,
+        daily_cap=daily_cap,
+        never_capped=never_capped,
+        day=now.astimezone(UTC).date().isoformat(),
+        suppressed=await limits.suppressed() if limits else set(),
+        sent_today=await limits.sent_today(now.astimezone(UTC).date().isoformat()) if limits else {},
+    )
+    groups = [due[i : i + GROUP] for i in range(0, len(due), GROUP)]
+    # Dispatchers that start together read the same rows: each begins at its own place in the list, so that they
+    # mostly claim different groups rather than race for the same ones.
+    start = random.randrange(len(groups))
+    pending = iter(groups[start:] + groups[:start])
 
-    async def guarded(step: Awaitable[None]) -> None:
-        async with gate:
-            try:
-                await step
-            except ConcurrentUpdate:
-                report.skipped += 1
-            except Exception:
-                # Recording a retry or a failure failed (storage trouble): the mail stays due and is tried again.
-                # Never let it stop the chunk, or the mails already sent in it would not be settled and go twice.
-                log.exception("outbox: a mail's outcome could not be recorded")
-                report.skipped += 1
+    async def worker() -> None:
+        for group in pending:
+            await run.group(group)
 
-    def held_back(record: MailRecord) -> Awaitable[None] | None:
-        """The step that records why this mail is not sent now, or None when it may go."""
-        to = record.mail.to.casefold()
-        if to in suppressed:
-            report.failed += 1
-            return _fail(store, clock, record, "the address is suppressed after repeated permanent bounces")
-        if to in never_capped:
-            return None
-        if limits and sent_today.get(to, 0) + counted.get(to, 0) >= daily_cap:
-            tomorrow = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
-            log.warning("outbox: daily cap reached for a recipient of %s; waits", record.mail.reference)
-            report.retried += 1
-            return store.record_retry(record, clock.now(), tomorrow, f"daily cap of {daily_cap} reached", counts=False)
-        counted[to] = counted.get(to, 0) + 1
-        return None
-
-    for start in range(0, len(due), CHUNK):
-        chunk = due[start : start + CHUNK]
-        steps = [(record, held_back(record)) for record in chunk]
-        sendable = [record for record, step in steps if step is None]
-        await asyncio.gather(*(guarded(step) for _, step in steps if step is not None))
-        if not sendable:
-            continue
-        try:
-            outcomes = await transport.send_many([record.mail for record in sendable])
-        except Exception as exc:  # the transport itself broke: every mail in the chunk stays and is tried again
-            outcomes = [exc] * len(sendable)
-        failed = [(record, outcome) for record, outcome in zip(sendable, outcomes, strict=True) if outcome]
-        await asyncio.gather(*(guarded(_settle_error(store, clock, policy, r, e, report)) for r, e in failed))
-        sent = [record for record, outcome in zip(sendable, outcomes, strict=True) if outcome is None]
-        if sent:
-            settled = await store.record_sent_many(sent, clock.now())
-            report.sent += settled
-            report.skipped += len(sent) - settled
-    if limits and counted:
-        await limits.add_sent(day.isoformat(), {a: sent_today.get(a, 0) + n for a, n in counted.items()})
+    await asyncio.gather(*(worker() for _ in range(min(IN_FLIGHT, len(groups)))))
+    await run.count_sent()
     log.info(
-        "outbox: sent=%d retried=%d failed=%d skipped=%d",
+        "outbox: sent=%d reconciled=%d retried=%d failed=%d skipped=%d unsettled=%d",
         report.sent,
+        report.reconciled,
         report.retried,
         report.failed,
         report.skipped,
+        report.unsettled,
     )
     return report
 
 
-async def _settle_error(
-    store: CaseStore,
-    clock: Clock,
-    policy: RetryPolicy,
-    record: MailRecord,
-    exc: Exception,
-    report: DispatchReport,
-) -> None:
-    """A mail the transport did not send: failed for good when refused or out of attempts, else tried again later."""
-    mail = record.mail
-    attempt = record.attempts + 1
-    if isinstance(exc, PermanentSendError):
-        report.failed += 1
-        await _fail(store, clock, record, f"refused: {exc}")
-        return
-    retry_after = exc.retry_after if isinstance(exc, TransientSendError) else None
-    throttled = isinstance(exc, TransientSendError) and exc.throttled
-    error = f"{type(exc).__name__}: {exc}"
-    if throttled:  # Graph asked us to wait: it says nothing about the mail, so it costs no attempt
-        now = clock.now()
-        report.retried += 1
-        await store.record_retry(
-            record, now, now + timedelta(seconds=policy.delay(0, retry_after)), error, counts=False
+@dataclass
+class _Run:
+    """One dispatcher run: what it shares between its groups."""
+
+    store: CaseStore
+    transport: MailTransport
+    clock: Clock
+    policy: RetryPolicy
+    report: DispatchReport
+    gate: asyncio.Semaphore
+    lease: timedelta
+    owner: str
+    limits: DeliveryLimits | None
+    daily_cap: int
+    never_capped: Collection[str]
+    day: str
+    suppressed: set[str]
+    sent_today: dict[str, int]
+
+    def __post_init__(self) -> None:
+        self.counted: dict[str, int] = {}  # mails this run let through the cap, by address
+        self.delivered: dict[str, int] = {}  # of those, the ones the transport took
+
+    async def group(self, group: Sequence[MailRecord]) -> None:
+        report = self.report
+        claimed_at = self.clock.now()
+        try:
+            claimed = await self.store.claim_mails(group, self.owner, claimed_at + self.lease)
+        except Exception:
+            # Nothing was sent. Were the claim written after all, its lease runs out and the mails are looked up.
+            log.exception("outbox: %d mails could not be claimed; they wait for the next run", len(group))
+            report.skipped += len(group)
+            return
+        report.skipped += len(group) - len(claimed)
+        if not claimed:
+            return
+        unsure = [r for r in claimed if r.unsure]
+        answers = await asyncio.gather(*(self._was_sent(r) for r in unsure))
+        gone = [r for r, answer in zip(unsure, answers, strict=True) if answer is True]
+        candidates = [r for r in claimed if not r.unsure]
+        candidates += [r for r, answer in zip(unsure, answers, strict=True) if answer is False]
+        steps: list[Awaitable[None]] = [
+            self._cannot_tell(r) for r, answer in zip(unsure, answers, strict=True) if answer is None
+        ]
+        sendable: list[MailRecord] = []
+        for record in candidates:
+            step = self._held_back(record)
+            if step is None:
+                sendable.append(record)
+            else:
+                steps.append(step)
+        report.reconciled += len(gone)
+        await asyncio.gather(*(self._guarded(step) for step in steps), self._settle_sent(gone))
+        if not sendable:
+            return
+        if self.clock.now() - claimed_at > self.lease / 2:
+            # The claim is too old to send on: another dispatcher may take these soon. They are looked up then.
+            log.warning("outbox: %d claimed mails not sent in time; left to their leases", len(sendable))
+            report.skipped += len(sendable)
+            return
+        try:
+            outcomes = await self.transport.send_many([record.mail for record in sendable])
+        except Exception as exc:  # the transport itself broke: what it did before is unknown
+            outcomes = [TransientSendError(f"{type(exc).__name__}: {exc}", maybe_sent=True)] * len(sendable)
+        sent = [r for r, outcome in zip(sendable, outcomes, strict=True) if outcome is None]
+        failed = [(r, outcome) for r, outcome in zip(sendable, outcomes, strict=True) if outcome is not None]
+        for record in sent:
+            to = record.mail.to.casefold()
+            self.delivered[to] = self.delivered.get(to, 0) + 1
+        report.sent += len(sent)
+        await asyncio.gather(self._settle_sent(sent), *(self._guarded(self._settle_error(r, e)) for r, e in failed))
+
+    async def _was_sent(self, record: MailRecord) -> bool | None:
+        async with self.gate:
+            try:
+                return await self.transport.was_sent(record.mail)
+            except Exception:
+                log.exception("outbox: looking up %s mail %s failed", record.mail.reference, record.mail.mail_id)
+                return None
+
+    async def _settle_sent(self, records: Sequence[MailRecord]) -> None:
+        batches = [records[i : i + SETTLE_BATCH] for i in range(0, len(records), SETTLE_BATCH)]
+        await asyncio.gather(*(self._settle_batch(batch) for batch in batches))
+
+    async def _settle_batch(self, batch: Sequence[MailRecord]) -> None:
+        async with self.gate:
+            try:
+                settled = await self.store.record_sent_many(batch, self.clock.now())
+            except Exception:
+                # They went: the leases run out, and the next run finds them sent at the transport and settles them.
+                log.exception("outbox: %d sent mails could not be settled; the next run reconciles them", len(batch))
+                self.report.unsettled += len(batch)
+                return
+        if settled < len(batch):
+            log.warning("outbox: %d sent mails were settled by another dispatcher", len(batch) - settled)
+
+    async def _guarded(self, step: Awaitable[None]) -> None:
+        async with self.gate:
+            try:
+                await step
+            except ConcurrentUpdate:
+                self.report.skipped += 1
+            except Exception:
+                # Recording a retry or a failure failed (storage trouble): the lease runs out and it comes back.
+                log.exception("outbox: a mail's outcome could not be recorded")
+                self.report.skipped += 1
+
+    def _too_old(self, record: MailRecord) -> bool:
+        age = self.clock.now() - record.mail.created_at
+        return age.total_seconds() > self.policy.max_age_seconds
+
+    def _held_back(self, record: MailRecord) -> Awaitable[None] | None:
+        """The step that records why this mail is not sent now, or None when it may go."""
+        to = record.mail.to.casefold()
+        if record.attempts >= self.policy.max_attempts:  # its last attempt's outcome was unknown; it did not go
+            self.report.failed += 1
+            return self._fail(record, f"gave up after {record.attempts} attempts; last error {record.last_error}")
+        if self._too_old(record):
+            self.report.failed += 1
+            return self._fail(record, f"not sent within {self._max_age()}; last error {record.last_error or 'none'}")
+        if to in self.suppressed:
+            self.report.failed += 1
+            return self._fail(record, "the address is suppressed after repeated permanent bounces")
+        if to in self.never_capped:
+            return None
+        if self.limits and self.sent_today.get(to, 0) + self.counted.get(to, 0) >= self.daily_cap:
+            tomorrow = datetime.fromisoformat(self.day).replace(tzinfo=UTC) + timedelta(days=1)
+            log.warning("outbox: daily cap reached for a recipient of %s; waits", record.mail.reference)
+            self.report.retried += 1
+            error = f"daily cap of {self.daily_cap} reached"
+            return self.store.record_retry(record, self.clock.now(), tomorrow, error, counts=False)
+        self.counted[to] = self.counted.get(to, 0) + 1
+        return None
+
+    def _max_age(self) -> str:
+        hours = self.policy.max_age_seconds / 3600
+        return f"{hours:g} hours"
+
+    async def _cannot_tell(self, record: MailRecord) -> None:
+        """The transport cannot say now whether this mail went: it is asked again later; each time is an attempt."""
+        attempt = record.attempts + 1
+        error = "could not tell whether an earlier attempt sent it"
+        if attempt >= self.policy.max_attempts or self._too_old(record):
+            self.report.failed += 1
+            await self._fail(record, f"{error}, after {attempt} attempts; it may have been sent")
+            return
+        now = self.clock.now()
+        next_at = now + timedelta(seconds=self.policy.delay(record.attempts, None))
+        self.report.retried += 1
+        await self.store.record_retry(record, now, next_at, error, unsure=True)
+
+    async def _settle_error(self, record: MailRecord, exc: Exception) -> None:
+        """A mail the transport did not (surely) send: failed for good when refused, out of attempts or too old,
+        else tried again later - looked up first, a lease later, when the server may have accepted it."""
+        mail = record.mail
+        attempt = record.attempts + 1
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, PermanentSendError):
+            self.report.failed += 1
+            await self._fail(record, f"refused: {exc}")
+            return
+        transient = isinstance(exc, TransientSendError)
+        retry_after = exc.retry_after if isinstance(exc, TransientSendError) else None
+        throttled = isinstance(exc, TransientSendError) and exc.throttled
+        maybe_sent = not transient or (isinstance(exc, TransientSendError) and exc.maybe_sent)
+        now = self.clock.now()
+        if self._too_old(record):
+            self.report.failed += 1
+            await self._fail(record, f"not sent within {self._max_age()}; last error {error}")
+            return
+        if throttled:  # Graph asked us to wait: it says nothing about the mail, so it costs no attempt
+            self.report.retried += 1
+            next_at = now + timedelta(seconds=self.policy.delay(0, retry_after))
+            await self.store.record_retry(record, now, next_at, error, counts=False)
+            return
+        if attempt >= self.policy.max_attempts and not maybe_sent:
+            self.report.failed += 1
+            await self._fail(record, f"gave up after {attempt} attempts; last error {error}")
+            return
+        wait = timedelta(seconds=self.policy.delay(record.attempts, retry_after))
+        if maybe_sent:
+            # Asked about no sooner than a lease from now; were it found unsent then and out of attempts, it fails.
+            wait = max(wait, self.lease)
+        next_at = now + wait
+        log.warning(
+            "outbox: %s mail %s attempt %d failed (%s); next at %s",
+            mail.reference,
+            mail.mail_id,
+            attempt,
+            error,
+            next_at,
         )
-        return
-    if attempt >= policy.max_attempts:
-        report.failed += 1
-        await _fail(store, clock, record, f"gave up after {attempt} attempts; last error {error}")
-        return
-    now = clock.now()
-    next_at = now + timedelta(seconds=policy.delay(record.attempts, retry_after))
-    log.warning(
-        "outbox: %s mail %s attempt %d failed (%s); next at %s", mail.reference, mail.mail_id, attempt, error, next_at
-    )
-    report.retried += 1
-    await store.record_retry(record, now, next_at, error)
+        self.report.retried += 1
+        await self.store.record_retry(record, now, next_at, error, unsure=maybe_sent)
 
+    async def _fail(self, record: MailRecord, error: str) -> None:
+        now: datetime = self.clock.now()
+        mail = record.mail
+        log.error("outbox: %s mail %s (%s) failed for good: %s", mail.reference, mail.mail_id, mail.purpose, error)
+        event = CaseEvent(
+            at=now,
+            actor="outbox",
+            channel=Channel.TIMER,
+            kind="mail_failed",
+            public=False,
+            summary=f"The email '{mail.purpose}' to {mail.to} could not be sent: {error}",
+            data={
+                "purpose": mail.purpose,
+                "to": mail.to,
+                "message_id": mail.message_id,
+                "attempts": record.attempts + 1,
+            },
+        )
+        await self.store.record_failed(record, now, error, event)
 
-async def _fail(store: CaseStore, clock: Clock, record: MailRecord, error: str) -> None:
-    now: datetime = clock.now()
-    mail = record.mail
-    log.error("outbox: %s mail %s (%s) failed for good: %s", mail.reference, mail.mail_id, mail.purpose, error)
-    event = CaseEvent(
-        at=now,
-        actor="outbox",
-        channel=Channel.TIMER,
-        kind="mail_failed",
-        public=False,
-        summary=f"The email '{mail.purpose}' to {mail.to} could not be sent: {error}",
-        data={"purpose": mail.purpose, "to": mail.to, "message_id": mail.message_id, "attempts": record.attempts + 1},
-    )
-    await store.record_failed(record, now, error, event)
+    async def count_sent(self) -> None:
+        if not self.limits or not self.delivered:
+            return
+        totals = {a: self.sent_today.get(a, 0) + n for a, n in self.delivered.items() if a not in self.never_capped}
+        if not totals:
+            return
+        try:
+            await self.limits.add_sent(self.day, totals)
+        except Exception:  # the cap is a brake on loops, not a ledger: a lost count must not fail the run
+            log.exception("outbox: the day's counts per recipient could not be recorded")

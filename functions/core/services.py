@@ -5,18 +5,107 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .clock import Clock
 from .inbound import Mailbox
 from .mail import Letter, MailTransport, OutgoingMail, compose_mail
+from .model import Case, CaseEvent
 from .outbox import RetryPolicy
 from .registry import Registry
 from .rendering import Renderer
 from .settings import Settings
 from .signing import sign
-from .store import AttachmentStore, CaseStore, DeliveryLimits, RateLimits, RegistryStore, StateStore, StorageAccount
+from .store import (
+    AttachmentStore,
+    CaseStore,
+    DeliveryLimits,
+    MailsFor,
+    RateLimits,
+    RegistryStore,
+    StateStore,
+    StorageAccount,
+    StorageUnavailable,
+    StoredCase,
+)
+
+
+class Wakeup(Protocol):
+    """Wakes the outbox dispatcher at once (a message on a Storage queue in Azure and Azurite), so that mail a request
+    queued goes out within seconds instead of at the timer's next tick; the timer stays as the safety net."""
+
+    def mail_queued(self) -> None:
+        """A transaction that queued mail has committed. Never raises and never waits: a wake-up that cannot be
+        sent is logged, and the timer sends the mail."""
+
+    async def close(self) -> None:
+        """Send what is still pending, then release the client."""
+
+
+class NoWakeup:
+    """No wake-up: the timer alone sends (fakes, scripts)."""
+
+    def mail_queued(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class WakingCaseStore:
+    """A CaseStore that wakes the dispatcher after each write that queued mail: one place for every process.
+
+    A write whose outcome is unknown (storage timed out) wakes it too: the mail may be stored, and a wake-up that
+    finds nothing due costs one query. A write refused outright (a conflict, a duplicate) wrote nothing."""
+
+    def __init__(self, store: CaseStore, wakeup: Wakeup) -> None:
+        self._store = store
+        self._wakeup = wakeup
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)  # everything that queues no mail: as the store does it
+
+    async def create_case(self, case: Case, event: CaseEvent, mails: MailsFor, *args: Any, **kwargs: Any) -> Case:
+        built: list[Sequence[OutgoingMail]] = []
+
+        def noted(allocated: Case) -> Sequence[OutgoingMail]:
+            built.append(mails(allocated))  # built again when a reference was taken meanwhile: the last one counts
+            return built[-1]
+
+        with self._waking(lambda: bool(built and built[-1])):
+            return await self._store.create_case(case, event, noted, *args, **kwargs)
+
+    async def transition(
+        self,
+        stored: StoredCase,
+        case: Case,
+        event: CaseEvent,
+        mails: Sequence[OutgoingMail] = (),
+        *args: Any,
+        **kwargs: Any,
+    ) -> StoredCase:
+        with self._waking(lambda: bool(mails)):
+            return await self._store.transition(stored, case, event, mails, *args, **kwargs)
+
+    async def append(
+        self, reference: str, event: CaseEvent, mails: Sequence[OutgoingMail] = (), *args: Any, **kwargs: Any
+    ) -> None:
+        with self._waking(lambda: bool(mails)):
+            await self._store.append(reference, event, mails, *args, **kwargs)
+
+    @contextmanager
+    def _waking(self, queued_mail: Callable[[], bool]) -> Iterator[None]:
+        try:
+            yield
+        except StorageUnavailable:
+            if queued_mail():
+                self._wakeup.mail_queued()
+            raise
+        if queued_mail():
+            self._wakeup.mail_queued()
 
 
 @dataclass
@@ -56,6 +145,7 @@ class Services:
     limits: DeliveryLimits
     state: StateStore
     rate_limits: RateLimits  # anonymous submissions (web/rate_limit.py; core/cases.py for emailed confirmations)
+    wakeup: Wakeup = field(default_factory=NoWakeup)  # the dispatcher, at once (the store calls it; see above)
 
     async def registry(self) -> Registry:
         return await self.registry_cache.get()
@@ -63,7 +153,12 @@ class Services:
     @property
     def retry_policy(self) -> RetryPolicy:
         s = self.settings
-        return RetryPolicy(s.outbox_max_attempts, s.outbox_retry_base_seconds, s.outbox_retry_max_seconds)
+        return RetryPolicy(
+            s.outbox_max_attempts,
+            s.outbox_retry_base_seconds,
+            s.outbox_retry_max_seconds,
+            max_age_seconds=s.outbox_max_age_hours * 3600,
+        )
 
     def link(self, path: str) -> str:
         return f"{self.settings.public_base_url.rstrip('/')}/api/{path.lstrip('/')}"
@@ -104,6 +199,7 @@ class Services:
         )
 
     async def close(self) -> None:
+        await self.wakeup.close()
         await self.transport.close()
         await self.storage.close()
         await self.blobs.close()

@@ -23,6 +23,7 @@ AZURITE_CONNECTION_STRING = (
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
     "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+    "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
 )
 # Used only when SSU_MODE=local and no key is set: links signed with it are worthless outside this machine.
 LOCAL_SIGNING_KEY = "local-development-signing-key-not-a-secret-0123456789"
@@ -78,6 +79,9 @@ class Settings(BaseSettings):
     storage_connection_string: SecretStr | None = None
     table_endpoint: str | None = None
     blob_endpoint: str | None = None
+    # In Azure: where the outbox's wake-ups go (the account of the host's AzureWebJobsStorage, whose queue trigger
+    # reads them). Without it nothing is woken: mail waits for the timer.
+    queue_endpoint: str | None = Field(None, pattern=r"^https?://\S+$")
     attachments_container: str = Field("attachments", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
     managed_identity_client_id: str | None = None
     table_prefix: str = Field("ssu", pattern=r"^[A-Za-z][A-Za-z0-9]{0,30}$")
@@ -103,7 +107,17 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1, le=50)
     outbox_retry_base_seconds: float = Field(30.0, ge=0)
     outbox_retry_max_seconds: float = Field(3600.0, ge=0)
+    outbox_max_age_hours: float = Field(48.0, gt=0, le=24 * 30)  # a mail not sent by then fails, visibly
     outbox_concurrency: int = Field(16, ge=1, le=128)
+    # The Storage queue whose messages wake the queue-triggered dispatcher (`outbox_wake`) once a request has
+    # queued mail. Named after the table prefix, so that apps (and tests) sharing a storage account do not wake each
+    # other; room is left for the host's "-poison" suffix.
+    outbox_queue: str = Field(
+        default_factory=lambda data: f"{str(data.get('table_prefix', 'ssu')).lower()}-outbox-wake",
+        pattern=r"^[a-z0-9](?:-?[a-z0-9])+$",
+        min_length=3,
+        max_length=56,
+    )
     daily_cap_per_recipient: int = Field(200, ge=1)
     suppress_after_bounces: int = Field(3, ge=1, le=100)
 
@@ -288,7 +302,7 @@ class Settings(BaseSettings):
     def connection_string(self) -> str | None:
         if self.storage_connection_string is not None:
             return self.storage_connection_string.get_secret_value()
-        if self.mode == "local" and not self.table_endpoint and not self.blob_endpoint:
+        if self.mode == "local" and not self.table_endpoint and not self.blob_endpoint and not self.queue_endpoint:
             return AZURITE_CONNECTION_STRING
         return None
 

@@ -24,11 +24,12 @@ class ConcurrentUpdate(Exception):
 
 
 class AlreadyProcessed(Exception):
-    """This input (e.g. an email, by its Message-ID) was processed before; `reference` is the case it went to."""
+    """This input (e.g. an email, by its Message-ID) was processed before; `reference` is the case it went to, and
+    `marker` the one of the write's markers that was found (the first found, in the order given)."""
 
-    def __init__(self, reference: str) -> None:
+    def __init__(self, reference: str, marker: str | None = None) -> None:
         super().__init__(reference)
-        self.reference = reference
+        self.reference, self.marker = reference, marker
 
 
 class AlreadyQueued(Exception):
@@ -103,17 +104,33 @@ class CaseStore(Protocol):
 
     async def cases(self, process: Process | None = None, status: str | None = None) -> list[Case]: ...
 
-    async def due_mails(self, now: datetime, limit: int) -> list[MailRecord]: ...
+    async def due_mails(self, now: datetime, limit: int) -> list[MailRecord]:
+        """Pending mails due at `now`, oldest first: never one under a live lease (a claimed mail is due again only
+        when its lease runs out; it then comes back `unsure`, with the lease's owner)."""
+
+    async def claim_mails(self, records: Sequence[MailRecord], owner: str, until: datetime) -> list[MailRecord]:
+        """Take each mail for `owner` until `until`, only if no one changed it since it was read (ETag): the claimed
+        ones come back with their new store keys (settle those), the others were taken by someone else. A few
+        storage transactions, one per partition where they fit."""
 
     async def record_sent(self, record: MailRecord, now: datetime) -> None: ...
 
-    async def record_sent_many(self, records: Sequence[MailRecord], now: datetime) -> int: ...
+    async def record_sent_many(self, records: Sequence[MailRecord], now: datetime) -> int:
+        """Settle claimed mails as sent, up to 10 to a transaction; returns how many were settled (one settled or
+        claimed by someone else meanwhile is skipped)."""
 
     async def record_retry(
-        self, record: MailRecord, now: datetime, next_at: datetime, error: str, counts: bool = True
+        self,
+        record: MailRecord,
+        now: datetime,
+        next_at: datetime,
+        error: str,
+        counts: bool = True,
+        unsure: bool = False,
     ) -> None:
         """Send it again at `next_at`; `counts=False` when the wait was no failure of the mail's (throttling, the
-        daily cap), so that it does not use up the attempts."""
+        daily cap), so that it does not use up the attempts; `unsure` when it may have been sent (it is looked up
+        before it is sent again)."""
 
     async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None: ...
 

@@ -1,4 +1,4 @@
-"""Run the dev host: python -m functions.devhost [--port 7071] [--host 127.0.0.1] [--no-timers]."""
+"""Run the dev host: python -m functions.devhost [--port 7071] [--host 127.0.0.1] [--no-timers] [--no-queues]."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--no-timers", action="store_true", help="do not run timer functions on their schedules")
+    parser.add_argument("--no-queues", action="store_true", help="do not run queue-triggered functions")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)
@@ -24,7 +25,7 @@ def main() -> None:
         sys.exit(f"devhost: {AZURE_MODE_REFUSED}")  # exit status 1, the message on stderr
     from function_app import app
 
-    host = DevHost(app, run_timers=not args.no_timers)
+    host = DevHost(app, run_timers=not args.no_timers, run_queues=not args.no_queues)
     names = ", ".join(sorted(host.functions))
     logging.getLogger("devhost").info("functions: %s", names)
     web.run_app(host.web_app(), host=args.host, port=args.port, print=None, access_log=None)

@@ -35,12 +35,15 @@ class Azurite:
     process: subprocess.Popen[bytes]
     table_port: int
     blob_port: int
+    queue_port: int
 
     @property
     def connection_string(self) -> str:
-        return AZURITE_CONNECTION_STRING.replace(":10002/", f":{self.table_port}/").replace(
-            ":10000/", f":{self.blob_port}/"
-        )
+        ports = {10002: self.table_port, 10000: self.blob_port, 10001: self.queue_port}
+        text = AZURITE_CONNECTION_STRING
+        for default, port in ports.items():
+            text = text.replace(f":{default}/", f":{port}/")
+        return text
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -52,12 +55,19 @@ class Azurite:
                 self.process.wait()
 
 
-def start_azurite(location: Path | None = None, table_port: int | None = None, blob_port: int | None = None) -> Azurite:
-    """In memory when `location` is None (tests); otherwise data is kept in `location` (make run)."""
+def start_azurite(
+    location: Path | None = None,
+    table_port: int | None = None,
+    blob_port: int | None = None,
+    queue_port: int | None = None,
+) -> Azurite:
+    """In memory when `location` is None (tests); otherwise data is kept in `location` (make run). Tables, blobs and
+    queues (the outbox's wake-ups) are served."""
     if not AZURITE_BIN.exists():
         raise FileNotFoundError(f"{AZURITE_BIN} is missing: run `npm ci` (make does it for you)")
     table_port = table_port or free_port()
     blob_port = blob_port or free_port()
+    queue_port = queue_port or free_port()
     args = [
         str(AZURITE_BIN),
         "--disableTelemetry",
@@ -73,7 +83,7 @@ def start_azurite(location: Path | None = None, table_port: int | None = None, b
         "--queueHost",
         "127.0.0.1",
         "--queuePort",
-        str(free_port()),
+        str(queue_port),
     ]
     if location is None:
         args.append("--inMemoryPersistence")
@@ -81,9 +91,10 @@ def start_azurite(location: Path | None = None, table_port: int | None = None, b
         location.mkdir(parents=True, exist_ok=True)
         args += ["--location", str(location)]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    azurite = Azurite(process, table_port, blob_port)
+    azurite = Azurite(process, table_port, blob_port, queue_port)
     try:
         wait_for_port(table_port)
+        wait_for_port(queue_port)
     except TimeoutError:
         azurite.stop()
         raise

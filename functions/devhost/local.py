@@ -14,7 +14,9 @@ from .azurite import PROJECT_ROOT, start_azurite
 
 
 def main() -> None:
-    azurite = start_azurite(location=PROJECT_ROOT / ".local" / "azurite", table_port=10002, blob_port=10000)
+    azurite = start_azurite(
+        location=PROJECT_ROOT / ".local" / "azurite", table_port=10002, blob_port=10000, queue_port=10001
+    )
     os.environ.setdefault("SSU_STORAGE_CONNECTION_STRING", azurite.connection_string)
     os.environ.setdefault("SSU_MAIL_LOCAL_DIR", str(PROJECT_ROOT / ".local" / "mail"))
     # Demo alert API keys, so that the API can be tried at once (never used outside `make run`).

@@ -3,6 +3,10 @@
 - every HTTP function under `/api/<route>`, with its methods and route parameters;
 - every timer function on its 6-field NCRONTAB schedule (`%SETTING%` resolved from the environment or the
   app's defaults), never two runs of one function at a time (Azure runs a timer as a singleton);
+- every queue-triggered function against its queue on Azurite (devhost/queues.py): dequeued with a visibility
+  timeout, deleted when the function returns, seen again when it raises, moved to `<queue>-poison` after
+  host.json's `maxDequeueCount`. The connection is the app setting the trigger names (`AzureWebJobsStorage`:
+  when it is not set, the app's own storage, so that `make run` and the tests need no second copy);
 - `POST /admin/functions/<name>` runs any non-HTTP function now, as Core Tools does. Unlike Core Tools it answers
   202 once the run has finished, so that scripts and tests can rely on its effects;
 - `GET /admin/metrics` (dev host only) reports storage round trips, for the benchmarks;
@@ -29,7 +33,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,8 @@ from azure.functions.timer import TimerRequest
 from croniter import croniter
 
 from . import auth
+from .azurite import PROJECT_ROOT
+from .queues import QueueOptions, QueueTrigger, storage_connection
 
 log = logging.getLogger("devhost")
 
@@ -86,7 +92,7 @@ def resolve_setting(value: str) -> str:
 
 
 class DevHost:
-    def __init__(self, app: func.FunctionApp, *, run_timers: bool = True) -> None:
+    def __init__(self, app: func.FunctionApp, *, run_timers: bool = True, run_queues: bool = True) -> None:
         if azure_mode_requested():
             raise RuntimeError(AZURE_MODE_REFUSED)
         # As App Service does where its authentication runs; before the app reads its settings.
@@ -97,8 +103,11 @@ class DevHost:
         # Function objects of the SDK are loosely typed; the dev host reads their triggers as Any.
         self.functions: dict[str, Any] = {str(f.get_function_name()): f for f in app.get_functions()}
         self.run_timers = run_timers
+        self.run_queues = run_queues
         self._running: dict[str, asyncio.Lock] = {}
         self._timer_tasks: list[asyncio.Task[None]] = []
+        self._queues: list[QueueTrigger] = []
+        self.queue_options = QueueOptions.from_host_json(PROJECT_ROOT / "host.json")
 
     # -- wiring -----------------------------------------------------------------------------------------------
 
@@ -120,6 +129,7 @@ class DevHost:
         web_app.router.add_get("/admin/metrics", self._metrics)
         web_app.router.add_post("/admin/clock", self._clock)
         web_app.on_startup.append(self._start_timers)
+        web_app.on_startup.append(self._start_queues)
         web_app.on_cleanup.append(self._stop)
         return web_app
 
@@ -154,16 +164,27 @@ class DevHost:
         if function is None or trigger is None or trigger.get_binding_name() == "httpTrigger":
             return web.json_response({"error": f"no non-HTTP function named {name!r}"}, status=404)
         try:
-            await self.run_function(name)
+            body = await request.read()
+            given = json.loads(body).get("input", "") if body.strip() else ""
+        except (ValueError, AttributeError):
+            given = ""
+        try:
+            await self.run_function(name, str(given))
         except Exception as exc:
             log.exception("function %s failed", name)
             return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=500)
         return web.Response(status=202)
 
-    async def run_function(self, name: str) -> None:
+    async def run_function(self, name: str, given: str = "") -> None:
+        """Run a non-HTTP function now; `given` is the body of a queue message (Core Tools' `{"input": …}`)."""
         function = self.functions[name]
         trigger = function.get_trigger()
-        argument: Any = TimerRequest(past_due=False) if trigger.get_binding_name() == "timerTrigger" else None
+        binding = trigger.get_binding_name()
+        argument: Any = None
+        if binding == "timerTrigger":
+            argument = TimerRequest(past_due=False)
+        elif binding == "queueTrigger":
+            argument = func.QueueMessage(body=given.encode())
         lock = self._running.setdefault(name, asyncio.Lock())
         async with lock:
             await _call(function.get_user_function(), {trigger.name: argument})
@@ -216,9 +237,37 @@ class DevHost:
             except Exception:
                 log.exception("timer %s failed", name)
 
+    # -- queues -----------------------------------------------------------------------------------------------
+
+    async def _start_queues(self, _app: web.Application) -> None:
+        if not self.run_queues:
+            return
+        for name, function in self.functions.items():
+            trigger = function.get_trigger()
+            if trigger is None or trigger.get_binding_name() != "queueTrigger":
+                continue
+            queue_name = resolve_setting(trigger.queue_name)
+            connection = self._queue_connection(trigger.connection)
+            runner = QueueTrigger(name, _message_handler(function), connection, queue_name, self.queue_options)
+            self._queues.append(runner)
+            self._timer_tasks.append(asyncio.create_task(runner.run_forever()))
+            log.info("queue trigger %s: queue %s", name, queue_name)
+
+    def _queue_connection(self, name: str) -> str:
+        from functions.core.settings import AZURITE_CONNECTION_STRING, get_settings
+
+        environ = dict(os.environ)
+        if name == "AzureWebJobsStorage" and not environ.get(name):
+            own = get_settings().connection_string
+            if own:
+                environ[name] = own  # the host's storage is the app's own (Azurite), as `make run` starts it
+        return storage_connection(name, environ, AZURITE_CONNECTION_STRING)
+
     async def _stop(self, _app: web.Application) -> None:
         for task in self._timer_tasks:
             task.cancel()
+        for runner in self._queues:
+            await runner.close()
         from functions.composition import _by_loop
 
         for services in list(_by_loop.values()):
@@ -253,6 +302,15 @@ def _headers(request: web.Request) -> dict[str, str]:
     headers["client-ip"] = peer
     headers["x-forwarded-for"] = f"{headers['x-forwarded-for']}, {peer}" if "x-forwarded-for" in headers else peer
     return headers
+
+
+def _message_handler(function: Any) -> Callable[[func.QueueMessage], Awaitable[None]]:
+    user_function, arg_name = function.get_user_function(), function.get_trigger().name
+
+    async def handle(message: func.QueueMessage) -> None:
+        await _call(user_function, {arg_name: message})
+
+    return handle
 
 
 async def _call(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:

@@ -180,6 +180,7 @@ async def report_breach(
             filed_by=proof.filed_by,
         ),
         channel,
+        markers=proof.markers,
     )
 
 

@@ -79,6 +79,7 @@ async def report_error(
             filed_by=proof.filed_by,
         ),
         channel,
+        markers=proof.markers,
     )
 
 

@@ -9,13 +9,13 @@ clientState secret that Graph echoes in every notification, compared in constant
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.inbound import NOTIFIED_STATE, SUBSCRIPTION_STATE
 from ..core.services import Services
+from ..web.http import BadBody, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,9 @@ class NotificationResult:
 async def receive_notifications(services: Services, body: bytes) -> NotificationResult:
     """Check each notification's clientState; record that the mailbox should be read and any lifecycle event."""
     try:
-        payload = json.loads(body)
+        payload = parse_json(body)  # as every JSON body: no depth, number or text that could make this a 500
         notifications = payload.get("value") if isinstance(payload, dict) else None
-    except ValueError:
+    except BadBody:
         notifications = None
     if not isinstance(notifications, list) or not notifications:
         return NotificationResult(400)

@@ -84,7 +84,7 @@ async def request_update(
             for person in confirmers(organisation)
         ]
 
-    return await services.store.create_case(case, event, mails)
+    return await services.store.create_case(case, event, mails, markers=proof.markers)
 
 
 CONTACTS_FORM = WebForm(

@@ -149,8 +149,12 @@ async def register(
     marker = f"registration-{number}-{digest}"
     for _ in range(20):
         try:
-            return await open_case(services, intake, submission, channel, markers=[marker], more_mails=ask)
+            # The submission's own markers first: the very same submission again is answered as the first time.
+            markers = [*proof.markers, marker]
+            return await open_case(services, intake, submission, channel, markers=markers, more_mails=ask)
         except AlreadyProcessed as done:
+            if done.marker in proof.markers:
+                raise
             earlier = await services.store.load(done.reference)
             if earlier is None or earlier.case.status not in CLOSED:
                 raise SubmissionRefused(
@@ -589,8 +593,13 @@ async def request_production(
         public=False,
         summary=f"Production request from {request.email}: waiting for the confirmation link",
     )
-    with suppress(AlreadyProcessed):
-        await services.store.append(stored.case.reference, event, [mail], markers=[f"production-{key}"])
+    try:
+        # With the submission's markers: sent again, it mails no second link and gets the same answer.
+        markers = [*proof.markers, f"production-{key}"]
+        await services.store.append(stored.case.reference, event, [mail], markers=markers)
+    except AlreadyProcessed as done:
+        if proof.key_reused(done):
+            raise  # the client's Idempotency-Key went with another request: the web layer refuses it
     raise _production_pending(request)
 
 

@@ -58,6 +58,14 @@ async def outbox_dispatch(timer: func.TimerRequest) -> None:
     )
 
 
+@bp.function_name("outbox_wake")
+@bp.queue_trigger(arg_name="wake", queue_name="%SSU_OUTBOX_QUEUE%", connection="AzureWebJobsStorage")
+async def outbox_wake(wake: func.QueueMessage) -> None:
+    """Send at once what a request has just queued: a message on the outbox queue wakes the dispatcher (the store
+    puts one there after a write that queued mail; see core/services.py). The timer stays as the safety net."""
+    await outbox_dispatch(None)  # the timer's own function: one dispatcher, whichever trigger runs it
+
+
 @bp.function_name("mail_suppressions")
 @bp.route(route="mail/suppressions", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def mail_suppressions(req: func.HttpRequest) -> func.HttpResponse:

@@ -264,7 +264,8 @@ def _json(schema: str, description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
-        400: "The body is not a JSON object, or a query parameter is wrong.",
+        400: "The body is not a JSON object we read (not JSON, nested deeper than 8 levels, a number beyond a 64-bit "
+        "integer, infinite like `1e999999`, or NaN), or a query parameter or header is wrong.",
         401: "Not signed in as Bits staff, or (alerts) no API key or a wrong one.",
         403: "Not allowed: a staff member without the app role, another source's alert, or an address that is not a "
         "contact of the company.",
@@ -272,7 +273,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         409: "Not now: the alert is closed, or a registration is already open, or the step does not fit yet.",
         413: "The body is too large.",
         415: "The body is not application/json.",
-        422: "A field is wrong: `errors` says which and why.",
+        422: "A field is wrong: `errors` says which and why (also a text with control characters, NUL among them, or "
+        "the invisible characters that change the writing direction, U+202A–U+202E and U+2066–U+2069).",
         429: "Too many submissions this hour from this client, for this address or this company (`rate_limited`); "
         "nothing was stored or sent. `Retry-After` says in how many seconds to try again.",
         503: "Storage is unavailable; try again.",
@@ -286,6 +288,25 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
 
 def _reference(name: str = "reference") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x20-\\x7E]+$"},
+    "description": "Your own id for this submission (1–200 printable ASCII characters, e.g. a UUID), the same on "
+    "every try of it. Sent again with the same key and the same body, the request opens nothing more and gets the "
+    "first answer again (the same status and reference, with `Idempotent-Replayed: true`), also when the first "
+    "answer was lost or was a 503. The same key with another body is refused (422 `idempotency_key_reused`). "
+    "Without a key, sending again after a 503 may open a second case. (A browser form carries a one-time id in its "
+    "signed token instead.)",
+}
+_UNCONFIRMED = (
+    "Storage did not answer in time: we could not confirm that the case was stored (it may still be, once storage "
+    "answers). With an `Idempotency-Key` (`retry_safe`: true) sending the same request again is safe: it is not "
+    "registered twice. Without one, sending again may open a second case. `Retry-After` says when to try."
+)
 
 
 def _form(
@@ -302,9 +323,18 @@ def _form(
             "operationId": f"submit{name[0].upper()}{name[1:]}",
             "summary": f"{summary}: submit as JSON (the browser form posts form data to the same address).",
             "tags": ["forms"],
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": _body(model),
-            "responses": {"201": _json("Receipt", "The case is opened.") | CASE_LINKS}
-            | _errors(400, 403, 404, 409, 413, 415, 422, 429, 503),
+            "responses": {
+                "201": _json(
+                    "Receipt",
+                    "The case is opened (or, sent again with the same Idempotency-Key, was opened by the first try: "
+                    "the same answer, with `Idempotent-Replayed: true`).",
+                )
+                | CASE_LINKS
+            }
+            | _errors(400, 403, 404, 409, 413, 415, 422, 429)
+            | {"503": _json("Error", _UNCONFIRMED)},
         },
     }
     if pending:

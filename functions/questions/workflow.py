@@ -67,6 +67,7 @@ async def ask_question(
             filed_by=proof.filed_by,
         ),
         channel,
+        markers=proof.markers,
     )
 
 

@@ -27,12 +27,12 @@ from ..web.forms import (
     CSRF_FIELD,
     HONEYPOT_FIELD,
     REFUSAL_STATUS,
+    BodyRejected,
     _csrf_ok,
-    _read_body,
-    _Rejected,
     _render,
     general,
     message,
+    read_body,
 )
 from ..web.http import html_response, json_response, requested_language
 from ..web.staff import StaffMember
@@ -107,7 +107,8 @@ async def publish_page(req: func.HttpRequest, services: Services, admin: StaffMe
         text = refused.en if language == "en" else refused.nb
         return _answer(services, post, REFUSAL_STATUS[refused.why], "refused", text, refused.errors, refused.reference)
     except StorageUnavailable:
-        return _answer(services, post, 503, "unavailable", general("unavailable", language), {})
+        # A version is published once, however often it is sent: sending it again is safe.
+        return _answer(services, post, 503, "unavailable", general("unconfirmed", language), {})
     case_link = services.case_page_link(case.reference)
     if post.is_browser:
         # Post/Redirect/Get, as every form: reloading the receipt page never publishes twice.
@@ -125,8 +126,12 @@ async def publish_page(req: func.HttpRequest, services: Services, admin: StaffMe
 def _read_post(req: func.HttpRequest, services: Services, language: str) -> _Post | func.HttpResponse:
     """The body with the protections every form has (size, type, honeypot, CSRF), or the answer to give."""
     try:
-        data, is_browser = _read_body(req, services, TERMS_FORM, language)
-    except _Rejected as rejected:
+        data, is_browser = read_body(req, language, TERMS_FORM.max_body_bytes or services.settings.max_body_bytes)
+    except BodyRejected as rejected:
+        if rejected.data is not None and rejected.fields is not None:
+            return _render(
+                services, TERMS_FORM, language, rejected.data, rejected.fields, general("invalid", language), 422
+            )
         return rejected.response
     language = "en" if data.get("language") == "en" else ("nb" if data.get("language") == "nb" else language)
     csrf_token = str(data.pop(CSRF_FIELD, ""))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
+import re
 import secrets
 from datetime import timedelta
 from http.cookies import SimpleCookie
@@ -19,8 +21,16 @@ from ..core.model import Channel
 from ..core.privacy import MASK, mask_fields
 from ..core.services import Services
 from ..core.signing import sign, verify
-from ..core.store import StorageUnavailable
-from .http import html_response, json_response, requested_language
+from ..core.store import AlreadyProcessed, StorageUnavailable
+from .http import (
+    MAX_JSON_DEPTH,
+    BadBody,
+    html_response,
+    json_response,
+    parse_json,
+    requested_language,
+    unsafe_fields,
+)
 from .rate_limit import count_submission, rate_limited_message
 from .staff import principal_of
 
@@ -35,7 +45,12 @@ ADDRESS_PURPOSE = "proven-address"
 ADDRESS_DAYS = 30
 HONEYPOT_FIELD = "website"  # hidden from people; bots fill it in
 BROWSER_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-MAX_JSON_DEPTH = 8  # the deepest body (a registration's contacts) is 3; deeper is an attack on the parser
+# A JSON client's own id for one submission, sent the same on every try of it (the IETF draft's header): printable
+# ASCII, as a structured-field string may hold.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,200}")
+REPLAYED_HEADER = "Idempotent-Replayed"  # "true" on the answer to a submission sent again
+RETRY_AFTER = "30"
 
 # Error messages per pydantic error type, (nb, en). Placeholders come from the error's context.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -107,6 +122,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Feltet ser ut til å inneholde et fødselsnummer. Fjern det og send på nytt.",
         "The field seems to contain a national identity number. Remove it and send again.",
     ),
+    "unsafe_text": (
+        "Teksten inneholder kontrolltegn eller usynlige tegn som endrer skriveretningen. Fjern dem og send på nytt.",
+        "The text contains control characters or invisible characters that change the writing direction. Remove "
+        "them and send again.",
+    ),
 }
 GENERAL = {
     "expired": (
@@ -117,9 +137,33 @@ GENERAL = {
         "Noen felter må rettes. Se meldingene ved feltene.",
         "Some fields need correcting. See the messages by the fields.",
     ),
-    "unavailable": (
-        "Vi kan ikke ta imot saken akkurat nå. Ingenting er lagret. Prøv igjen om litt.",
-        "We cannot take the case right now. Nothing was saved. Please try again shortly.",
+    # Storage did not answer in time: the write may still have happened (it commits when storage comes back), so
+    # we never say that nothing was stored; a form and a keyed request can be sent again without a second case.
+    "unconfirmed": (
+        "Vi fikk ikke bekreftet at saken ble lagret. Det er trygt å sende det samme på nytt om litt: saken blir ikke "
+        "registrert to ganger.",
+        "We could not confirm that the case was stored. It is safe to send the same again shortly: the case will not "
+        "be registered twice.",
+    ),
+    "unconfirmed_keyed": (
+        "Vi fikk ikke bekreftet at saken ble lagret. Det er trygt å sende den samme forespørselen på nytt om litt, "
+        "med samme Idempotency-Key: saken blir ikke registrert to ganger.",
+        "We could not confirm that the case was stored. It is safe to send the same request again shortly, with the "
+        "same Idempotency-Key: the case will not be registered twice.",
+    ),
+    "unconfirmed_unkeyed": (
+        "Vi fikk ikke bekreftet at saken ble lagret. Sender du den på nytt, kan det bli to saker, med mindre "
+        "forespørselen har headeren Idempotency-Key (den samme ved hvert forsøk).",
+        "We could not confirm that the case was stored. Sending it again may create a second case, unless the "
+        "request carries an Idempotency-Key header (the same on every try).",
+    ),
+    "bad_idempotency_key": (
+        "Headeren Idempotency-Key må være 1–200 synlige ASCII-tegn.",
+        "The Idempotency-Key header must be 1–200 printable ASCII characters.",
+    ),
+    "idempotency_key_reused": (
+        "Denne Idempotency-Key er brukt for en annen forespørsel. Bruk en ny nøkkel for en ny forespørsel.",
+        "This Idempotency-Key was used for another request. Use a new key for a new request.",
     ),
     "rejected": ("Skjemaet ble avvist.", "The form was rejected."),
 }
@@ -155,21 +199,33 @@ def general(kind: str, language: str) -> str:
 REFUSAL_STATUS = {Refusal.UNKNOWN: 404, Refusal.CONFLICT: 409, Refusal.NOT_ALLOWED: 403, Refusal.PENDING: 202}
 
 
-class _Rejected(Exception):
-    def __init__(self, response: func.HttpResponse) -> None:
-        self.response = response
+class BodyRejected(Exception):
+    """A request body we do not read: `response` says why. A browser form's fields with unsafe characters come as
+    `fields` (name -> message) and the `data` to show again, so that the form can be shown with them marked."""
+
+    def __init__(
+        self, response: func.HttpResponse, fields: dict[str, str] | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        self.response, self.fields, self.data = response, fields, data
 
 
 async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) -> func.HttpResponse:
-    """GET renders the empty form; POST validates and opens the case, or explains what is wrong."""
+    """GET renders the empty form; POST validates and opens the case, or explains what is wrong.
+
+    Sent again (a double click, a retry after a 503), a submission opens nothing more: a browser form's signed
+    token carries its one-time submission id, a JSON client may send an Idempotency-Key, and the case is written
+    with markers of that id in the same transaction (`submission_markers`). The second answer is the first one."""
     language = requested_language(req)
     if req.method == "GET":
         return _render(services, form, language, {}, {}, None, 200)
     try:
-        data, is_browser = _read_body(req, services, form, language)
-    except _Rejected as rejected:
+        data, is_browser = read_body(req, language, form.max_body_bytes or services.settings.max_body_bytes)
+    except BodyRejected as rejected:
+        if rejected.data is not None and rejected.fields is not None:
+            return _render(services, form, language, rejected.data, rejected.fields, general("invalid", language), 422)
         return rejected.response
     language = "en" if data.get("language") == "en" else ("nb" if data.get("language") == "nb" else language)
+    submission: str | None = None  # the browser form's one-time id, kept when the form is shown again
     if not is_browser and HONEYPOT_FIELD in data:
         # The field exists only hidden in the HTML form: a JSON body that has it was made from the page by a bot.
         log.info("form %s: honeypot field in a JSON body; rejected", form.template)
@@ -178,8 +234,22 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
         if data.pop(HONEYPOT_FIELD, ""):
             log.info("form %s: honeypot filled in; rejected", form.template)
             return _render(services, form, language, data, {}, general("rejected", language), 400)
-        if not _csrf_ok(req, services, data.pop(CSRF_FIELD, "")):
+        submission = form_submission(req, services, data.pop(CSRF_FIELD, ""))
+        if submission is None:
             return _render(services, form, language, data, {}, general("expired", language), 403)
+        markers = submission_markers(form.route, data, form_id=submission)
+    else:
+        key = req.headers.get(IDEMPOTENCY_HEADER.lower())
+        if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+            return json_response(
+                {"error": "bad_idempotency_key", "message": general("bad_idempotency_key", language)}, 400
+            )
+        markers = submission_markers(form.route, data, key=key) if key is not None else ()
+
+    def again(values: dict[str, Any], errors: dict[str, str], notice: str | None, status: int) -> func.HttpResponse:
+        """The form once more, with the same submission id: what it sends next is still this submission."""
+        return _render(services, form, language, values, errors, notice, status, submission=submission)
+
     masked = mask_fields(data)
     try:
         model = form.model.model_validate(form.from_browser(data) if is_browser and form.from_browser else data)
@@ -189,20 +259,23 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
             return json_response(
                 {"error": "validation", "message": general("invalid", language), "errors": errors}, 422
             )
-        return _render(services, form, language, data, errors, general("invalid", language), 422)
+        return again(data, errors, general("invalid", language), 422)
+    replayed = False
     try:
         # Anonymous submissions only (Bits' staff, signed in with a staff role, are no relay; a principal without a
         # role is anyone); counted once valid, before anything is stored or mailed, against the client's network,
-        # each address named and the organisation.
+        # each address named and the organisation. A submission sent again is counted once (its marker).
         member = principal_of(req, services.settings)
         staff = member is not None and member.may("support")
-        wait = None if staff else await count_submission(services, req.headers, model)
+        once = markers[0] if markers else None
+        wait = None if staff else await count_submission(services, req.headers, model, once=once)
         # A typed address proves nothing; a browser's remembered confirmation proves its own address (JSON clients
         # confirm by the link every time), and Bits' signed-in staff vouch for what they give.
         proof = AddressProof(
             remembered=remembered_address(req, services) if is_browser else None,
             by_staff=staff,
             filed_by=member.email if staff and member is not None else None,
+            markers=markers,
         )
         if wait is not None and form.taken_over_rate_limit:
             # A breach is never turned away: it is stored and Bits' security contacts hear of it, but nothing goes
@@ -211,8 +284,23 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
             proof = dataclasses.replace(proof, may_mail=False)
         elif wait is not None:
             log.warning("form %s: over a rate limit; refused for %ss", form.template, wait)
-            return _rate_limited(services, form, language, data, is_browser, wait)
-        case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API, masked, proof=proof)
+            return _rate_limited(services, form, language, data, is_browser, wait, submission)
+        try:
+            case = await form.submit(services, model, Channel.FORM if is_browser else Channel.API, masked, proof=proof)
+        except AlreadyProcessed as done:
+            if done.marker not in markers:
+                raise
+            if proof.key_reused(done):
+                log.info("form %s: an Idempotency-Key used for another body; refused", form.template)
+                reused = {"error": "idempotency_key_reused", "message": general("idempotency_key_reused", language)}
+                return json_response(reused, 422)
+            # This very submission was stored before (a double click, or a retry whose first answer was lost or
+            # was a 503): the answer is the first one, about that case, and nothing more is written.
+            stored = await services.store.load(done.reference)
+            if stored is None:
+                raise StorageUnavailable(f"{done.reference} is not readable yet") from None
+            log.info("form %s: sent again; answered with %s", form.template, done.reference)
+            case, replayed = stored.case, True
     except SubmissionRefused as refused:
         text = refused.en if language == "en" else refused.nb
         status = REFUSAL_STATUS[refused.why]
@@ -223,14 +311,18 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
             if refused.reference:
                 answer["reference"] = refused.reference
             return json_response(answer, status)
-        return _render(services, form, language, data, refused.errors, text, status)
+        if isinstance(refused, SubmissionPending):  # taken: a new submission from this page is a new one
+            return _render(services, form, language, data, refused.errors, text, status)
+        return again(data, refused.errors, text, status)
     except StorageUnavailable as exc:
         log.error("form %s: storage unavailable: %s", form.template, exc)
         if not is_browser:
-            return json_response(
-                {"error": "unavailable", "message": general("unavailable", language)}, 503, {"Retry-After": "30"}
-            )
-        return _render(services, form, language, data, {}, general("unavailable", language), 503)
+            kind = "unconfirmed_keyed" if markers else "unconfirmed_unkeyed"
+            body = {"error": "unavailable", "message": general(kind, language), "retry_safe": bool(markers)}
+            return json_response(body, 503, {"Retry-After": RETRY_AFTER})
+        page = again(data, {}, general("unconfirmed", language), 503)
+        page.headers["Retry-After"] = RETRY_AFTER
+        return page
     case_link = services.case_page_link(case.reference)
     if not is_browser:
         body = {
@@ -239,13 +331,40 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
             "case_url": case_link,
             "identity_numbers_removed": masked,
         }
-        return json_response(body, 201, {"Location": case_link})
+        headers = {"Location": case_link, **({REPLAYED_HEADER: "true"} if replayed else {})}
+        return json_response(body, 201, headers)
     # Post/Redirect/Get: the receipt is the case page, so reloading it never sends the form twice.
     return func.HttpResponse(status_code=303, headers={"Location": f"{case_link}&receipt=1&lang={language}"})
 
 
+def submission_markers(
+    route: str, data: dict[str, Any], *, form_id: str | None = None, key: str | None = None
+) -> tuple[str, ...]:
+    """The markers a submission's case is written with (`AddressProof.markers`), per form route: a browser form's
+    one-time id (whatever the fields are: the same page sent again is the same submission); or a JSON client's
+    Idempotency-Key bound to the body (first: the very same request) and the key alone (then: the key went with
+    another body before, which is refused). Hashes: a marker is a row key, and a client's key may hold any
+    printable character."""
+
+    def marker(*parts: str) -> str:
+        return "submission-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+
+    if form_id is not None:
+        return (marker(route, "form", form_id),)
+    assert key is not None
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    body = hashlib.sha256(canonical.encode()).hexdigest()
+    return marker(route, "key", key, body), marker(route, "key", key)
+
+
 def _rate_limited(
-    services: Services, form: WebForm, language: str, data: dict[str, Any], is_browser: bool, wait: int
+    services: Services,
+    form: WebForm,
+    language: str,
+    data: dict[str, Any],
+    is_browser: bool,
+    wait: int,
+    submission: str | None = None,
 ) -> func.HttpResponse:
     """429 with Retry-After: the JSON error, or the form page again with the values and the message."""
     text = rate_limited_message(language, wait)
@@ -253,51 +372,55 @@ def _rate_limited(
         return json_response(
             {"error": "rate_limited", "message": text, "retry_after": wait}, 429, {"Retry-After": str(wait)}
         )
-    response = _render(services, form, language, data, {}, text, 429)
+    response = _render(services, form, language, data, {}, text, 429, submission=submission)
     response.headers["Retry-After"] = str(wait)
     return response
 
 
-def _depth(value: Any) -> int:
-    """How deeply a parsed JSON value nests (iteratively: the check must not be the recursion it guards against)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            stack += [(child, level + 1) for child in (item.values() if isinstance(item, dict) else item)]
-    return deepest
-
-
-def _read_body(req: func.HttpRequest, services: Services, form: WebForm, language: str) -> tuple[dict[str, Any], bool]:
-    limit = form.max_body_bytes or services.settings.max_body_bytes
+def read_body(req: func.HttpRequest, language: str, limit: int, *, browser: bool = True) -> tuple[dict[str, Any], bool]:
+    """The body of a POST (or PATCH) as a dict, and whether a browser's form sent it; every endpoint that takes a
+    body reads it here. JSON goes through `parse_json` (depth, numbers, unsafe characters); a browser's fields are
+    checked for the same characters. `browser=False`: JSON only (an API). BodyRejected says what is wrong: 413,
+    415, 400 for what is not a JSON object we read, 422 for unsafe characters (with the fields)."""
     declared = req.headers.get("content-length")
     body = req.get_body() or b""
     if len(body) > limit or (declared is not None and declared.isdigit() and int(declared) > limit):
-        raise _Rejected(_error(413, "too_large", language, f"≤ {limit // 1024} KiB"))
+        raise BodyRejected(_error(413, "too_large", language, f"≤ {limit // 1024} KiB"))
     content_type = req.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than Python goes
-            raise _Rejected(_error(400, "bad_json", language)) from None
+            data = parse_json(body)
+        except BadBody as bad:
+            if bad.kind == "unsafe_text":
+                raise BodyRejected(_unsafe(bad.fields, language)[0]) from None
+            detail = f"≤ {MAX_JSON_DEPTH}" if bad.kind == "too_deep" else ""
+            raise BodyRejected(_error(400, bad.kind, language, detail)) from None
         if not isinstance(data, dict):
-            raise _Rejected(_error(400, "bad_json", language))
-        if _depth(data) > MAX_JSON_DEPTH:
-            raise _Rejected(_error(400, "too_deep", language, f"≤ {MAX_JSON_DEPTH}"))
+            raise BodyRejected(_error(400, "bad_json", language))
         return data, False
-    if content_type in BROWSER_TYPES:
+    if browser and content_type in BROWSER_TYPES:
         try:
             fields = req.form
         except Exception:  # werkzeug rejects broken multipart bodies with a variety of errors
-            raise _Rejected(_error(400, "bad_form", language)) from None
+            raise BodyRejected(_error(400, "bad_form", language)) from None
         data = {}
         for key in fields:
             values = [v for v in fields.getlist(key) if isinstance(v, str)]
             data[key] = values if len(values) > 1 else (values[0] if values else "")
+        if unsafe := unsafe_fields(data):
+            response, errors = _unsafe(unsafe, language)
+            shown = {k: v for k, v in data.items() if k not in unsafe and k not in (CSRF_FIELD, HONEYPOT_FIELD)}
+            raise BodyRejected(response, errors, shown)
         # Empty optional fields come as "": treat them as not given.
         return {k: v for k, v in data.items() if v != "" or k in (HONEYPOT_FIELD, CSRF_FIELD)}, True
-    raise _Rejected(_error(415, "unsupported_type", language))
+    raise BodyRejected(_error(415, "unsupported_type" if browser else "json_only", language))
+
+
+def _unsafe(fields: tuple[str, ...], language: str) -> tuple[func.HttpResponse, dict[str, str]]:
+    """The 422 for text with unsafe characters, and its errors by field."""
+    errors = {name: message("unsafe_text", language) for name in fields}
+    body = {"error": "validation", "message": general("invalid", language), "errors": errors}
+    return json_response(body, 422), errors
 
 
 _ERRORS = {
@@ -305,6 +428,11 @@ _ERRORS = {
     "bad_json": ("Innholdet er ikke et gyldig JSON-objekt.", "The body is not a valid JSON object."),
     "bad_form": ("Skjemadataene kunne ikke leses.", "The form data could not be read."),
     "too_deep": ("JSON-objektet er nøstet for dypt {detail}.", "The JSON object is nested too deeply {detail}."),
+    "bad_number": (
+        "Innholdet har et tall vi ikke tar imot: større enn et 64-biters heltall, uendelig (som 1e999999) eller NaN.",
+        "The body has a number we do not take: beyond a 64-bit integer, infinite (like 1e999999) or NaN.",
+    ),
+    "json_only": ("Send JSON (application/json).", "Send JSON (application/json)."),
     "unsupported_type": (
         "Send skjema (application/x-www-form-urlencoded eller multipart/form-data) eller JSON (application/json).",
         "Send a form (application/x-www-form-urlencoded or multipart/form-data) or JSON (application/json).",
@@ -328,16 +456,21 @@ def _cookie(req: func.HttpRequest, name: str) -> str | None:
     return morsel.value if morsel is not None else None
 
 
-def _csrf_ok(req: func.HttpRequest, services: Services, token: Any) -> bool:
+def form_submission(req: func.HttpRequest, services: Services, token: Any) -> str | None:
+    """The one-time submission id of a browser form's token when the token is ours, unexpired and matches the
+    browser's cookie (double submit, against CSRF); None otherwise. A token from before ids were given has its
+    nonce, which is as unique."""
     if not isinstance(token, str):
-        return False
+        return None
     payload = verify(services.settings.verification_keys, "form", token, services.clock.now())
     nonce = _cookie(req, CSRF_COOKIE)
-    return (
-        payload is not None
-        and nonce is not None
-        and secrets.compare_digest(str(payload.get("n")).encode(), nonce.encode())
-    )
+    if payload is None or nonce is None or not secrets.compare_digest(str(payload.get("n")).encode(), nonce.encode()):
+        return None
+    return str(payload.get("s") or payload.get("n"))
+
+
+def _csrf_ok(req: func.HttpRequest, services: Services, token: Any) -> bool:
+    return form_submission(req, services, token) is not None
 
 
 def remember_address_cookie(services: Services, address: str) -> str:
@@ -366,11 +499,16 @@ def _render(
     errors: dict[str, str],
     notice: str | None,
     status: int,
+    *,
+    submission: str | None = None,
 ) -> func.HttpResponse:
-    """The form page with a fresh CSRF token (double submit: a signed field that must match a cookie)."""
+    """The form page with a fresh CSRF token (double submit: a signed field that must match a cookie) that carries
+    the form's one-time submission id: a new one, or `submission` when the page shows a submission again that may
+    be sent once more (after a 503 or a correction): then sending it twice is still one case."""
     nonce = secrets.token_urlsafe(16)
     expires = services.clock.now() + timedelta(hours=services.settings.form_token_hours)
-    token = sign(services.settings.effective_signing_key, "form", {"n": nonce}, expires)
+    payload = {"n": nonce, "s": submission or secrets.token_urlsafe(16)}
+    token = sign(services.settings.effective_signing_key, "form", payload, expires)
     secure = "; Secure" if services.settings.public_base_url.startswith("https://") else ""
     cookie = f"{CSRF_COOKIE}={nonce}; Path=/api; HttpOnly; SameSite=Strict{secure}"
     body = services.renderer.page(

@@ -103,6 +103,10 @@ def limits_for(services: Services, headers: Mapping[str, str], submission: BaseM
     return limits
 
 
-async def count_submission(services: Services, headers: Mapping[str, str], submission: BaseModel) -> int | None:
-    """Count a valid anonymous submission; the seconds to wait when it is over a limit (then nothing was counted)."""
-    return await services.rate_limits.hit(limits_for(services, headers, submission), WINDOW, services.clock.now())
+async def count_submission(
+    services: Services, headers: Mapping[str, str], submission: BaseModel, once: str | None = None
+) -> int | None:
+    """Count a valid anonymous submission; the seconds to wait when it is over a limit (then nothing was counted).
+    `once`: the submission's identity (its marker): sent again (a retry after a 503), it is not counted again."""
+    limits = limits_for(services, headers, submission)
+    return await services.rate_limits.hit(limits, WINDOW, services.clock.now(), once=once)

@@ -8,6 +8,11 @@ param storageAccountName string
 param deploymentContainerUrl string
 param tableEndpoint string
 param blobEndpoint string
+param queueEndpoint string
+@description('The queue whose messages wake the outbox dispatcher (created by the storage module).')
+param outboxQueue string
+@description('Instances kept warm for the queue-triggered dispatcher (outbox_wake). Flex Consumption scales it apart from the HTTP functions; with 0 a wake-up that finds it at zero waits for a cold start.')
+param outboxWakeAlwaysReady int = 0
 param appInsightsConnectionString string
 param keyVaultUri string
 param sharedMailbox string
@@ -45,6 +50,7 @@ var appSettings = {
   SSU_MODE: 'azure'
   SSU_TABLE_ENDPOINT: tableEndpoint
   SSU_BLOB_ENDPOINT: blobEndpoint
+  SSU_QUEUE_ENDPOINT: queueEndpoint
   SSU_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   SSU_PUBLIC_BASE_URL: publicBaseUrl
   SSU_SIGNING_KEY: '@Microsoft.KeyVault(${secret}/ssu-signing-key)'
@@ -61,6 +67,9 @@ var appSettings = {
   SSU_MAILBOX_SCHEDULE: '0 */1 * * * *'
   SSU_SUBSCRIPTION_SCHEDULE: '0 0 */6 * * *'
   SSU_DEADLINES_SCHEDULE: '0 */5 * * * *'
+  // The queue trigger's queue: the host resolves %SSU_OUTBOX_QUEUE% from app settings too. Its connection is the
+  // host's own AzureWebJobsStorage (above): the same account as SSU_QUEUE_ENDPOINT.
+  SSU_OUTBOX_QUEUE: outboxQueue
 }
 
 // App Service Authentication's own setting (not the code's): the client id of the managed identity whose federated
@@ -92,7 +101,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
         }
       }
-      scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
+      scaleAndConcurrency: {
+        maximumInstanceCount: 40
+        instanceMemoryMB: 2048
+        alwaysReady: outboxWakeAlwaysReady > 0 ? [ { name: 'function:outbox_wake', instanceCount: outboxWakeAlwaysReady } ] : []
+      }
       runtime: { name: 'python', version: '3.11' }
     }
     siteConfig: {

@@ -1,9 +1,11 @@
-// Storage for the app's tables and attachment blobs and for the Functions host itself (deployment package, timer
-// leases). Shared keys are disabled: everything is reached with the managed identity.
+// Storage for the app's tables and attachment blobs, the outbox's wake-up queue, and the Functions host itself
+// (deployment package, timer leases). Shared keys are disabled: everything is reached with the managed identity.
 param name string
 param location string
 param tags object
 param identityPrincipalId string
+@description('The queue whose messages wake the outbox dispatcher (app setting SSU_OUTBOX_QUEUE).')
+param outboxQueue string
 
 var deploymentContainer = 'app-package'
 
@@ -42,13 +44,26 @@ resource package 'Microsoft.Storage/storageAccounts/blobServices/containers@2023
   properties: { publicAccess: 'None' }
 }
 
+resource queues 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+}
+
+// The app puts a message here after a request queued mail; the queue trigger `outbox_wake` sends it at once. The
+// host moves a message that failed 5 times to `<name>-poison` (it creates that queue itself).
+resource wakeQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queues
+  name: outboxQueue
+}
+
 var roles = {
   // Storage Blob Data Owner: the Functions host needs it for the deployment package and its timer leases, and the
   // app writes attachments (it creates its own container, which Contributor does not allow on containers' ACLs).
   blobOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   // Storage Table Data Contributor: cases, events, the outbox, the registry and the app's small state tables.
   tableContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-  // Storage Queue Data Contributor: the Functions host keeps its timer and scale bookkeeping in queues.
+  // Storage Queue Data Contributor: the app puts the outbox's wake-ups on its queue, the host's queue trigger reads
+  // and deletes them (and moves poison messages); the host also keeps its timer and scale bookkeeping in queues.
   queueContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 }
 
@@ -65,4 +80,6 @@ resource assignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for
 output name string = account.name
 output tableEndpoint string = account.properties.primaryEndpoints.table
 output blobEndpoint string = account.properties.primaryEndpoints.blob
+output queueEndpoint string = account.properties.primaryEndpoints.queue
+output outboxQueue string = wakeQueue.name
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainer}'

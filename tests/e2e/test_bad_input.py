@@ -124,7 +124,8 @@ def test_storage_unreachable_gives_503_and_nothing_half_written(fragile_storage:
         down = httpx.post(f"{host.url}/api/questions", json=QUESTION, timeout=60)
         assert down.status_code == 503
         assert down.headers["retry-after"] == "30"
-        assert "Ingenting er lagret" in down.json()["message"]
+        # Never "nothing was stored": a write that timed out may commit later (tests/reliability/).
+        assert "Vi fikk ikke bekreftet at saken ble lagret" in down.json()["message"]
         assert httpx.get(f"{host.url}/api/health", timeout=60).status_code == 503
         with httpx.Client(timeout=60) as client:
             form_down = client.post(f"{host.url}/api/questions", data=QUESTION)

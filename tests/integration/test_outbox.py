@@ -68,6 +68,17 @@ async def test_local_transport_writes_each_mail_once(services: Services, setting
     assert record.status == "sent" and record.attempts == 1 and record.sent_at is not None
 
 
+async def test_local_transport_knows_what_it_sent(services: Services, settings: Settings) -> None:
+    await queue_question(services)
+    [record] = await services.store.due_mails(services.clock.now(), 10)
+    transport = LocalTransport(settings.mail_local_dir)
+    assert await transport.was_sent(record.mail) is False
+    assert await transport.send_many([record.mail]) == [None]
+    assert await transport.was_sent(record.mail) is True
+    outbox = settings.mail_local_dir / "outbox"
+    assert [p.suffix for p in outbox.iterdir()] == [".eml"], "written aside and renamed: nothing partial is left"
+
+
 async def test_graph_sends_our_mime_unchanged(services: Services, settings: Settings, graph_stub: GraphStub) -> None:
     services.clock = FakeClock()
     reference = await queue_question(services)
@@ -101,7 +112,7 @@ async def test_graph_429_waits_for_retry_after_then_sends(
         assert record.attempts == 0, "being throttled costs the mail no attempt"
         clock.at += timedelta(seconds=119)
         assert await run(services, transport) == (0, 0, 0), "not before Retry-After has passed"
-        clock.at += timedelta(seconds=2)
+        clock.at += timedelta(seconds=14)  # Retry-After, plus its jitter (under 10%)
         assert await run(services, transport) == (1, 0, 0)
     finally:
         await transport.close()
@@ -209,15 +220,16 @@ async def test_graph_sends_many_mails_as_json_batches_of_twenty(
 ) -> None:
     clock = services.clock = FakeClock()
     references = [await queue_question(services) for _ in range(45)]
-    graph_stub.fail("/sendMail", 429, {"Retry-After": "30"}, skip=5)  # the sixth item of the first batch
+    graph_stub.fail("/sendMail", 429, {"Retry-After": "30"}, skip=5)  # the sixth item
     graph_stub.fail("/sendMail", 400, {}, skip=10)  # and a refusal further on
     transport = graph_transport(settings, graph_stub)
     try:
         assert await run(services, transport) == (43, 1, 1)
         assert [r.path for r in graph_stub.requests] == ["/v1.0/$batch"] * 3, "45 mails in ⌈45/20⌉ requests"
-        first = json.loads(graph_stub.requests[0].body)["requests"]
-        assert len(first) == 20 and {i["url"] for i in first} == {"/users/ssu@bits.example/sendMail"}
-        clock.at += timedelta(seconds=31)
+        batches = [json.loads(r.body)["requests"] for r in graph_stub.requests]
+        assert sorted(len(b) for b in batches) == [5, 20, 20]
+        assert {i["url"] for b in batches for i in b} == {"/users/ssu@bits.example/sendMail"}
+        clock.at += timedelta(seconds=34)  # Retry-After, plus its jitter (under 10%)
         assert await run(services, transport) == (1, 0, 0), "the throttled mail goes after Retry-After"
     finally:
         await transport.close()

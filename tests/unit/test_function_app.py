@@ -13,6 +13,7 @@ EXPECTED = {
     "health": ("httpTrigger", "health"),
     "openapi": ("httpTrigger", "openapi.json"),
     "outbox_dispatch": ("timerTrigger", None),
+    "outbox_wake": ("queueTrigger", None),
     "mail_suppressions": ("httpTrigger", "mail/suppressions"),
     "mail_suppression_lift": ("httpTrigger", "mail/suppressions/{address}"),
     "mailbox_poll": ("timerTrigger", None),

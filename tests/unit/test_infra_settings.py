@@ -26,6 +26,8 @@ HOST_SETTINGS = {
 STAND_INS = {
     "tableEndpoint": "https://st.table.core.windows.net/",
     "blobEndpoint": "https://st.blob.core.windows.net/",
+    "queueEndpoint": "https://st.queue.core.windows.net/",
+    "outboxQueue": "ssu-outbox-wake",
     "identityClientId": "00000000-0000-0000-0000-000000000000",
     "publicBaseUrl": "https://func-ssu.azurewebsites.net",
     "sharedMailbox": "ssu@bits.example",

@@ -276,7 +276,11 @@ def test_registry_csv_import(tmp_path: Path) -> None:
         parse_registry_file(path)
 
 
-def test_backoff_doubles_and_honours_retry_after() -> None:
+def test_backoff_doubles_with_full_jitter_and_honours_retry_after() -> None:
     policy = RetryPolicy(max_attempts=5, base_seconds=30, max_seconds=600)
-    assert [policy.delay(n, None) for n in range(6)] == [30, 60, 120, 240, 480, 600]
-    assert policy.delay(0, 120) == 120
+    assert [policy.ceiling(n) for n in range(6)] == [30, 60, 120, 240, 480, 600]
+    assert [policy.delay(n, None, rand=lambda: 1.0) for n in range(6)] == [30, 60, 120, 240, 480, 600]
+    assert policy.delay(3, None, rand=lambda: 0.0) == 0, "full jitter: anywhere from nothing to the ceiling"
+    waits = {round(policy.delay(3, None), 3) for _ in range(50)}
+    assert len(waits) > 40 and all(0 <= w <= 240 for w in waits), "mails that failed together spread out"
+    assert policy.delay(0, 120, rand=lambda: 0.0) == 120 and policy.delay(0, 120, rand=lambda: 1.0) == 132
