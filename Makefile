@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install lint infra-check browser bench clean
+.PHONY: run test install lint infra-check browser bench reliability clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -47,6 +47,11 @@ browser:
 
 test: lint infra-check browser
 	$(PY) -m pytest
+
+# The faults suite alone (two dispatchers, killed hosts, paused Azurite, Graph faults, interrupted fan-outs); it is
+# part of `make test` too.
+reliability: install
+	$(PY) -m pytest tests/reliability
 
 bench: install
 	$(PY) bench/run_all.py
