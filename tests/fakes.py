@@ -464,8 +464,15 @@ class FakeDeliveryLimits:
     async def sent_today(self, day: str) -> dict[str, int]:
         return dict(self.sent.get(day, {}))
 
-    async def add_sent(self, day: str, totals: dict[str, int]) -> None:
-        self.sent.setdefault(day, {}).update(totals)
+    async def reserve_sent(self, day: str, address: str, wanted: int, cap: int) -> int:
+        counts = self.sent.setdefault(day, {})
+        taken = max(0, min(wanted, cap - counts.get(address.casefold(), 0)))
+        counts[address.casefold()] = counts.get(address.casefold(), 0) + taken
+        return taken
+
+    async def release_sent(self, day: str, address: str, count: int) -> None:
+        counts = self.sent.setdefault(day, {})
+        counts[address.casefold()] = max(0, counts.get(address.casefold(), 0) - count)
 
 
 class FakeRateLimits:
@@ -566,7 +573,9 @@ class FakeTransport:
         self.sent: list[OutgoingMail] = []
         self.script: list[Exception | None] = []
 
-    async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+    async def send_many(
+        self, mails: Sequence[OutgoingMail], start_within: float | None = None
+    ) -> list[Exception | None]:
         outcomes: list[Exception | None] = []
         for mail in mails:
             outcome = self.script.pop(0) if self.script else None

@@ -50,6 +50,7 @@ class GraphStub:
     sent: list[bytes] = field(default_factory=list)
     sent_items: dict[str, str] = field(default_factory=dict)  # Sent Items: internetMessageId -> message id
     late: list[float] = field(default_factory=list)  # delays of the next sendMail/$batch answers, after accepting
+    lookup_delay: float = 0.0  # seconds each Sent Items lookup takes (a slow mailbox after an incident)
     _runner: web.AppRunner | None = None
 
     def fail(self, suffix: str, status: int, headers: dict[str, str], skip: int = 0) -> None:
@@ -137,6 +138,8 @@ class GraphStub:
             response = self._batch(json.loads(body))
             await self._maybe_late()
             return response
+        if self.lookup_delay and request.path.endswith("/mailFolders/sentitems/messages"):
+            await asyncio.sleep(self.lookup_delay)
         return self._mailbox(request, body)
 
     async def _maybe_late(self) -> None:

@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from ..core.mail import OutgoingMail, PermanentSendError, TransientSendError
+from ..core.mail import NotStarted, OutgoingMail, PermanentSendError, TransientSendError
 from ..core.settings import Settings
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+SEND_CONCURRENCY = 4  # sendMail / $batch requests at once, per process
+LOOKUP_CONCURRENCY = 2  # Sent Items lookups at once, per process: only mails whose outcome is unknown need one
 log = logging.getLogger(__name__)
 
 
@@ -110,17 +112,28 @@ class GraphTransport:
         self._graph = graph
         self._mailbox = mailbox
         self._batch_size = max(1, min(batch_size, 20))
-        # Exchange serves about four concurrent requests per mailbox; more only earns 429s.
-        self._gate = asyncio.Semaphore(4)
+        # Exchange serves about four concurrent requests per mailbox; more only earns 429s (which cost nothing but
+        # a wait). Sends and Sent Items lookups queue apart: a send never waits behind lookups, which can be slow
+        # and many after an incident, while its claim runs out.
+        self._send_gate = asyncio.Semaphore(SEND_CONCURRENCY)
+        self._lookup_gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
-    async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+    async def send_many(
+        self, mails: Sequence[OutgoingMail], start_within: float | None = None
+    ) -> list[Exception | None]:
         size = self._batch_size
         groups = [mails[start : start + size] for start in range(0, len(mails), size)]
-        results = await asyncio.gather(*(self._send_group(group) for group in groups))
+        loop = asyncio.get_running_loop()
+        deadline = None if start_within is None else loop.time() + start_within
+        results = await asyncio.gather(*(self._send_group(group, deadline) for group in groups))
         return [outcome for result in results for outcome in result]
 
-    async def _send_group(self, group: Sequence[OutgoingMail]) -> list[Exception | None]:
-        async with self._gate:
+    async def _send_group(self, group: Sequence[OutgoingMail], deadline: float | None) -> list[Exception | None]:
+        async with self._send_gate:
+            # Checked once the gate is ours, right before the request: waiting for the gate may have taken the time
+            # the caller's claim had left, and past it another dispatcher may be sending these very mails.
+            if deadline is not None and asyncio.get_running_loop().time() > deadline:
+                return [NotStarted("not started before the claim's deadline")] * len(group)
             return await self._send_group_now(group)
 
     async def _send_group_now(self, group: Sequence[OutgoingMail]) -> list[Exception | None]:
@@ -187,7 +200,9 @@ class GraphTransport:
     async def was_sent(self, mail: OutgoingMail) -> bool | None:
         """Look for the mail in the mailbox's Sent Items by its Message-ID (sendMail saves what it sends there, with
         our Message-ID as its internetMessageId): `GET /users/{mailbox}/mailFolders/sentitems/messages?$filter=
-        internetMessageId eq '<id>'&$select=id`. None when Graph cannot answer now (throttled, down, no access)."""
+        internetMessageId eq '<id>'&$select=id`. None when Graph cannot answer now (down, no access); raises a
+        throttled TransientSendError (with Graph's Retry-After) on 429, so that the outbox waits and counts no
+        attempt."""
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import (
             MessagesRequestBuilder,
@@ -198,11 +213,16 @@ class GraphTransport:
             filter=f"internetMessageId eq '{_odata_string(mail.message_id)}'", select=["id"]
         )
         sent_items = client.users.by_user_id(self._mailbox).mail_folders.by_mail_folder_id("sentitems").messages
-        async with self._gate:
+        async with self._lookup_gate:
             try:
                 found = await sent_items.get(RequestConfiguration(query_parameters=query))
             except Exception as exc:
-                log.warning("graph: Sent Items lookup for %s failed: %s", mail.reference, _send_error(exc))
+                error = _send_error(exc)
+                if isinstance(error, TransientSendError) and error.throttled:
+                    raise TransientSendError(
+                        f"Sent Items lookup throttled: {error}", error.retry_after, throttled=True
+                    ) from exc
+                log.warning("graph: Sent Items lookup for %s failed: %s", mail.reference, error)
                 return None
         return bool(found and found.value)
 
@@ -233,8 +253,9 @@ def _send_error(exc: Exception) -> Exception:
 def _status_error(status: int, headers: Any, message: str) -> Exception:
     # 401/403 are retried too: an expired token or an access policy still spreading must not fail every mail.
     if status in (401, 403, 408, 429) or status >= 500 or status == 0:
-        # A gateway timeout, or a batch item without a status, says nothing about whether Graph took the mail.
-        unknown = status in (0, 504)
+        # A bad gateway or a gateway timeout (the front end lost the back end's answer), or a batch item without
+        # a status, says nothing about whether Graph took the mail.
+        unknown = status in (0, 502, 504)
         return TransientSendError(
             f"Graph answered {status}", retry_after(headers), throttled=status == 429, maybe_sent=unknown
         )

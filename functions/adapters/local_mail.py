@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.mail import OutgoingMail, TransientSendError
+from ..core.mail import NotStarted, OutgoingMail, TransientSendError
 
 
 class LocalTransport:
@@ -17,12 +18,18 @@ class LocalTransport:
     def __init__(self, mail_dir: Path) -> None:
         self.outbox = mail_dir / "outbox"
 
-    async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
-        return await asyncio.to_thread(self._write_all, mails)
+    async def send_many(
+        self, mails: Sequence[OutgoingMail], start_within: float | None = None
+    ) -> list[Exception | None]:
+        deadline = None if start_within is None else time.monotonic() + start_within
+        return await asyncio.to_thread(self._write_all, mails, deadline)
 
-    def _write_all(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+    def _write_all(self, mails: Sequence[OutgoingMail], deadline: float | None) -> list[Exception | None]:
         outcomes: list[Exception | None] = []
         for mail in mails:
+            if deadline is not None and time.monotonic() > deadline:
+                outcomes.append(NotStarted("not written before the claim's deadline"))
+                continue
             try:
                 self._write(mail)
                 outcomes.append(None)

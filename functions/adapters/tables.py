@@ -1005,6 +1005,11 @@ def _address_key(address: str) -> str:
     return hashlib.sha256(address.casefold().encode()).hexdigest()[:32]
 
 
+# Dispatchers reserving for one address at once retry on the count's ETag; this many tries is far more than
+# a few overlapping runs of three groups each need.
+SENT_COUNT_TRIES = 30
+
+
 class TableDeliveryLimits:
     """Loop and bounce protection for outgoing mail: addresses suppressed after repeated permanent bounces (visible
     and reversible), and how many mails each address got today (for the daily cap)."""
@@ -1120,10 +1125,42 @@ class TableDeliveryLimits:
             rows = self._meta.query_entities("PartitionKey eq @p", parameters={"p": f"sent|{day}"})
             return {str(e["Address"]): int(e["Count"]) async for e in rows}
 
-    async def add_sent(self, day: str, totals: dict[str, int]) -> None:
-        rows = [
-            {"PartitionKey": f"sent|{day}", "RowKey": _address_key(a), "Address": a, "Count": n}
-            for a, n in totals.items()
-        ]
+    async def reserve_sent(self, day: str, address: str, wanted: int, cap: int) -> int:
+        return await self._change_sent(day, address, lambda count: max(0, min(wanted, cap - count)))
+
+    async def release_sent(self, day: str, address: str, count: int) -> None:
+        await self._change_sent(day, address, lambda stored: -min(count, stored))
+
+    async def _change_sent(self, day: str, address: str, change: Callable[[int], int]) -> int:
+        """Add `change(stored count)` to the day's count for the address, ETag-guarded (two dispatchers reserving
+        at once both land, neither overwrites the other); returns what was added."""
+        key, address = _address_key(address), address.casefold()
         with storage_errors():
-            await _upsert_in_batches(self._meta, rows)
+            await self._storage.ensure_tables()
+            for attempt in range(SENT_COUNT_TRIES):
+                try:
+                    entity = await self._meta.get_entity(f"sent|{day}", key)
+                except ResourceNotFoundError:
+                    entity = None
+                stored = int(entity["Count"]) if entity else 0
+                delta = change(stored)
+                if delta == 0:
+                    return 0
+                row = {"PartitionKey": f"sent|{day}", "RowKey": key, "Address": address, "Count": stored + delta}
+                try:
+                    if entity is None:
+                        await self._meta.create_entity(row)
+                    else:
+                        await self._meta.update_entity(
+                            row,
+                            mode=UpdateMode.REPLACE,
+                            etag=entity.metadata["etag"],
+                            match_condition=MatchConditions.IfNotModified,
+                        )
+                    return delta
+                except (ResourceExistsError, HttpResponseError) as exc:
+                    if isinstance(exc, HttpResponseError) and exc.status_code not in (409, 412):
+                        raise
+                # Lost the race to another dispatcher: read the new count and try again, a little apart.
+                await asyncio.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+        raise ConcurrentUpdate(f"sent count for {key}")

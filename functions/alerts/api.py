@@ -129,9 +129,7 @@ async def resolve(req: func.HttpRequest, services: Services) -> func.HttpRespons
         closing = _read(req, AlertClosing)
         if isinstance(closing, func.HttpResponse):
             return closing
-        if stored.case.status == "closed":
-            return json_response(_view(stored.case))  # closing twice is closing once
-        try:
+        try:  # closing twice is closing once (and finishes a closing whose fan-out was cut short)
             case = await close_alert(services, stored, closing.outcome, closing.text)
         except ConcurrentUpdate:
             return json_response({"error": "conflict", "message": "The alert changed meanwhile; send it again."}, 409)

@@ -5,6 +5,10 @@ The mails of an alert are its ledger: one per (alert, revision, recipient), each
 bounces recorded against it. A fan-out is written in chunks (a transaction holds at most 100 operations); the
 same alert posted again resumes an interrupted fan-out by recipient, whatever changed in the registry meanwhile,
 and never sends twice (see `queue_in_chunks`).
+
+Only the fan-out of the case as it stands is ever resumed: a revision or a closing first finishes the fan-out
+before it, so that everyone has the old state queued before the new one, and a resume on a case that has moved on
+queues the current revision (or the closing), never a stale one (see `resume_fan_out`).
 """
 
 from __future__ import annotations
@@ -130,13 +134,15 @@ async def publish_alert(services: Services, source_key: str, alert: AlertIn) -> 
     identity = hashlib.sha256(f"{source_key}\n{alert.source_alert_id}".encode()).hexdigest()[:32]
     try:
         stored = await services.store.create_case(case, event, lambda c: [], markers=[f"alert-{identity}"])
-        created = True
     except AlreadyProcessed as done:
         loaded = await services.store.load(done.reference)
         assert loaded is not None
-        stored, created = loaded.case, False
+        # A retry of the first POST: finish the fan-out of the alert as it stands now (revised or closed meanwhile,
+        # that is the current revision or the closing, never revision 1 again).
+        await resume_fan_out(services, registry, loaded.case)
+        return loaded.case, False
     await fan_out(services, registry, stored, alert.description, alert.description_en)
-    return stored, created
+    return stored, True
 
 
 async def fan_out(
@@ -185,11 +191,36 @@ async def fan_out(
 
 
 async def first_recipients(services: Services, registry: Registry, case: Case) -> list[Contact]:
-    """Those who got the first revision, in their languages: updates and the closing go to them and no one else."""
+    """Those who got the first revision, in their languages: updates and the closing go to them and no one else.
+    While the first fan-out is unfinished (only on a case stored before revisions finished it first), also everyone
+    it would reach now, so that nobody the alert concerns misses the current state."""
     known = {c.email.casefold(): c for o in registry.organisations.values() for c in o.contacts}
     known.update({c.email.casefold(): c for c in (registry.bits.contacts if registry.bits else [])})
     sent_to = [m.mail.to for m in await services.store.mails(case.reference) if m.mail.purpose == "alert-r1"]
-    return [known.get(address.casefold(), Contact(email=address, roles=[])) for address in sent_to]
+    people = [known.get(address.casefold(), Contact(email=address, roles=[])) for address in sent_to]
+    if not await fanned_out(services, case.reference, f"fanout-{case.reference}-alert-r1"):
+        people += recipients(registry, case.details) + registry.bits_contacts("support")
+    return people
+
+
+async def resume_fan_out(services: Services, registry: Registry, case: Case) -> int:
+    """Finish the fan-out of the case as it stands: the closing if it is closed, else its current revision (the
+    first to everyone it concerns now, a later one to those who got the first). Queues only who is missing it;
+    returns mails queued. An earlier revision's fan-out is never resumed: it would be stale."""
+    purpose = "alert-closed" if case.status == "closed" else f"alert-r{int(case.details.get('revision', 1))}"
+    if await fanned_out(services, case.reference, f"fanout-{case.reference}-{purpose}"):
+        return 0  # the usual case (the timer asks of every open alert): nothing to compose
+    if case.status == "closed":
+        text = await _closing_text(services, case)
+        people = await first_recipients(services, registry, case)
+        return await fan_out(
+            services, registry, case, text, None, purpose="alert-closed", template="alert_closed", people=people
+        )
+    description, description_en = await _description(services, case), case.details.get("description_en")
+    if int(case.details.get("revision", 1)) == 1:
+        return await fan_out(services, registry, case, description, description_en)
+    people = await first_recipients(services, registry, case)
+    return await fan_out(services, registry, case, description, description_en, people=people)
 
 
 async def revise_alert(services: Services, stored: StoredCase, changes: dict[str, Any]) -> Case:
@@ -218,6 +249,9 @@ async def revise_alert(services: Services, stored: StoredCase, changes: dict[str
         data={"changes": sorted(changes), "description": description, "identity_numbers_removed": removed},
     )
     previous = await _description(services, case)
+    # Finish the revision before it first (a fan-out still running or interrupted): everyone it was meant for has
+    # it queued before this one, and nothing resumes it after. Appending mails leaves the case's ETag as it is.
+    await resume_fan_out(services, registry, case)
     await services.store.transition(stored, changed, event)
     people = await first_recipients(services, registry, case)
     await fan_out(services, registry, changed, description or previous, details.get("description_en"), people=people)
@@ -225,10 +259,14 @@ async def revise_alert(services: Services, stored: StoredCase, changes: dict[str
 
 
 async def close_alert(services: Services, stored: StoredCase, outcome: str, text: str) -> Case:
-    """Resolved, completed or cancelled: the closing goes to exactly those who got the alert."""
-    text, removed = mask_identity_numbers(text)
+    """Resolved, completed or cancelled: the closing goes to exactly those who got the alert. Closing a closed alert
+    again changes nothing, and finishes its closing's fan-out if that was cut short."""
     registry = await services.registry()
     case = stored.case
+    if case.status == "closed":
+        await resume_fan_out(services, registry, case)
+        return case
+    text, removed = mask_identity_numbers(text)
     details = {
         **case.details,
         "outcome": outcome,
@@ -244,12 +282,20 @@ async def close_alert(services: Services, stored: StoredCase, outcome: str, text
         summary=f"Alert {outcome}",
         data={"text": text, "identity_numbers_removed": removed},
     )
+    await resume_fan_out(services, registry, case)  # as for a revision: the state before it is queued first
     await services.store.transition(stored, changed, event)
     people = await first_recipients(services, registry, case)
     await fan_out(
         services, registry, changed, text, None, purpose="alert-closed", template="alert_closed", people=people
     )
     return changed
+
+
+async def _closing_text(services: Services, case: Case) -> str:
+    for event in reversed(await services.store.events(case.reference)):
+        if event.kind == case.details.get("outcome") and "text" in event.data:
+            return str(event.data["text"])
+    return ""
 
 
 async def _description(services: Services, case: Case) -> str:
@@ -267,11 +313,9 @@ async def remind_alerts(services: Services) -> int:
     lead = timedelta(hours=services.settings.alert_reminder_hours)
     queued = 0
     for case in await services.store.cases(Process.NOTIFICATION, "published"):
-        if not await fanned_out(services, case.reference, f"fanout-{case.reference}-alert-r1"):
-            # A first fan-out that stopped half-way (a crash, or storage trouble after a draft was published).
-            description, description_en = await _description(services, case), case.details.get("description_en")
-            first = case.model_copy(update={"details": {**case.details, "revision": 1}})
-            queued += await fan_out(services, registry, first, description, description_en)
+        # A fan-out that stopped half-way (a crash, or storage trouble after a draft was published or a revision
+        # was stored): the current revision's, to those still missing it.
+        queued += await resume_fan_out(services, registry, case)
         details = case.details
         revision = int(details.get("revision", 1))
         due: list[tuple[str, datetime]] = []

@@ -33,6 +33,11 @@ class TransientSendError(Exception):
         self.maybe_sent = maybe_sent and not throttled
 
 
+class NotStarted(TransientSendError):
+    """The transport did not start sending this mail before the deadline it was given (`start_within`): it never
+    left. The outbox leaves such a mail to its claim, which runs out; the next dispatcher looks it up and sends it."""
+
+
 class PermanentSendError(Exception):
     """The transport refused this message; retrying will not help."""
 
@@ -107,13 +112,22 @@ class MailRecord:
 class MailTransport(Protocol):
     name: str
 
-    async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+    async def send_many(
+        self, mails: Sequence[OutgoingMail], start_within: float | None = None
+    ) -> list[Exception | None]:
         """Send each MIME message as it is. One outcome per mail, in order: None when it was sent, else the error
-        (TransientSendError / PermanentSendError; anything else counts as transient and maybe sent)."""
+        (TransientSendError / PermanentSendError; anything else counts as transient and maybe sent).
+
+        `start_within`: seconds from now after which no request is started (the caller's claim on these mails is
+        about to lapse, when another dispatcher may take and send them): a mail not started by then is `NotStarted`.
+        """
 
     async def was_sent(self, mail: OutgoingMail) -> bool | None:
         """Did this mail (by its Message-ID) go out before? True or False when the transport can tell, None when it
-        cannot tell now (unreachable, throttled). The outbox asks before it sends a mail whose outcome is unknown."""
+        cannot tell now (unreachable, failing). Raises TransientSendError with `throttled` (and `retry_after` when
+        the server said) when the server asked us to wait: that says nothing about the mail, so the outbox asks
+        again after the wait and counts no attempt. The outbox asks before it sends a mail whose outcome is
+        unknown."""
 
     async def close(self) -> None: ...
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .clock import Clock
-from .mail import MailRecord, MailTransport, PermanentSendError, TransientSendError
+from .mail import MailRecord, MailTransport, NotStarted, PermanentSendError, TransientSendError
 from .model import CaseEvent, Channel
 from .registry import Registry
 from .store import CaseStore, ConcurrentUpdate, DeliveryLimits
@@ -119,7 +119,6 @@ async def dispatch_outbox(
         never_capped=never_capped,
         day=now.astimezone(UTC).date().isoformat(),
         suppressed=await limits.suppressed() if limits else set(),
-        sent_today=await limits.sent_today(now.astimezone(UTC).date().isoformat()) if limits else {},
     )
     groups = [due[i : i + GROUP] for i in range(0, len(due), GROUP)]
     # Dispatchers that start together read the same rows: each begins at its own place in the list, so that they
@@ -132,7 +131,6 @@ async def dispatch_outbox(
             await run.group(group)
 
     await asyncio.gather(*(worker() for _ in range(min(IN_FLIGHT, len(groups)))))
-    await run.count_sent()
     log.info(
         "outbox: sent=%d reconciled=%d retried=%d failed=%d skipped=%d unsettled=%d",
         report.sent,
@@ -162,11 +160,6 @@ class _Run:
     never_capped: Collection[str]
     day: str
     suppressed: set[str]
-    sent_today: dict[str, int]
-
-    def __post_init__(self) -> None:
-        self.counted: dict[str, int] = {}  # mails this run let through the cap, by address
-        self.delivered: dict[str, int] = {}  # of those, the ones the transport took
 
     async def group(self, group: Sequence[MailRecord]) -> None:
         report = self.report
@@ -189,6 +182,11 @@ class _Run:
         steps: list[Awaitable[None]] = [
             self._cannot_tell(r) for r, answer in zip(unsure, answers, strict=True) if answer is None
         ]
+        steps += [
+            self._lookup_throttled(r, answer)
+            for r, answer in zip(unsure, answers, strict=True)
+            if isinstance(answer, TransientSendError)
+        ]
         sendable: list[MailRecord] = []
         for record in candidates:
             step = self._held_back(record)
@@ -200,27 +198,104 @@ class _Run:
         await asyncio.gather(*(self._guarded(step) for step in steps), self._settle_sent(gone))
         if not sendable:
             return
-        if self.clock.now() - claimed_at > self.lease / 2:
-            # The claim is too old to send on: another dispatcher may take these soon. They are looked up then.
+        sendable = await self._within_cap(sendable)
+        if not sendable:
+            return
+        # A run hands a claimed group over within half a lease or not at all, and the transport starts no request
+        # past that point (it may wait for its own gate meanwhile): after it, another dispatcher may take these.
+        left = (self.lease / 2 - (self.clock.now() - claimed_at)).total_seconds()
+        if left <= 0:
             log.warning("outbox: %d claimed mails not sent in time; left to their leases", len(sendable))
             report.skipped += len(sendable)
+            await self._release(sendable)
             return
         try:
-            outcomes = await self.transport.send_many([record.mail for record in sendable])
+            outcomes = await self.transport.send_many([record.mail for record in sendable], start_within=left)
         except Exception as exc:  # the transport itself broke: what it did before is unknown
             outcomes = [TransientSendError(f"{type(exc).__name__}: {exc}", maybe_sent=True)] * len(sendable)
-        sent = [r for r, outcome in zip(sendable, outcomes, strict=True) if outcome is None]
-        failed = [(r, outcome) for r, outcome in zip(sendable, outcomes, strict=True) if outcome is not None]
-        for record in sent:
-            to = record.mail.to.casefold()
-            self.delivered[to] = self.delivered.get(to, 0) + 1
+        pairs = list(zip(sendable, outcomes, strict=True))
+        sent = [r for r, outcome in pairs if outcome is None]
+        late = [r for r, outcome in pairs if isinstance(outcome, NotStarted)]
+        failed = [(r, e) for r, e in pairs if e is not None and not isinstance(e, NotStarted)]
+        if late:
+            # They never left; left to their leases like a group past half a lease (looked up, then sent, later).
+            log.warning("outbox: %d claimed mails not started in time; left to their leases", len(late))
+            report.skipped += len(late)
+        # What surely did not go gives its place under the daily cap back; what may have gone keeps it.
+        unsent = late + [r for r, e in failed if isinstance(e, PermanentSendError)]
+        unsent += [r for r, e in failed if isinstance(e, TransientSendError) and not e.maybe_sent]
         report.sent += len(sent)
-        await asyncio.gather(self._settle_sent(sent), *(self._guarded(self._settle_error(r, e)) for r, e in failed))
+        await asyncio.gather(
+            self._settle_sent(sent),
+            self._release(unsent),
+            *(self._guarded(self._settle_error(r, e)) for r, e in failed),
+        )
 
-    async def _was_sent(self, record: MailRecord) -> bool | None:
+    def _capped(self, record: MailRecord) -> bool:
+        return self.limits is not None and record.mail.to.casefold() not in self.never_capped
+
+    async def _within_cap(self, records: Sequence[MailRecord]) -> list[MailRecord]:
+        """The mails that may go now under the daily cap. For each capped address in the group its places are
+        reserved in the stored count (an ETag-guarded increment) right before sending, so that overlapping runs
+        together let no more than the cap through; the rest wait for tomorrow."""
+        by_address: dict[str, list[MailRecord]] = {}
+        free: list[MailRecord] = []
+        for record in records:
+            if self._capped(record):
+                by_address.setdefault(record.mail.to.casefold(), []).append(record)
+            else:
+                free.append(record)
+        if not by_address:
+            return free
+        groups = list(by_address.items())
+        taken = await asyncio.gather(*(self._reserve(to, group) for to, group in groups))
+        go, held = free, []
+        for (_, group), n in zip(groups, taken, strict=True):
+            if n is not None:  # None: not reserved (storage trouble), neither sent nor held
+                go += group[:n]
+                held += group[n:]
+        await asyncio.gather(*(self._guarded(self._wait_for_tomorrow(r)) for r in held))
+        return go
+
+    async def _reserve(self, to: str, group: Sequence[MailRecord]) -> int | None:
+        assert self.limits is not None
+        async with self.gate:
+            try:
+                return await self.limits.reserve_sent(self.day, to, len(group), self.daily_cap)
+            except Exception:
+                # Not sent unchecked: left to their leases (looked up, then sent, once the count can be written).
+                log.exception("outbox: the daily count of a recipient could not be reserved; its mails wait")
+                self.report.skipped += len(group)
+                return None
+
+    async def _release(self, records: Sequence[MailRecord]) -> None:
+        counts: dict[str, int] = {}
+        for record in records:
+            if self._capped(record):
+                counts[record.mail.to.casefold()] = counts.get(record.mail.to.casefold(), 0) + 1
+        for to, count in counts.items():
+            assert self.limits is not None
+            try:
+                await self.limits.release_sent(self.day, to, count)
+            except Exception:  # kept: the address may get a few fewer mails today, never more
+                log.exception("outbox: reserved places under the daily cap could not be given back")
+
+    def _wait_for_tomorrow(self, record: MailRecord) -> Awaitable[None]:
+        tomorrow = datetime.fromisoformat(self.day).replace(tzinfo=UTC) + timedelta(days=1)
+        log.warning("outbox: daily cap reached for a recipient of %s; waits", record.mail.reference)
+        self.report.retried += 1
+        error = f"daily cap of {self.daily_cap} reached"
+        return self.store.record_retry(record, self.clock.now(), tomorrow, error, counts=False)
+
+    async def _was_sent(self, record: MailRecord) -> bool | TransientSendError | None:
         async with self.gate:
             try:
                 return await self.transport.was_sent(record.mail)
+            except TransientSendError as exc:
+                if exc.throttled:
+                    return exc
+                log.warning("outbox: looking up %s mail %s failed: %s", record.mail.reference, record.mail.mail_id, exc)
+                return None
             except Exception:
                 log.exception("outbox: looking up %s mail %s failed", record.mail.reference, record.mail.mail_id)
                 return None
@@ -257,7 +332,7 @@ class _Run:
         return age.total_seconds() > self.policy.max_age_seconds
 
     def _held_back(self, record: MailRecord) -> Awaitable[None] | None:
-        """The step that records why this mail is not sent now, or None when it may go."""
+        """The step that records why this mail is not sent now, or None when it may go (the cap aside)."""
         to = record.mail.to.casefold()
         if record.attempts >= self.policy.max_attempts:  # its last attempt's outcome was unknown; it did not go
             self.report.failed += 1
@@ -268,16 +343,7 @@ class _Run:
         if to in self.suppressed:
             self.report.failed += 1
             return self._fail(record, "the address is suppressed after repeated permanent bounces")
-        if to in self.never_capped:
-            return None
-        if self.limits and self.sent_today.get(to, 0) + self.counted.get(to, 0) >= self.daily_cap:
-            tomorrow = datetime.fromisoformat(self.day).replace(tzinfo=UTC) + timedelta(days=1)
-            log.warning("outbox: daily cap reached for a recipient of %s; waits", record.mail.reference)
-            self.report.retried += 1
-            error = f"daily cap of {self.daily_cap} reached"
-            return self.store.record_retry(record, self.clock.now(), tomorrow, error, counts=False)
-        self.counted[to] = self.counted.get(to, 0) + 1
-        return None
+        return None  # the daily cap is checked later, against the stored count, right before sending
 
     def _max_age(self) -> str:
         hours = self.policy.max_age_seconds / 3600
@@ -295,6 +361,19 @@ class _Run:
         next_at = now + timedelta(seconds=self.policy.delay(record.attempts, None))
         self.report.retried += 1
         await self.store.record_retry(record, now, next_at, error, unsure=True)
+
+    async def _lookup_throttled(self, record: MailRecord, exc: TransientSendError) -> None:
+        """The transport asked us to wait before asking again: no answer about the mail, so no attempt counts. It
+        is asked again after the server's Retry-After; only the maximum age ends that."""
+        now = self.clock.now()
+        if self._too_old(record):
+            self.report.failed += 1
+            await self._fail(record, f"not sent within {self._max_age()}; its lookup was throttled ({exc})")
+            return
+        self.report.retried += 1
+        next_at = now + timedelta(seconds=self.policy.delay(0, exc.retry_after))
+        error = f"could not tell whether an earlier attempt sent it: {exc}"
+        await self.store.record_retry(record, now, next_at, error, counts=False, unsure=True)
 
     async def _settle_error(self, record: MailRecord, exc: Exception) -> None:
         """A mail the transport did not (surely) send: failed for good when refused, out of attempts or too old,
@@ -359,14 +438,3 @@ class _Run:
             },
         )
         await self.store.record_failed(record, now, error, event)
-
-    async def count_sent(self) -> None:
-        if not self.limits or not self.delivered:
-            return
-        totals = {a: self.sent_today.get(a, 0) + n for a, n in self.delivered.items() if a not in self.never_capped}
-        if not totals:
-            return
-        try:
-            await self.limits.add_sent(self.day, totals)
-        except Exception:  # the cap is a brake on loops, not a ledger: a lost count must not fail the run
-            log.exception("outbox: the day's counts per recipient could not be recorded")

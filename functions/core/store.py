@@ -170,9 +170,16 @@ class DeliveryLimits(Protocol):
         """The latest suppressions lifted (up to 100), newest first: address, bounces it had, who lifted it (email
         and object id) and when."""
 
-    async def sent_today(self, day: str) -> dict[str, int]: ...
+    async def sent_today(self, day: str) -> dict[str, int]:
+        """How many mails each address got (or has reserved) on `day`, by address (casefolded)."""
 
-    async def add_sent(self, day: str, totals: dict[str, int]) -> None: ...
+    async def reserve_sent(self, day: str, address: str, wanted: int, cap: int) -> int:
+        """Take up to `wanted` of `address`'s `cap` mails on `day`, as one increment that no concurrent writer can
+        lose (every dispatcher checks the cap against the stored count); returns how many were taken (0 at the
+        cap). Raises ConcurrentUpdate when the count keeps changing under it."""
+
+    async def release_sent(self, day: str, address: str, count: int) -> None:
+        """Give back `count` reserved mails that surely did not go (never below 0)."""
 
 
 class RateLimits(Protocol):

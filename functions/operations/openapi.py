@@ -297,8 +297,9 @@ IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x20-\\x7E]+$"},
     "description": "Your own id for this submission (1–200 printable ASCII characters, e.g. a UUID), the same on "
     "every try of it. Sent again with the same key and the same body, the request opens nothing more and gets the "
-    "first answer again (the same status and reference, with `Idempotent-Replayed: true`), also when the first "
-    "answer was lost or was a 503. The same key with another body is refused (422 `idempotency_key_reused`). "
+    "first answer again (the same status and reference, with `Idempotent-Replayed: true`, without the signed "
+    "`case_url`, which only the first answer carries), also when the first answer was lost or was a 503. Use a "
+    "random key: the same key with another body is refused (422 `idempotency_key_reused`). "
     "Without a key, sending again after a 503 may open a second case. (A browser form carries a one-time id in its "
     "signed token instead.)",
 }

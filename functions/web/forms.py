@@ -325,14 +325,12 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
         return page
     case_link = services.case_page_link(case.reference)
     if not is_browser:
-        body = {
-            "reference": case.reference,
-            "status": case.status,
-            "case_url": case_link,
-            "identity_numbers_removed": masked,
-        }
-        headers = {"Location": case_link, **({REPLAYED_HEADER: "true"} if replayed else {})}
-        return json_response(body, 201, headers)
+        created = {"reference": case.reference, "status": case.status, "identity_numbers_removed": masked}
+        if replayed:
+            # A key is only as secret as the client keeps it: an answer sent again names the case, never its signed
+            # link (the first answer gave that to whoever sent the request).
+            return json_response(created, 201, {REPLAYED_HEADER: "true"})
+        return json_response({**created, "case_url": case_link}, 201, {"Location": case_link})
     # Post/Redirect/Get: the receipt is the case page, so reloading it never sends the form twice.
     return func.HttpResponse(status_code=303, headers={"Location": f"{case_link}&receipt=1&lang={language}"})
 

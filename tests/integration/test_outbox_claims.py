@@ -43,7 +43,9 @@ class CountingTransport:
         self.hang_before = False
         self.handed = asyncio.Event()
 
-    async def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+    async def send_many(
+        self, mails: Sequence[OutgoingMail], start_within: float | None = None
+    ) -> list[Exception | None]:
         if self.hang_before:
             self.handed.set()
             await asyncio.Event().wait()
