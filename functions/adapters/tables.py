@@ -1061,15 +1061,7 @@ class TableDeliveryLimits:
                     "Suppressed": count >= suppress_after,
                 }
                 try:
-                    if entity is None:
-                        await self._meta.create_entity(row)
-                    else:
-                        await self._meta.update_entity(
-                            row,
-                            mode=UpdateMode.REPLACE,
-                            etag=entity.metadata["etag"],
-                            match_condition=MatchConditions.IfNotModified,
-                        )
+                    await _create_or_replace(self._meta, row, entity)
                     return count >= suppress_after
                 except (ResourceExistsError, HttpResponseError) as exc:
                     if isinstance(exc, HttpResponseError) and exc.status_code not in (409, 412):
@@ -1148,15 +1140,7 @@ class TableDeliveryLimits:
                     return 0
                 row = {"PartitionKey": f"sent|{day}", "RowKey": key, "Address": address, "Count": stored + delta}
                 try:
-                    if entity is None:
-                        await self._meta.create_entity(row)
-                    else:
-                        await self._meta.update_entity(
-                            row,
-                            mode=UpdateMode.REPLACE,
-                            etag=entity.metadata["etag"],
-                            match_condition=MatchConditions.IfNotModified,
-                        )
+                    await _create_or_replace(self._meta, row, entity)
                     return delta
                 except (ResourceExistsError, HttpResponseError) as exc:
                     if isinstance(exc, HttpResponseError) and exc.status_code not in (409, 412):
@@ -1164,3 +1148,14 @@ class TableDeliveryLimits:
                 # Lost the race to another dispatcher: read the new count and try again, a little apart.
                 await asyncio.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         raise ConcurrentUpdate(f"sent count for {key}")
+
+
+async def _create_or_replace(table: TableClient, row: dict[str, Any], read: TableEntity | None) -> None:
+    """Write `row` where `read` (the entity as read, or None) was: created if there was none, else replaced only if
+    unchanged since (ETag). A lost race raises (409 or 412), and the caller reads again."""
+    if read is None:
+        await table.create_entity(row)
+    else:
+        await table.update_entity(
+            row, mode=UpdateMode.REPLACE, etag=read.metadata["etag"], match_condition=MatchConditions.IfNotModified
+        )
