@@ -64,7 +64,7 @@ class BadBody(Exception):
 
 
 class _BadNumber(ValueError):
-    pass
+    """A number in a body that no field of ours can hold (beyond 64 bits, infinite, NaN)."""
 
 
 def _int(text: str) -> int:

@@ -5,7 +5,6 @@ mails nobody."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,7 +14,6 @@ import pytest
 
 from functions.composition import build_services
 from functions.core.forms import Refusal, SubmissionRefused
-from functions.core.identifiers import is_valid_organisation_number
 from functions.core.model import Channel, Contact, Organisation, Process
 from functions.core.services import Services
 from functions.core.settings import Settings
@@ -24,6 +22,7 @@ from functions.onboarding.models import Registration
 from functions.onboarding.workflow import register
 from functions.registry_import import parse_registry_file
 from tests.conftest import DEMO_REGISTRY, FakeClock
+from tests.e2e.helpers import new_organisation_number
 
 LIMIT = 2
 
@@ -37,15 +36,9 @@ async def limited(settings: Settings) -> AsyncIterator[Services]:
     await built.close()
 
 
-def organisation_number() -> str:
-    while not is_valid_organisation_number(number := f"3{random.randint(10_000_000, 99_999_999)}"):
-        pass
-    return number
-
-
 async def known_company(services: Services, signatory: str) -> str:
     """A company the registry knows (imported, no onboarding), whose signatory is `signatory`."""
-    number = organisation_number()
+    number = new_organisation_number()
     contacts = [
         Contact(name="Frida Fag", email=f"fag@ekte{number}.example", roles=["business"]),
         Contact(name="Signe Signatar", email=signatory, roles=["signatory"]),
