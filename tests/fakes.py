@@ -35,6 +35,7 @@ from functions.core.model import (
     Process,
     format_reference,
     parse_reference,
+    partition_of,
 )
 from functions.core.rate_limits import EMPTY, Counts, RateLimit, decide
 from functions.core.registry import Registry
@@ -52,11 +53,7 @@ def _etag() -> str:
     return f'W/"fake-{next(_etags)}"'
 
 
-def _partition(reference: str) -> str:
-    parsed = parse_reference(reference)
-    if parsed is None:
-        raise ValueError(f"not a case reference: {reference!r}")
-    return f"{parsed[0].value}-{parsed[1]}"
+_partition = partition_of
 
 
 def _time_key(at: datetime) -> str:
@@ -538,6 +535,7 @@ class FakeMailbox:
     """Messages waiting (`deliver` them), and how each was settled."""
 
     name = "fake"
+    failed_folder = "failed"
 
     def __init__(self) -> None:
         self.inbox: list[InboxItem] = []

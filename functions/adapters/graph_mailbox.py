@@ -43,6 +43,10 @@ class GraphMailbox:
         self._next_delta: str | None = None
         self._round_complete = True
 
+    @property
+    def failed_folder(self) -> str:
+        return self._folder_names[False]
+
     def _user(self, client: Any) -> Any:
         return client.users.by_user_id(self._mailbox)
 

@@ -18,6 +18,10 @@ class LocalMailbox:
         self.processed = mail_dir / "processed"
         self.failed = mail_dir / "failed"
 
+    @property
+    def failed_folder(self) -> str:
+        return str(self.failed)
+
     async def fetch(self, limit: int) -> list[InboxItem]:
         return await asyncio.to_thread(self._fetch, limit)
 

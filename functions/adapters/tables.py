@@ -47,6 +47,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from ..core.mail import MailRecord, OutgoingMail
 from ..core.model import (
+    HELD_PARTITION,
     Bits,
     Case,
     CaseEvent,
@@ -56,6 +57,7 @@ from ..core.model import (
     Process,
     format_reference,
     parse_reference,
+    partition_of,
 )
 from ..core.registry import Registry
 from ..core.settings import Settings
@@ -163,12 +165,7 @@ def _time_key(at: datetime) -> str:
     return at.astimezone(UTC).strftime(_TIME_KEY)
 
 
-def _partition_of(reference: str) -> str:
-    parsed = parse_reference(reference)
-    if parsed is None:
-        raise ValueError(f"not a case reference: {reference!r}")
-    process, year, _ = parsed
-    return f"{process.value}-{year}"
+_partition_of = partition_of
 
 
 def _case_entity(partition: str, case: Case) -> dict[str, Any]:
@@ -630,6 +627,10 @@ class TableCaseStore:
         tokens: Sequence[DecisionToken] = (),
     ) -> None:
         partition = _partition_of(reference)
+        if partition == HELD_PARTITION:
+            with storage_errors():
+                await self._storage.ensure_tables()
+                await self._remember_partition(partition)  # so that the outbox finds the mail that tells Bits
         ops: list[tuple[Any, ...]] = [
             ("create", _event_entity(partition, reference, event)),
             *_mail_ops(partition, mails, event.at),

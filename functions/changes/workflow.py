@@ -38,6 +38,7 @@ from ..core.registry import Registry
 from ..core.rendering import OSLO
 from ..core.services import Services
 from ..core.store import ConcurrentUpdate, StoredCase
+from ..intake.dates import find_date
 from .models import ChangeRequest
 
 HANDLE = "change.handle"
@@ -70,7 +71,6 @@ PLANNED = Command("planned", ("PLANLAGT", "PLANNED"))
 IMPLEMENTED = Command("implemented", ("IMPLEMENTERT", "IMPLEMENTED"))
 
 _REFERENCE = re.compile(r"\b[A-Z]{2,10}-E-\d{4}-\d{4,}\b")
-_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b|\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
 
 
 async def submit_change_request(
@@ -243,16 +243,9 @@ async def assess(services: Services, stored: StoredCase, reply: Reply, registry:
 # -- decide (approvers) ----------------------------------------------------------------------------------------------
 
 
-def _date_in(text: str) -> date | None:
-    match = _DATE.search(text)
-    if not match:
-        return None
-    try:
-        if match.group(1):
-            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        return date(int(match.group(6)), int(match.group(5)), int(match.group(4)))
-    except ValueError:
-        return None
+def _date_in(text: str, today: date) -> date | None:
+    """The date a deferral names ("UTSATT til 1. mars 2027", "DEFER until 2027-03-01"): the next such date."""
+    return find_date(text, today, ahead=True)
 
 
 async def decide(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
@@ -265,7 +258,10 @@ async def decide(services: Services, stored: StoredCase, reply: Reply, registry:
         mail = update_submitter(services, changed, "decision-rejected", "rejected", step.text)
         return Change(changed, step.event("rejected", "The reference group rejected the request", True), [mail])
     if reply.command == DEFER:
-        until = _date_in(step.text) or (step.now + timedelta(days=services.settings.change_defer_days)).date()
+        until = (
+            _date_in(step.text, step.now.astimezone(OSLO).date())
+            or (step.now + timedelta(days=services.settings.change_defer_days)).date()
+        )
         changed = step.moved("deferred", defer_until=until.isoformat(), decision={**decision, "outcome": "deferred"})
         purpose = f"decision-deferred-{until.isoformat()}"
         mail = update_submitter(services, changed, purpose, "deferred", step.text)

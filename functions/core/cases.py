@@ -46,6 +46,9 @@ class CaseIntake:
     # What the process adds when the submitter of a case that went on at once confirms their address: the case as
     # it becomes and the mails that go with it, in the same write as the confirmation.
     confirmed_later: Callable[[Services, Case], Awaitable[tuple[Case, list[OutgoingMail]]]] | None = None
+    # What the process adds to the details intake read from a new case's email (intake/fields.py: environment,
+    # component, a breach's stated discovery time), e.g. the deadlines that count from that time.
+    email_details: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,7 @@ def _acknowledgement_and_notice(
         "case_link": services.case_page_link(case.reference),
         "organisation_name": organisation_name(registry, case),
         "identity_numbers_removed": int(text.get("identity_numbers_removed", 0)),
+        "max_mb": services.settings.attachment_max_bytes // (1024 * 1024),  # for attachments not kept
     }
     own = tokens.get(case.submitter_email) if intake.submitter_decision else None
     mails = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from .model import Process
@@ -27,6 +28,10 @@ class InboxItem:
 class Mailbox(Protocol):
     name: str
 
+    @property
+    def failed_folder(self) -> str:
+        """Where messages not taken in are kept, as a person finds it (a folder in the shared mailbox)."""
+
     async def fetch(self, limit: int) -> list[InboxItem]:
         """Messages not yet settled, oldest first (at most `limit`)."""
 
@@ -45,7 +50,9 @@ class Attachment:
     content_type: str
     size: int
     sha256: str
-    content: bytes = field(repr=False, default=b"")
+    content: bytes = field(repr=False, default=b"")  # empty when not kept
+    inline: bool = False  # an image in the text (a signature's logo, a pasted screenshot), not a file sent along
+    refused: str = ""  # why it was not kept: "type" (not a type we keep) or "size" (over the limit); "" when kept
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class InboundMessage:
     headers: dict[str, str]  # lower-case names of the few headers the intake looks at
     delivery_report: DeliveryReport | None = None
     forwarded: bool = False
+    sent_at: datetime | None = None  # the Date header, when it is a valid date: what "i dag" in the text means
 
     @property
     def from_address(self) -> str:

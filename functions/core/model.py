@@ -164,6 +164,28 @@ def parse_reference(reference: str) -> tuple[Process, int, int] | None:
     return Process(match["process"]), int(match["year"]), int(match["seq"])
 
 
+# A message set aside for Bits belongs to no case (nothing could be read from it, say): its record and the mail that
+# tells Bits are stored under a reference of their own, `SSU-HELD-<message key>`, so that they are written in one
+# transaction with the message's marker like any case's event, and the outbox sends that mail like any other.
+HELD_PATTERN = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]{0,9})-HELD-(?P<key>[0-9a-f]{16})$")
+HELD_PARTITION = "held"
+
+
+def held_reference(prefix: str, message_key: str) -> str:
+    return f"{prefix}-HELD-{message_key[:16]}"
+
+
+def partition_of(reference: str) -> str:
+    """The storage partition of a case (its process and year) or of a held message."""
+    if HELD_PATTERN.match(reference):
+        return HELD_PARTITION
+    parsed = parse_reference(reference)
+    if parsed is None:
+        raise ValueError(f"not a case reference: {reference!r}")
+    process, year, _ = parsed
+    return f"{process.value}-{year}"
+
+
 class DecisionToken(BaseModel):
     """A one-time (or, for an ongoing conversation, reusable) token bound to a case, a person and a decision asked.
 

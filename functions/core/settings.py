@@ -196,6 +196,7 @@ class Settings(BaseSettings):
     # per organisation number; beyond it the answer is 429 with Retry-After.
     rate_limit_per_ip: int = Field(30, ge=1)
     rate_limit_per_recipient: int = Field(5, ge=1)
+    set_aside_notices_per_hour: int = Field(10, ge=0)  # mails to Bits about unreadable messages (all are recorded)
     rate_limit_per_organisation: int = Field(20, ge=1)
 
     # Staff sign-in. App Service Authentication sets WEBSITE_AUTH_ENABLED=True where it runs (the dev host too); only

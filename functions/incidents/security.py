@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..core.cases import (
     NO_PROOF,
@@ -73,6 +74,14 @@ SECURITY_BREACHES = CaseIntake(
     sources_wait_for_verification=True,
     confirmed_later=_reporter_confirmed,
 )
+
+
+def _emailed_clocks(details: dict[str, Any]) -> dict[str, Any]:
+    """A breach by email that states when it was discovered gets the same deadlines as one from the form."""
+    stated = details.get("discovered_at")
+    return {**details, **clocks(datetime.fromisoformat(stated))} if stated else details
+
+
 EMAILED_BREACHES = CaseIntake(
     "email-C-security",
     Process.ERROR_REPORT,
@@ -85,6 +94,7 @@ EMAILED_BREACHES = CaseIntake(
     email_route="C-security",
     sources_wait_for_verification=True,
     confirmed_later=_reporter_confirmed,
+    email_details=_emailed_clocks,
 )
 
 
@@ -297,7 +307,7 @@ async def _check_one_breach(services: Services, registry: Registry, case: Case, 
     queued = 0
     mails = []
     # A breach from the form has its own alert template; one by email has only the message (case_to_bits).
-    from_form = "discovered_at" in case.details
+    from_form = case.details.get("intake") == SECURITY_BREACHES.name
     if case.status == "new":
         waited = now - case.created_at
         for level, role in enumerate(settings.security_escalation_roles, start=1):
@@ -319,7 +329,8 @@ async def _check_one_breach(services: Services, registry: Registry, case: Case, 
                     )
                     for contact in registry.bits_contacts(role)
                 ]
-    # A breach reported by email has no discovery time to count from: it escalates, but gets no reminder.
+    # A breach reported by email that states no discovery time has none to count from: it escalates, but gets no
+    # reminder.
     deadline = datetime.fromisoformat(str(case.details["gdpr_deadline"])) if "gdpr_deadline" in case.details else None
     # An unproven reporter's address gets only the neutral confirmation request: no reminder before it is confirmed.
     reminder_at = deadline - timedelta(hours=settings.security_reminder_hours) if deadline else None

@@ -2,9 +2,10 @@
 
 An email that asks someone to act carries a token bound to (case, person, decision), in the subject (`#token`) and
 in a plus-addressed Reply-To (`ssu+token@…`). A process declares a `Decision`: its command words (nb and en), the
-case states in which it may be taken, and the handler that moves the case. This module reads the first line of
-what the person wrote (never the quoted history), authenticates the reply, applies the handler once under the
-case's ETag and the token's, and records every outcome - applied, refused, unclear, already decided - as an event.
+case states in which it may be taken, and the handler that moves the case. This module reads what the person
+wrote (never the quoted history: `read_reply` says what counts as a command), authenticates the reply, applies the
+handler once under the case's ETag and the token's, and records every outcome - applied, refused, unclear, already
+decided - as an event.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..core.rendering import local_time
 from ..core.services import Services
 from ..core.store import AlreadyQueued, ConcurrentUpdate, StoredCase, StoredToken
 from ..core.tokens import reply_address
+from .quotes import split_reply
 
 log = logging.getLogger(__name__)
 
@@ -55,52 +57,134 @@ class Reading:
     problem: str | None = None  # negated | ambiguous | quoted_only | forwarded | empty
 
 
-def _words_in(line: str, decision: Decision) -> list[tuple[int, Command, str]]:
-    found = []
+@dataclass(frozen=True)
+class _Found:
+    line: int  # index in the own lines
+    start: int  # where the word starts on its line
+    command: Command
+    word: str  # as the person wrote it
+
+
+# A greeting above the words that matter ("Hei,", "Hei Bits!", "Hello team,"): never part of a reason.
+_GREETING = re.compile(
+    r"^(hei|hallo|heisann|hoi|god\s+(morgen|dag|ettermiddag)|kjære|hi|hello|hey|dear|good\s+(morning|afternoon))"
+    r"\b[^.!?]{0,40}[,!.:]?$",
+    re.IGNORECASE,
+)
+_SEPARATOR = " \t.!:,;-–—"  # what may stand between a command word and its reason
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s+[A-ZÆØÅ\d\"«(]|\s*$)")
+
+
+def _words_in(line: str, decision: Decision) -> list[_Found]:
+    """The decision's command words on `line` (any case), leftmost first; a longer phrase wins over a word inside
+    it ("ANBEFALER IKKE" over "ANBEFALER")."""
+    found: list[tuple[int, Command, str]] = []
     for command in decision.commands:
         for word in command.words:
-            for match in re.finditer(rf"(?<![\wÆØÅ]){re.escape(word)}(?![\wÆØÅ])", line):
-                found.append((match.start(), command, word))
-    # A longer phrase wins over a word inside it ("ANBEFALER IKKE" over "ANBEFALER").
+            for match in re.finditer(rf"(?<![\wÆØÅ]){re.escape(word)}(?![\wÆØÅ])", line, re.IGNORECASE):
+                found.append((match.start(), command, match.group(0)))
     found.sort(key=lambda f: (f[0], -len(f[2])))
-    kept: list[tuple[int, Command, str]] = []
+    kept: list[_Found] = []
     for start, command, word in found:
-        if kept and start < kept[-1][0] + len(kept[-1][2]):
+        if kept and start < kept[-1].start + len(kept[-1].word):
             continue
-        kept.append((start, command, word))
+        kept.append(_Found(-1, start, command, word))
     return kept
 
 
+def _negated(text: str, command_words: str) -> bool:
+    """Whether `text` (the command's sentence, without the command itself) holds a negation."""
+    words = re.findall(r"[\wÆØÅæøå']+", text.upper())
+    inside = set(command_words.upper().split())  # "ANBEFALER IKKE" is itself a command
+    return any(w in _NEGATIONS and w not in inside for w in words)
+
+
+def _sentence_after(lines: list[str], found: _Found) -> str:
+    """The rest of the command's sentence: to the first full stop, ! or ? that ends a sentence, across the lines of
+    its paragraph when a line ends without one; nothing when the command stands alone or a stop follows it."""
+    rest = lines[found.line][found.start + len(found.word) :]
+    if not rest.strip(_SEPARATOR) or rest.lstrip()[:1] in (".", "!", "?"):
+        return ""
+    parts = [rest]
+    for following in lines[found.line + 1 :]:
+        if _SENTENCE_END.search(parts[-1]) or not following.strip():
+            break
+        parts.append(following)
+    joined = " ".join(parts)
+    end = _SENTENCE_END.search(joined)
+    return joined[: end.start()] if end else joined
+
+
 def read_reply(message: InboundMessage, decision: Decision) -> Reading:
+    """What a reply decides. A command counts where it opens the first line of the person's own text, stands alone
+    on a line, or opens a line in capitals; two different commands, or a negation in the command's sentence, make
+    the reply unclear. The reason is the rest of the own text, without the command, its separator and a greeting."""
     if message.forwarded:
         return Reading(None, "", "forwarded")
-    lines = [line.strip() for line in message.new_text.split("\n")]
-    content = [line for line in lines if line]
+    words = [w for c in decision.commands for w in c.words]
+    own, quoted = split_reply(message.text, sender_name=message.from_name, keep=words)
+    lines = own.split("\n") if own else []
+    body = _without_greeting(lines, decision)
+    content = [i for i, line in enumerate(body) if line.strip()]
     if not content:
-        quoted = message.text.upper()
-        if any(_words_in(quoted, decision)):
-            return Reading(None, "", "quoted_only")
-        return Reading(None, "", "empty")
-    first = content[0].upper()
-    found = _words_in(first, decision)
-    if not found:
-        if any(_words_in(message.text.upper(), decision)) and not decision.accepts_plain_text:
-            return Reading(None, "", "quoted_only")
-        return Reading(None, "\n".join(lines).strip(), None if decision.accepts_plain_text else "empty")
-    if len({command.name for _, command, _ in found}) > 1:
+        return Reading(None, "", "quoted_only" if _words_in(quoted, decision) else "empty")
+    first = content[0]
+    leading: list[_Found] = []
+    for i in content:
+        stripped = body[i].lstrip(" \t-*•–—")
+        offset = len(body[i]) - len(stripped)
+        for found in _words_in(stripped, decision)[:1]:
+            if found.start == 0:
+                alone = not stripped[len(found.word) :].strip(_SEPARATOR)
+                strong = i == first or alone or found.word.isupper()
+                leading.append(_Found(i if strong else -1 - i, offset, found.command, found.word))
+    if len({f.command.name for f in leading}) > 1:
         return Reading(None, "", "ambiguous")
-    start, command, word = found[0]
-    # A negation anywhere on the command's line makes it no decision: better to ask than to act on "LØST, eller ikke".
-    outside = first[:start] + " " + first[start + len(word) :]  # "ANBEFALER IKKE" is itself a command
-    if any(w in _NEGATIONS for w in re.findall(r"[\wÆØÅ']+", outside)):
-        return Reading(None, "", "negated")
-    if first[:start].strip(" :-–,.!"):
-        return Reading(None, "", "ambiguous")  # the command must open the reply: "GODKJENT", not "kanskje GODKJENT"
-    rest = first[start + len(word) :].strip(" :-–,.")
-    if len(first) == len(content[0]):
-        rest = content[0][start + len(word) :].strip(" :-–,.")  # the person's own casing, when upper() kept offsets
-    text = "\n".join([rest, *lines[lines.index(content[0]) + 1 :]]).strip()
-    return Reading(command, text)
+    chosen = next((f for f in leading if f.line >= 0), None)
+    if chosen is None:
+        anywhere = _words_in(body[first], decision)
+        # Where replies may be text, a command word inside a sentence is prose ("This is not an error in your
+        # integration"): the reply is text, which the process takes as such (an answer, a note) and which decides
+        # nothing. Only one among the first line's first words ("Ikke løst ennå") is a command someone hedged.
+        opening = len(re.findall(r"\S+", body[first][: anywhere[0].start])) if anywhere else 0
+        if decision.accepts_plain_text and (not anywhere or opening > 1):
+            return Reading(None, "\n".join(body).strip(), None)
+        if anywhere:
+            # "Ikke godkjent", "Jeg tror GODKJENT": a command word, but not as a command. Better to ask.
+            return Reading(None, "", "negated" if _negated(body[first], anywhere[0].word) else "ambiguous")
+        # Words, but no command (the quote below always holds some): what the person meant is for them to say.
+        return Reading(None, "", "ambiguous" if leading else "empty")
+    line = body[chosen.line]
+    sentence = _sentence_after(body, chosen)
+    before = line[: chosen.start]
+    others = {f.command.name for f in _words_in(f"{before} {sentence}", decision)} - {chosen.command.name}
+    if others:
+        return Reading(None, "", "ambiguous")  # "GODKJENT eller AVSLÅTT"
+    if _negated(f"{before} {sentence}", chosen.word):
+        return Reading(None, "", "negated")  # "GODKJENT, men ikke før mars": better to ask than to act
+    after = line[chosen.start + len(chosen.word) :]
+    if after.lstrip().startswith("?"):
+        # "GODKJENT? Nei, ikke ennå": a question about the command, never the command.
+        return Reading(None, "", "negated" if _negated(after, chosen.word) else "ambiguous")
+    rest = after.lstrip(_SEPARATOR)
+    kept = (
+        [*body[: chosen.line], rest, *body[chosen.line + 1 :]]
+        if rest
+        else [*body[: chosen.line], *body[chosen.line + 1 :]]
+    )
+    reason = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    return Reading(chosen.command, reason)
+
+
+def _without_greeting(lines: list[str], decision: Decision) -> list[str]:
+    """The own lines without a greeting on the first of them (unless it holds a command word)."""
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if _GREETING.match(line.strip()) and not _words_in(line, decision):
+            return lines[i + 1 :]
+        return lines[i:]
+    return []
 
 
 # -- authenticating and applying ------------------------------------------------------------------------------------
@@ -140,6 +224,16 @@ async def take_decision(
             found.token.about,
         )
         change = await decision.handle(services, stored, reply, registry)
+        # Every decision's event says who took it by name as well as address, and what the reply said: the command
+        # and the reason as read (masked), whatever else the process records.
+        said = {
+            "command": reading.command.name if reading.command else "text",
+            "reason": mask_identity_numbers(reading.text)[0],
+            "message_id": message.message_id,
+        }
+        change.event = change.event.model_copy(
+            update={"data": {**change.event.data, "by_name": reply.sender_name, "reply": said}}
+        )
         used = found.token.model_copy(
             update={
                 "used_at": services.clock.now(),

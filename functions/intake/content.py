@@ -44,6 +44,8 @@ async def store_attachments(services: Services, message: InboundMessage) -> list
             "size": a.size,
             "sha256": a.sha256,
             "stored": bool(a.content),
+            "inline": a.inline,
+            "refused": a.refused,
         }
         for a in message.attachments
     ]

@@ -16,28 +16,41 @@ class _TextCollector(HTMLParser):
         self._skipping = 0
         self._quote_depth = 0
 
+    def _break(self, lines: int = 1) -> None:
+        """End the current line (and leave `lines - 1` empty ones): a block's edge is one line break however many
+        blocks meet there, as a mail client shows `<div>one</div><div>two</div>` on two lines, not three."""
+        text = "".join(self.parts[-3:])
+        have = len(text) - len(text.rstrip("\n")) if self.parts else lines
+        self.parts.append("\n" * max(0, lines - have))
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
             self._skipping += 1
+        elif tag == "br":
+            self.parts.append("\n")  # a line break of its own: <div><br></div> is an empty line
         elif tag == "blockquote":
             self._quote_depth += 1
-            self.parts.append("\n")
+            self._break()
         elif tag in _BLOCK:
-            self.parts.append("\n")
+            self._break()
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
             self._skipping = max(0, self._skipping - 1)
         elif tag == "blockquote":
             self._quote_depth = max(0, self._quote_depth - 1)
-            self.parts.append("\n")
-        elif tag in _BLOCK:
-            self.parts.append("\n")
+            self._break()
+        elif tag == "p":
+            self._break(2)  # a paragraph ends with an empty line
+        elif tag in _BLOCK and tag != "br":
+            self._break()
 
     def handle_data(self, data: str) -> None:
         if self._skipping:
             return
         text = re.sub(r"[ \t\r\n\xa0]+", " ", data)
+        if not text.strip() and (not self.parts or "".join(self.parts[-2:]).endswith("\n")):
+            return  # the source's own line breaks between blocks are no text
         if self._quote_depth:
             # Quoted history in HTML mail becomes '>'-quoted text, which the reply splitter understands.
             text = text.strip()

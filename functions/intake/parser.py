@@ -12,15 +12,27 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from email import message_from_bytes
-from email.errors import InvalidHeaderDefect, MisplacedEnvelopeHeaderDefect, MissingHeaderBodySeparatorDefect
+from email.errors import (
+    InvalidBase64CharactersDefect,
+    InvalidBase64LengthDefect,
+    InvalidBase64PaddingDefect,
+    InvalidHeaderDefect,
+    MisplacedEnvelopeHeaderDefect,
+    MissingHeaderBodySeparatorDefect,
+    MultipartInvariantViolationDefect,
+    StartBoundaryNotFoundDefect,
+)
 from email.header import decode_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_to_datetime
 
 from ..core.inbound import Attachment, DeliveryReport, InboundMessage
 from ..core.privacy import mask_identity_numbers
+from .attachments import content_type_of
+from .flowed import unflow
 from .html_text import html_to_text
 from .quotes import split_reply
 from .sender import NO_TRUST, SenderTrust, identify
@@ -31,7 +43,12 @@ MAX_HEADER_TEXT = 998
 
 
 class MalformedMessage(ValueError):
-    """The bytes are not an email we can act on; the message says why."""
+    """The bytes are not an email we can act on. `code` says why in a word templates turn into a sentence for Bits
+    (no_text, unreadable_headers, no_from, several_from, header_defect); the message says it for the log."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 _KEPT_HEADERS = (
@@ -59,23 +76,26 @@ def parse_message(
 ) -> InboundMessage:
     """Parse one message. Attachments over the size limit or of other types are kept as metadata only."""
     if not raw.strip():
-        raise MalformedMessage("empty message")
+        raise MalformedMessage("no_text", "empty message")
     try:
         msg = message_from_bytes(raw)
         if any(isinstance(d, _HEADER_DEFECTS) for d in msg.defects):
             # The parser stopped reading headers at a line that is none: what follows (a second From, Exchange's
             # own stamps) would be read as body and escape every check on headers.
-            raise MalformedMessage("a line in the header section is not a header")
+            raise MalformedMessage("header_defect", "a line in the header section is not a header")
         from_name, from_address = _from(msg)
     except MalformedMessage:
         raise
     except Exception as exc:  # the email package raises many kinds of error on truly broken input
-        raise MalformedMessage(f"unreadable headers: {type(exc).__name__}") from None
+        raise MalformedMessage("unreadable_headers", f"unreadable headers: {type(exc).__name__}") from None
     message_id = _first_id(_header(msg, "message-id")) or _synthetic_id(raw)
     body, attachments = _parts(msg)
     text = _body_text(body)
     subject = " ".join(_header(msg, "subject").split())[:MAX_HEADER_TEXT]
-    new_text, _quoted = split_reply(text)
+    unreadable = _unreadable(msg, body, text, attachments)
+    if unreadable and _delivery_report(msg) is None:
+        raise MalformedMessage("no_text", unreadable)
+    new_text, _quoted = split_reply(text, sender_name=from_name)
     return InboundMessage(
         message_id=message_id,
         sender=identify(msg, from_name, from_address, trust),
@@ -91,6 +111,7 @@ def parse_message(
         headers={name: " ".join(_header(msg, name).split()) for name in _KEPT_HEADERS if name in msg},
         delivery_report=_delivery_report(msg),
         forwarded=bool(_FORWARD_SUBJECT.match(subject)),
+        sent_at=_date(_header(msg, "date")),
     )
 
 
@@ -104,19 +125,19 @@ def _from(msg: Message) -> tuple[str, str]:
     header as sent, and encoded words decoded only where they may stand, in the display name."""
     raw = [value for name, value in msg.raw_items() if name.strip().lower() == "from"]  # "From :" is obsolete, valid
     if not raw:
-        raise MalformedMessage("no valid From address")
+        raise MalformedMessage("no_from", "no valid From address")
     if len(raw) > 1:
-        raise MalformedMessage("more than one From header")
+        raise MalformedMessage("several_from", "more than one From header")
     value = re.sub(r"\r?\n(?=[ \t])", "", str(raw[0]))  # unfold: a long display name is folded over lines
     if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in value):  # raw 8-bit bytes (RFC 6532): read them as UTF-8
         value = value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
     header = _FROM_PARSER("from", value)
     addresses = header.addresses  # type: ignore[attr-defined]  # an AddressHeader for "from"
     if any(isinstance(d, InvalidHeaderDefect) for d in header.defects) or len(addresses) != 1:
-        raise MalformedMessage("the From header does not name exactly one address unambiguously")
+        raise MalformedMessage("no_from", "the From header does not name exactly one address unambiguously")
     address = addresses[0].addr_spec
     if not _ADDRESS.fullmatch(address):
-        raise MalformedMessage("no valid From address")
+        raise MalformedMessage("no_from", "no valid From address")
     # A display name is the sender's own words: it may say anything, so no address in it is ever shown as theirs.
     name = mask_identity_numbers(" ".join(_ADDRESS_IN_NAME.sub(" ", addresses[0].display_name).split()))[0][:100]
     return name, address.casefold()
@@ -151,6 +172,14 @@ def _header(msg: Message, name: str) -> str:
     return "".join(text)
 
 
+def _date(value: str) -> datetime | None:
+    try:
+        found = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    return found if found is not None and found.tzinfo is not None else None
+
+
 def _first_id(value: str) -> str | None:
     found = _MESSAGE_ID.findall(value)
     return found[0] if found else None
@@ -183,14 +212,17 @@ def _parts(msg: Message) -> tuple[Message | None, list[Message]]:
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
-        disposition = str(part.get("content-disposition", "")).lower()
-        if disposition.startswith("attachment") or (part.get_filename() and not disposition.startswith("inline")):
-            if content_type not in _NOT_ATTACHMENTS:
-                attachments.append(part)
-        elif content_type == "text/plain" and plain is None:
-            plain = part
-        elif content_type == "text/html" and html is None:
-            html = part
+        disposition = str(part.get("content-disposition", "")).strip().lower()
+        named = part.get_filename() is not None or disposition.startswith("attachment")
+        if content_type in _NOT_ATTACHMENTS:
+            continue
+        if not named and content_type == "text/plain":
+            plain = plain or part
+        elif not named and content_type == "text/html":
+            html = html or part
+        elif named or part.get_content_maintype() != "text" or "content-id" in part:
+            # A file, or an image pasted into the text (a signature's logo, a screenshot: Content-ID or inline).
+            attachments.append(part)
     return plain or html, attachments
 
 
@@ -212,21 +244,61 @@ def _body_text(body: Message | None) -> str:
     content = _decode(body)
     if body.get_content_type() == "text/html":
         content = html_to_text(content)
+    elif str(body.get_param("format", "")).casefold() == "flowed":
+        content = unflow(content, delsp=str(body.get_param("delsp", "")).casefold() == "yes")
     return content.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
+# What the email package notes when a multipart's boundary never appears or a part's transfer encoding is broken:
+# then what we have in hand is not what the sender wrote.
+_LOST_STRUCTURE = (StartBoundaryNotFoundDefect, MultipartInvariantViolationDefect)
+_BROKEN_ENCODING = (InvalidBase64CharactersDefect, InvalidBase64PaddingDefect, InvalidBase64LengthDefect)
+
+
+def _unreadable(msg: Message, body: Message | None, text: str, attachments: list[Message]) -> str | None:
+    """Why no text can be recovered from the message, or None when some can (a body, or at least a subject with
+    an attachment). A message set aside is kept for Bits with this reason, and opens no case."""
+    lost = [part for part in msg.walk() if any(isinstance(d, _LOST_STRUCTURE) for d in part.defects)]
+    if lost:
+        return "the message's MIME structure is broken: a multipart boundary never appears, so no part can be read"
+    if body is not None:
+        payload = body.get_payload(decode=True)
+        if any(isinstance(d, _BROKEN_ENCODING) for d in body.defects) and not text.strip():
+            return "the text's transfer encoding (base64) cannot be decoded"
+        wide = (body.get_content_charset() or "").startswith(("utf-16", "utf-32"))
+        if isinstance(payload, bytes) and b"\x00" in payload[:4096] and not wide:
+            return "the text part holds binary data, not text"
+    forwarded = any(part.get_content_type() == "message/rfc822" for part in msg.walk())
+    if text.strip() or forwarded or any(part.get_filename() for part in attachments):
+        return None  # an attached message ("forward as attachment") is readable, though not the sender's words
+    if body is None and msg.is_multipart():
+        return "the message has no text part and no attached file"
+    if body is None:
+        return f"the message's only part is {msg.get_content_type()} without a file name, not text"
+    return None  # an empty text: a reply saying nothing, which the reader of replies answers
+
+
 def _attachment(part: Message, max_bytes: int, allowed_types: tuple[str, ...]) -> Attachment:
-    content_type = part.get_content_type()
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
-    keep = len(data) <= max_bytes and content_type in allowed_types
-    filename = part.get_filename() or "vedlegg"
+    filename = _words(part.get_filename() or "")
+    content_type = content_type_of(data, filename, part.get_content_type())
+    disposition = str(part.get("content-disposition", "")).strip().lower()
+    inline = part.get_content_maintype() == "image" and ("content-id" in part or disposition.startswith("inline"))
+    if content_type not in allowed_types:
+        refused = "type"
+    elif len(data) > max_bytes:
+        refused = "size"
+    else:
+        refused = ""
     return Attachment(
-        filename=mask_identity_numbers(" ".join(_words(filename).split()))[0][:200],
+        filename=mask_identity_numbers(" ".join(filename.split()))[0][:200] or "vedlegg",
         content_type=content_type,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
-        content=data if keep else b"",
+        content=b"" if refused else data,
+        inline=inline,
+        refused=refused,
     )
 
 

@@ -1,60 +1,180 @@
-"""Separate what someone just wrote from the quoted history and signature below it (nb and en mail clients)."""
+"""Separate what someone just wrote from the quoted history, client footers, sign-off and disclaimer around it.
+
+Written for the clients our people use, in Norwegian and English: Outlook (Windows, web, Mac, iOS, Android), Gmail
+(web, Android), Apple Mail (iPhone, macOS), Thunderbird, Samsung Email and Roundcube. What a client puts above the
+history is an attribution line ("On … wrote:", "tir. 3. nov. 2026 kl. 10:12 skrev Navn <adresse>:", often wrapped
+over two lines), a header block (Fra:/Sendt:/Til:/Emne:), or a rule ("-------- Opprinnelig melding --------").
+Below the person's own words and above the history come a sign-off ("Mvh Henrik", "Med vennlig hilsen" and the
+name lines after it), a client's footer ("Sendt fra min iPhone", "Hent Outlook for iOS"), a signature after "-- ",
+a legal disclaimer, or a lone first name: none of it is what the person said.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-# Lines that start the quoted history, as Outlook, Gmail, Apple Mail, Thunderbird and phones write them.
-_HISTORY_STARTS = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"^-{2,}\s*(original message|opprinnelig melding|videresendt melding|forwarded message)\s*-{2,}",
-        r"^_{10,}\s*$",  # Outlook's rule above "From:/Fra:"
-        r"^(fra|from)\s*:\s*.+",  # Outlook header block (checked with the next lines below)
-        r"^(den|on|på)\s.+(skrev|wrote|a écrit)\s*:?\s*$",  # Gmail / Apple Mail / Thunderbird
-        r"^.+\s(skrev|wrote)\s*:\s*$",
-        r"^begin forwarded message\s*:",
-        r"^(sendt fra min|sent from my)\s",
-    )
-]
-_OUTLOOK_FIELDS = re.compile(r"^(sendt|sent|til|to|emne|subject|dato|date|kopi|cc)\s*:", re.IGNORECASE)
-# A signature starts at a delimiter line, or at a sign-off alone on its line ("Med vennlig hilsen", "Mvh", "Best
-# regards", "Sendt fra min iPhone"): what follows is a name, a title and phone numbers, not the message.
-_SIGNATURE = re.compile(
-    r"^\s*(--|—|-- |(med\s+)?(vennlig|beste)\s+hilsen,?|hilsen,?|mvh\.?,?|"
-    r"(best|kind|warm)\s+regards,?|regards,?|(sent from|sendt fra) (my|min) [\w ]{2,30})\s*$",
+_WRITE_VERBS = r"(skrev|wrote|schrieb|a écrit|kirjoitti|skrev følgende)"
+# Rules and headers that start the history of a forward or a reply.
+_HISTORY_RULES = re.compile(
+    r"^(-{2,}\s*(original message|opprinnelig melding|videresendt melding|forwarded message|videresendt e-post|"
+    r"opprinnelig e-post)\s*-{2,}|_{10,}|(begin forwarded message|start på videresendt melding|videresendt melding|"
+    r"forwarded message)\s*:)\s*$",
+    re.IGNORECASE,
+)
+# Outlook's header block above the quoted mail: "Fra:" then "Sendt:"/"Dato:", "Til:", "Emne:" (and English).
+_HEADER_FROM = re.compile(r"^\*?(fra|from)\s*:\*?\s*\S", re.IGNORECASE)
+_HEADER_FIELDS = re.compile(r"^\*?(sendt|sent|dato|date|til|to|emne|subject|kopi|cc)\s*:", re.IGNORECASE)
+# An attribution line ends with a colon and names who wrote; with a time or an address in it, it is no sentence of
+# the person's own ("Den 3. mars skrev jeg til dere:" has neither).
+_ATTRIBUTION = re.compile(rf"\b{_WRITE_VERBS}\b.*:\s*$|{_WRITE_VERBS}\s*:\s*$", re.IGNORECASE)
+_TIME_OR_ADDRESS = re.compile(r"\d{1,2}[:.]\d{2}|@|<")
+_NAME_ONLY_ATTRIBUTION = re.compile(rf"^[\w .'\-]{{2,60}}\s{_WRITE_VERBS}\s*:\s*$", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(
+    r"^(on|den|d\.|på|am|le|\d{1,4}[./-]|(man|tir|ons|tor|fre|lør|søn|mon|tue|wed|thu|fri|sat|sun)\w*\.?,?\s)",
     re.IGNORECASE,
 )
 
+# A client's footer: the app says where it was sent from.
+_FOOTER = re.compile(
+    r"^((sendt|sent)\s+(fra|from|med|with)\s+(min|my|mi)?\s*(iphone|ipad|galaxy|samsung|android|mobil|mobile|"
+    r"huawei|blackberry|telefon|phone|smarttelefon|outlook|mail|e-post|yahoo|proton|gmail|thunderbird)\b.*|"
+    r"sendt fra samsung galaxy-smarttelefonen min\.?|(hent|get|skaff deg|last ned)\s+outlook\s+for\s+"
+    r"(ios|android)\b.*|(sendt|sent)\s+(fra|from)\s+\S+\s+(for|til)\s+(ios|android|windows|mac)\b.*)$",
+    re.IGNORECASE,
+)
+# A sign-off, alone or with a name after it: what follows is a name, a title and phone numbers.
+_SIGN_OFF = re.compile(
+    r"^(med\s+(vennlig|beste)\s+hilsen|vennlig(st)?\s+hilsen|vennleg\s+helsing|beste\s+hilsen|hilsen|hilsener|"
+    r"helsing|mvh\.?|m\.v\.h\.?|takk\s+og\s+hilsen|(best|kind|warm|warmest|many\s+thanks\s+and)\s+regards|"
+    r"regards|best\s+wishes|best|br|cheers|sincerely|yours\s+sincerely|all\s+the\s+best)"
+    r"[,.!]?(?-i:(\s+([A-ZÆØÅ][\w'.-]*|/|&|og|and|i|at|fra|from)){0,6}),?\s*$",
+    re.IGNORECASE,
+)
+_SIGNATURE_DELIMITER = re.compile(r"^(--|-- |—|__)\s*$")
+# Legal disclaimers: a paragraph that opens like one, or holds two of their phrases.
+_DISCLAIMER_START = re.compile(
+    r"^(denne\s+e-?post(en)?|e-?posten\s+(og|kan|er)|this\s+e-?mail|this\s+message|the\s+information\s+(in|contained)|"
+    r"confidential(ity)?(\s+notice)?\b|konfidensiell(itet)?\b|disclaimer|ansvarsfraskrivelse|notice\s*:|"
+    r"important\s*:|viktig\s*:|merk\s*:\s*denne)",
+    re.IGNORECASE,
+)
+_DISCLAIMER_PHRASES = re.compile(
+    r"konfidensiell|taushetsbelagt|fortrolig|rett(e)?\s+mottaker|tiltenkt(e)?\s+mottaker|ved\s+en\s+feil|"
+    r"ment\s+for\s+(adressaten|mottakeren)|confidential|intended\s+(solely\s+)?(for|recipient)|in\s+error|"
+    r"privileged|unauthori[sz]ed|slett(e)?\s+(den|e-?posten|meldingen)|delete\s+(it|this|the)|"
+    r"not\s+the\s+intended|ikke\s+(er\s+)?(rett|riktig|tiltenkt)",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"^[A-ZÆØÅ][a-zæøåäöüéè'-]{1,20}(\s[A-ZÆØÅ][a-zæøåäöüéè'-]{1,20})?,?$")
+_NOT_NAMES = frozenset({"ok", "okei", "takk", "thanks", "enig", "agreed", "ja", "nei", "yes", "no", "hei", "hi"})
 
-def _starts_history(lines: list[str], i: int) -> bool:
+
+def _attribution_at(lines: list[str], i: int) -> bool:
+    """Whether an attribution line starts at line i, alone or wrapped over two or three lines."""
     line = lines[i].strip()
-    for pattern in _HISTORY_STARTS:
-        if pattern.match(line):
-            if pattern.pattern.startswith("^(fra|from)"):
-                # 'Fra: x' alone could be the person's own text; Outlook's block has Sendt/Til/Emne right after.
-                following = [s.strip() for s in lines[i + 1 : i + 4] if s.strip()]
-                return any(_OUTLOOK_FIELDS.match(s) for s in following)
+    if not line or len(line) > 400:
+        return False
+    if _NAME_ONLY_ATTRIBUTION.match(line):
+        return True
+    joined = line
+    for extra in range(3):
+        if extra:
+            if i + extra >= len(lines) or not lines[i + extra].strip():
+                return False
+            if not _ATTRIBUTION_START.match(line):
+                return False  # only a line that opens like an attribution is joined with the next
+            joined = f"{joined} {lines[i + extra].strip()}"
+        if _ATTRIBUTION.search(joined) and _TIME_OR_ADDRESS.search(joined):
             return True
-    # Gmail wraps long attribution lines: "Den tir. 3. mar. 2026 kl. 10:12 skrev Kari Nordmann <"
-    if re.match(r"^(den|on)\s", line, re.IGNORECASE) and i + 1 < len(lines):
-        joined = f"{line} {lines[i + 1].strip()}"
-        return bool(re.search(r"(skrev|wrote)\s*:?\s*$", joined, re.IGNORECASE))
     return False
 
 
-def split_reply(text: str) -> tuple[str, str]:
-    """(new text, quoted history). The new text has no '>' lines, no attribution block and no signature."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    cut = len(lines)
+def _history_at(lines: list[str], i: int) -> bool:
+    line = lines[i].strip()
+    if line.startswith(">"):
+        return True
+    if _HISTORY_RULES.match(line):
+        return True
+    if _HEADER_FROM.match(line):
+        # 'Fra: x' alone could be the person's own text; Outlook's block has Sendt/Til/Emne right after.
+        following = [s.strip() for s in lines[i + 1 : i + 5] if s.strip()]
+        return any(_HEADER_FIELDS.match(s) for s in following[:3])
+    return _attribution_at(lines, i)
+
+
+def _is_disclaimer(paragraph: list[str]) -> bool:
+    text = " ".join(s.strip() for s in paragraph)
+    hits = len({m.group(0).casefold() for m in _DISCLAIMER_PHRASES.finditer(text)})
+    return (bool(_DISCLAIMER_START.match(text)) and hits >= 1) or hits >= 2
+
+
+def _cut_signature(lines: list[str], sender_name: str, keep: frozenset[str]) -> list[str]:
+    """The lines before a sign-off, footer, signature delimiter or disclaimer; then without a trailing name."""
+    paragraph_start = 0
     for i, line in enumerate(lines):
-        if line.lstrip().startswith(">") or _starts_history(lines, i):
-            cut = i
+        stripped = line.strip()
+        if not stripped:
+            paragraph_start = i + 1
+            continue
+        if any(_holds(stripped, phrase) for phrase in keep):
+            continue  # a line that holds a command word is the person's, whatever it looks like
+        if _SIGNATURE_DELIMITER.match(line) or _FOOTER.match(stripped) or _SIGN_OFF.match(stripped):
+            lines = lines[:i]
             break
-    new_lines = lines[:cut]
-    for i, line in enumerate(new_lines):
-        if _SIGNATURE.match(line.rstrip()):
-            new_lines = new_lines[:i]
-            break
-    new = "\n".join(new_lines).strip()
+        if i == paragraph_start:
+            end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
+            if _is_disclaimer(lines[i:end]):
+                lines = lines[:i]
+                break
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    content = [s for s in lines if s.strip()]
+    if len(content) >= 2 and _is_name(content[-1].strip(), sender_name, keep):
+        lines = lines[: len(lines) - 1]
+    return lines
+
+
+def _holds(line: str, phrase: str) -> bool:
+    return re.search(rf"(?<![\w]){re.escape(phrase)}(?![\w])", line, re.IGNORECASE) is not None
+
+
+def _is_name(line: str, sender_name: str, keep: frozenset[str]) -> bool:
+    bare = line.rstrip(",").strip()
+    if bare.upper() in keep or bare.casefold() in _NOT_NAMES:
+        return False
+    names = {p.casefold() for p in sender_name.split()} | {sender_name.casefold()}
+    if bare.casefold() in names:
+        return True
+    return bool(_NAME.match(line))
+
+
+def split_reply(text: str, *, sender_name: str = "", keep: Iterable[str] = ()) -> tuple[str, str]:
+    """(own text, quoted history). The own text has no quoted history, no sign-off or what follows it, no client
+    footer, no disclaimer and no trailing lone name. `keep`: words (upper case) that are never taken for a name or a
+    sign-off, e.g. a decision's command words."""
+    keep_words = frozenset(phrase.upper() for phrase in keep)
+    lines = text.replace("\r\n", "\n").split("\n")
+    cut = next((i for i in range(len(lines)) if _history_at(lines, i)), len(lines))
+    own = _cut_signature(lines[:cut], sender_name, keep_words)
+    new = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in own)).strip()
     return new, "\n".join(lines[cut:]).strip()
+
+
+def without_boilerplate(text: str) -> str:
+    """The whole text (quoted history and signature kept: a new case's context) without what no person wrote: the
+    client's footer lines and legal disclaimers."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip() or (i and lines[i - 1].strip()):
+            if not _FOOTER.match(lines[i].strip()):
+                kept.append(lines[i])
+            i += 1
+            continue
+        end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
+        if not _is_disclaimer(lines[i:end]):
+            kept += [line for line in lines[i:end] if not _FOOTER.match(line.strip())]
+        i = end
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()

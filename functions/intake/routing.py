@@ -1,4 +1,4 @@
-"""Routing a message that belongs to no case: by the address it was sent to, then by keywords (nb and en)."""
+"""Routing a message that belongs to no case: by the address it was sent to, then by what it says (nb and en)."""
 
 from __future__ import annotations
 
@@ -16,42 +16,56 @@ ROUTES = {
     "A": Route(Process.ONBOARDING, "registration", ""),
 }
 
-# First match wins: a security breach before an error, an error before a wish, anything else is a question.
-_KEYWORDS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "C-security",
-        re.compile(
-            r"sikkerhetsbrudd|sikkerhetshendelse|personvernbrudd|datalekkasje|avvik\s+personopplysning|"
-            r"security\s+(breach|incident)|data\s+breach|personal\s+data\s+breach|kompromitter|compromised",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        "C",
-        re.compile(
-            r"feilmelding|\bfeil\s+(i|ved|på|med)\b|fungerer\s+ikke|virker\s+ikke|nedetid|driftsavbrudd|"
-            r"\berror\b|\bexception\b|\bbug\b|\boutage\b|\btimeout\b|status\s?code|statuskode|http\s?[45]\d\d|"
-            r"\b(500|502|503|504)\b|not\s+working|is\s+down",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        "E",
-        re.compile(r"endringsønske|endringsforslag|ønsker?\s+(en\s+)?endring|change\s+request|feature\s+request", re.I),
-    ),
-    (
-        "A",
-        re.compile(
-            r"innmelding|tilknytningsavtale|ny\s+datakonsument|bli\s+(tilknyttet|koblet\s+på)|onboarding|"
-            r"registrering\s+av\s+(selskap|virksomhet)|register\s+(our|a)\s+company|connection\s+agreement",
-            re.IGNORECASE,
-        ),
-    ),
+_SECURITY = re.compile(
+    r"sikkerhetsbrudd|sikkerhetshendelse|personvernbrudd|brudd\s+på\s+personopplysningssikkerheten|datalekkasje|"
+    r"avvik\s+(personopplysning|personvern)|\bavviksmelding|lekket|lekkasje\s+av|security\s+(breach|incident)|"
+    r"data\s+breach|personal\s+data\s+breach|kompromitter|compromised|leaked|uautorisert\s+tilgang|"
+    r"unauthori[sz]ed\s+access",
+    re.IGNORECASE,
+)
+# What only an error report has: a status code, a correlation id, an OAuth error, an exception. These win over
+# everything but a breach: a mail that quotes an HTTP 403 is about an error, whatever else it asks or proposes.
+_ERROR_EVIDENCE = re.compile(
+    r"\bhttp[\s/-]*(status\s*)?(kode\s*|code\s*)?[1-5]\d\d\b|\b(status|statuskode|feilkode|error\s+code|"
+    r"response\s+code|svarkode|returkode)\s*:?\s*[1-5]\d\d\b|\b[45]\d\d\s*[-:(]?\s*(bad\s+request|unauthori[sz]ed|"
+    r"forbidden|not\s+found|conflict|unprocessable|too\s+many\s+requests|internal\s+server\s+error|bad\s+gateway|"
+    r"service\s+unavailable|gateway\s+time-?out)\b|\b(feil|error|svar|respons|response|får|fikk|gets?|got|"
+    r"returns?|returnerer|gir|gives?)\s+(en\s+|a\s+|an\s+)?(http\s*)?[45]\d\d\b|"
+    r"\b(correlation|korrelasjons|trace|request|call)[\s_-]?id\b|x-correlation-id|\b[0-9a-f]{8}-[0-9a-f]{4}-"
+    r"[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b(invalid_client|invalid_grant|invalid_scope|unauthorized_client|"
+    r"invalid_request|access_denied|server_error|temporarily_unavailable)\b|\bexception\b|stack\s?trace|"
+    r"\b(endepunkt(et)?|endpoint)\b",
+    re.IGNORECASE,
+)
+_CHANGE = re.compile(
+    r"endringsønske|endringsforslag|endringsbehov|ønsker?\s+(oss\s+)?(en\s+)?endring|forslag\s+til\s+endring|"
+    r"change\s+request|feature\s+request|we\s+propose|vi\s+foreslår",
+    re.IGNORECASE,
+)
+_REGISTRATION = re.compile(
+    r"innmelding|tilknytningsavtale|ny\s+datakonsument|bli\s+(tilknyttet|koblet\s+på|med\s+i\s+ordningen)|"
+    r"melde\s+(oss|inn)\s+(inn\s+)?(i|som)|registrering\s+av\s+(selskap|virksomhet)|register\s+(our|a)\s+company|"
+    r"connection\s+agreement|join\s+the\s+(scheme|service)",
+    re.IGNORECASE,
+)
+# Words that say something does not work: an error report unless the message says it is something else.
+_ERROR_WORDS = re.compile(
+    r"\bfeil(er|et|en|ene|kode\w*|melding\w*)?\b|fungerer\s+ikke|virker\s+ikke|nedetid|driftsavbrudd|"
+    r"tidsavbrudd|\btime-?outs?\b|timed\s+out|\berror(s)?\b|\bbug\b|\boutage\b|not\s+working|is\s+down|"
+    r"\bfails?\b|\bfailing\b|\bfailed\b|\bavvist\b|\brejected\b|\bnede\b",
+    re.IGNORECASE,
+)
+
+# First match wins: a breach, then evidence of an error, then a change wish or a registration, then words of an
+# error; anything else is a question. The subject is read before the text.
+_RULES: list[tuple[str, re.Pattern[str]]] = [
+    ("C-security", _SECURITY),
+    ("C", _ERROR_EVIDENCE),
+    ("E", _CHANGE),
+    ("A", _REGISTRATION),
+    ("C", _ERROR_WORDS),
 ]
-
-
-# Words that mark an error in a subject line, though they are too common to count in a body.
-_SUBJECT_ONLY: list[tuple[str, re.Pattern[str]]] = [("C", re.compile(r"\bfeil\b|\bfails?\b|\bfailing\b", re.I))]
+_SUBJECT_ONLY: list[tuple[str, re.Pattern[str]]] = [("A", re.compile(r"\bonboarding\b", re.IGNORECASE))]
 
 
 def route(recipients: tuple[str, ...], subject: str, text: str, aliases: dict[str, str]) -> Route:
@@ -63,8 +77,8 @@ def route(recipients: tuple[str, ...], subject: str, text: str, aliases: dict[st
             if key and key in aliases and aliases[key] in ROUTES:
                 found = ROUTES[aliases[key]]
                 return Route(found.process, found.kind, "address")
-    for haystack, patterns in ((subject, _KEYWORDS + _SUBJECT_ONLY), (text[:5000], _KEYWORDS)):
-        for key, pattern in patterns:
+    for haystack, rules in ((subject, _RULES + _SUBJECT_ONLY), (text[:5000], _RULES)):
+        for key, pattern in rules:
             if pattern.search(haystack):
                 found = ROUTES[key]
                 return Route(found.process, found.kind, "keywords")

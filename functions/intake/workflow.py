@@ -23,10 +23,13 @@ from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
 from .commands import take_decision, token_in
 from .content import language_of, masked_subject, masked_text, sender_name, store_attachments
+from .fields import environment_in, read_fields
 from .noise import Kind, classify
 from .parser import MalformedMessage, parse_message
+from .quotes import without_boilerplate
 from .routing import route
 from .sender import SenderTrust
+from .set_aside import set_aside
 from .threading import foreign_ids, reference_in_headers, reference_in_subject
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,8 @@ async def process_message(services: Services, raw: bytes, catalogue: Catalogue) 
             allowed_types=tuple(settings.attachment_types),
             trust=SenderTrust.of(settings),
         )
-    except MalformedMessage as exc:
-        return Outcome("quarantined", f"unreadable message: {exc}")
+    except MalformedMessage as problem:
+        return await set_aside(services, raw, problem)
     kind = classify(message, own_addresses=(settings.shared_mailbox.casefold(),))
     if kind is Kind.OWN:
         return Outcome("ignored", "our own message")
@@ -92,9 +95,10 @@ async def _new_case(services: Services, message: InboundMessage, catalogue: Cata
     organisations = registry.organisations_of_contact(message.from_address) or registry.organisations_of_domain(
         message.from_address.rsplit("@", 1)[-1]
     )
-    text, masked = masked_text(message.text)
+    text, masked = masked_text(without_boilerplate(message.text))
     subject, masked_in_subject = masked_subject(message)
     intake = catalogue.email_intakes["C-security" if where.kind == "security_breach" else where.process.value]
+    details = {"source": "email", "routed_by": where.by, **read_fields(message, where, services.clock.now())}
     submission = Submission(
         kind=where.kind,
         organisation_number=organisations[0].organisation_number if organisations else "",
@@ -102,7 +106,8 @@ async def _new_case(services: Services, message: InboundMessage, catalogue: Cata
         email=message.from_address,
         title=subject or "(uten emne)",
         language=language_of(message),
-        details={"source": "email", "routed_by": where.by},
+        environment=environment_in(message.subject, message.text),
+        details=intake.email_details(details) if intake.email_details else details,
         text={
             "message": text,
             "message_id": message.message_id,

@@ -137,7 +137,7 @@ def test_replies_are_appended_to_their_case_with_only_the_new_text(
     messages = [e["data"]["message"] for e in events if e["kind"] == "message"]
     assert sorted(messages) == sorted(
         [
-            "Takk! Jeg glemte å nevne at det gjelder produksjon.\n\nFrida",
+            "Takk! Jeg glemte å nevne at det gjelder produksjon.",  # the lone first name at the end is cut
             "Ett spørsmål til: gjelder dette også AAP?",
             "Vi har nå funnet svaret selv.",
         ]

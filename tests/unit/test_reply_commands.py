@@ -31,7 +31,7 @@ def reading(body: str, subject: str = "SV: [SSU-E-2026-0001] Beslutning", decisi
     ("body", "command", "text"),
     [
         ("GODKJENT", "approve", ""),
-        ("godkjent: dekker behovet godt\n\nMvh Kari", "approve", "dekker behovet godt\n\nMvh Kari"),
+        ("godkjent: dekker behovet godt\n\nMvh Kari", "approve", "dekker behovet godt"),  # the sign-off is cut
         ("Avslått\nFor lite nytte.", "reject", "For lite nytte."),
         ("APPROVE - fine by us", "approve", "fine by us"),
     ],
@@ -50,7 +50,8 @@ def test_commands_with_their_reasons(body: str, command: str, text: str) -> None
         ("not approved", "negated"),
         ("GODKJENT eller AVSLÅTT, usikker", "ambiguous"),
         ("Jeg tror GODKJENT", "ambiguous"),
-        ("Takk for info\n\n> GODKJENT", "quoted_only"),
+        ("\n\n> GODKJENT", "quoted_only"),
+        ("Takk for info\n\n> GODKJENT", "empty"),  # words of one's own, but no command: the quote does not count
         ("", "empty"),
         ("Hei, hva betyr dette?", "empty"),
     ],
