@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import DevHostProcess
-from tests.e2e.helpers import MAIL, case_json, cases_by_message, dispatch, drop, outbox_mails, poll, sign_in
+from tests.e2e.helpers import MAIL, case_json, cases_by_message, dispatch, drop, outbox_mails, plain, poll, sign_in
 
 
 def processed(host: DevHostProcess, name: str) -> bool:
@@ -118,6 +118,14 @@ def test_noise_and_broken_mail_make_no_case_and_do_not_block_the_rest(
     assert processed(devhost, "mailing_list.eml")
     assert "not a header" in (failed_reason(devhost, "broken.eml") or "")
     assert "no valid From address" in (failed_reason(devhost, "broken_mime_no_from.eml") or "")
+    # Bits' support is told of each message set aside, through the outbox like any mail, as .eml files.
+    dispatch(devhost)
+    files = sorted((devhost.mail_dir / "outbox").glob("SSU-HELD-*.eml"))
+    held = [email.message_from_bytes(p.read_bytes(), policy=default) for p in files]
+    told = [m for m in held if str(m["To"]) == "support@bits.example"]
+    reasons = " ".join(plain(m) for m in told)
+    assert "hodefeltene er ødelagt" in reasons and "ingen gyldig avsenderadresse" in reasons
+    assert all("lagt til side" in str(m["Subject"]) for m in told)
 
 
 def first_ack_id(host: DevHostProcess, reference: str, to: str) -> str:
