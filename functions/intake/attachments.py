@@ -57,6 +57,76 @@ _TEXT = {
 }
 
 
+# Files that run when opened, whatever their content looks like (a script is text): never kept.
+_DANGEROUS = frozenset(
+    [
+        "exe",
+        "com",
+        "bat",
+        "cmd",
+        "ps1",
+        "psm1",
+        "psd1",
+        "vbs",
+        "vbe",
+        "js",
+        "jse",
+        "mjs",
+        "wsf",
+        "wsh",
+        "wsc",
+        "hta",
+        "msi",
+        "msp",
+        "mst",
+        "scr",
+        "pif",
+        "cpl",
+        "lnk",
+        "jar",
+        "sh",
+        "bash",
+        "html",
+        "htm",
+        "xhtml",
+        "shtml",
+        "mht",
+        "mhtml",
+        "svg",
+        "svgz",
+        "xml.exe",
+        "iso",
+        "img",
+        "vhd",
+        "vhdx",
+        "dll",
+        "sys",
+        "reg",
+        "inf",
+        "scf",
+        "url",
+        "application",
+        "docm",
+        "dotm",
+        "xlsm",
+        "xltm",
+        "xlam",
+        "pptm",
+        "potm",
+        "ppam",
+        "one",
+        "appx",
+        "msix",
+        "chm",
+        "py",
+        "pyw",
+        "pl",
+        "rb",
+        "php",
+    ]
+)
+
+
 def _extension(filename: str) -> str:
     name = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     return name.rsplit(".", 1)[-1].casefold() if "." in name else ""
@@ -81,16 +151,22 @@ def _looks_like_text(data: bytes) -> bool:
 def content_type_of(data: bytes, filename: str, declared: str) -> str:
     """The type to judge and store the attachment by (see the module's docstring)."""
     declared = declared.casefold()
+    extension = _extension(filename)
+    if extension in _DANGEROUS:
+        return "application/x-executable"
     for magic, found in _MAGIC:
         if data.startswith(magic):
             return found
-    extension = _extension(filename)
     if data.startswith(_ZIP):
         office = _OFFICE.get(extension)
-        # A zip named like an Office file is taken for one; any other zip is a zip, whatever its label says.
-        return office if office and declared in (office, *GENERIC_TYPES) else "application/zip"
-    if declared not in GENERIC_TYPES:
+        # A zip named like an Office file is taken for one when it holds an Office package's parts list and no
+        # macros; any other zip is a zip, whatever its name and label say.
+        package = b"[Content_Types].xml" in data and b"vbaProject.bin" not in data
+        return office if office and package and declared in (office, *GENERIC_TYPES) else "application/zip"
+    if declared not in GENERIC_TYPES and not declared.startswith("text/"):
         return declared
+    if declared.startswith("text/") and extension in _TEXT:
+        return _TEXT[extension]  # a text's kind is its name's: "logg.html" sent as text/plain is HTML
     if data and _looks_like_text(data):
         return _TEXT.get(extension, "text/plain")
     return declared

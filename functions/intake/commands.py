@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from ..core.commands import Command, Decision, Reply
 from ..core.inbound import InboundMessage, Outcome
@@ -65,31 +67,51 @@ class _Found:
     word: str  # as the person wrote it
 
 
-# A greeting above the words that matter ("Hei,", "Hei Bits!", "Hello team,"): never part of a reason.
+# A greeting above the words that matter ("Hei,", "Hei Bits!", "Hello team,"): never part of a reason. Only a
+# greeting and names: "Hei, dette er altfor dyrt for oss" is the person's words.
 _GREETING = re.compile(
     r"^(hei|hallo|heisann|hoi|god\s+(morgen|dag|ettermiddag)|kjære|hi|hello|hey|dear|good\s+(morning|afternoon))"
-    r"\b[^.!?]{0,40}[,!.:]?$",
+    r"(\s+(alle|sammen|alle\s+sammen|team|all|everyone|there|(?-i:[A-ZÆØÅ][\w.'-]*))){0,3}\s*[,!.:]?$",
     re.IGNORECASE,
 )
 _SEPARATOR = " \t.!:,;-–—"  # what may stand between a command word and its reason
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s+[A-ZÆØÅ\d\"«(]|\s*$)")
+# Characters that hide a word from a reader: zero-width spaces and joiners, the word joiner, the BOM, soft hyphens.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def _normalised(text: str) -> str:
+    """The text as a reader sees it: compatibility forms folded (NFKC: "Å" written as A and a ring, full-width
+    letters, no-break spaces), invisible characters removed."""
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+
+
+@lru_cache(maxsize=64)
+def _pattern(words: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    """One pattern for a decision's command words, longest first, each a whole word (not the start of a compound:
+    "Forward-kompatibilitet" is no FORWARD)."""
+    ordered = sorted(words, key=lambda w: -len(w[1]))
+    alternatives = "|".join(f"(?P<c{i}>{re.escape(word)})" for i, (_, word) in enumerate(ordered))
+    return re.compile(rf"(?<![\wÆØÅ-])(?:{alternatives})(?![\wÆØÅ]|-[\wÆØÅ])", re.IGNORECASE)
 
 
 def _words_in(line: str, decision: Decision) -> list[_Found]:
     """The decision's command words on `line` (any case), leftmost first; a longer phrase wins over a word inside
     it ("ANBEFALER IKKE" over "ANBEFALER")."""
-    found: list[tuple[int, Command, str]] = []
-    for command in decision.commands:
-        for word in command.words:
-            for match in re.finditer(rf"(?<![\wÆØÅ]){re.escape(word)}(?![\wÆØÅ])", line, re.IGNORECASE):
-                found.append((match.start(), command, match.group(0)))
-    found.sort(key=lambda f: (f[0], -len(f[2])))
-    kept: list[_Found] = []
-    for start, command, word in found:
-        if kept and start < kept[-1].start + len(kept[-1].word):
-            continue
-        kept.append(_Found(-1, start, command, word))
-    return kept
+    pattern, commands = _matcher(decision.commands)
+    found = []
+    for match in pattern.finditer(line):
+        found.append(_Found(-1, match.start(), commands[match.lastgroup or ""], match.group(0)))
+    return found
+
+
+@lru_cache(maxsize=64)
+def _matcher(commands: tuple[Command, ...]) -> tuple[re.Pattern[str], dict[str, Command]]:
+    """The pattern for these commands' words and the command each of its groups names."""
+    pairs = tuple((c.name, w) for c in commands for w in c.words)
+    ordered = sorted(pairs, key=lambda w: -len(w[1]))
+    by_name = {c.name: c for c in commands}
+    return _pattern(pairs), {f"c{i}": by_name[name] for i, (name, _) in enumerate(ordered)}
 
 
 def _negated(text: str, command_words: str) -> bool:
@@ -101,18 +123,40 @@ def _negated(text: str, command_words: str) -> bool:
 
 def _sentence_after(lines: list[str], found: _Found) -> str:
     """The rest of the command's sentence: to the first full stop, ! or ? that ends a sentence, across the lines of
-    its paragraph when a line ends without one; nothing when the command stands alone or a stop follows it."""
+    its paragraph when a line ends without one (a client's hard wrap, "GODKJENT\nmen ikke før mars"); nothing when
+    a stop follows the command, or it stands alone and the next line starts a sentence of its own."""
     rest = lines[found.line][found.start + len(found.word) :]
-    if not rest.strip(_SEPARATOR) or rest.lstrip()[:1] in (".", "!", "?"):
+    if rest.lstrip()[:1] in (".", "!", "?"):
         return ""
     parts = [rest]
     for following in lines[found.line + 1 :]:
         if _SENTENCE_END.search(parts[-1]) or not following.strip():
             break
+        if not "".join(parts).strip(_SEPARATOR) and not following.strip()[:1].islower():
+            break  # the command alone on its line, and a new sentence below it
         parts.append(following)
     joined = " ".join(parts)
     end = _SENTENCE_END.search(joined)
     return joined[: end.start()] if end else joined
+
+
+def _sentence_before(lines: list[str], found: _Found) -> str:
+    """The start of the command's sentence: back to the last sentence end, across the lines above it in its
+    paragraph ("…at det ikke blir\nGODKJENT denne gangen")."""
+    parts = [lines[found.line][: found.start]]
+    for above in reversed(lines[: found.line]):
+        if not above.strip() or _SENTENCE_END.search(above.rstrip()[-1:] or "x"):
+            break
+        parts.insert(0, above)
+    joined = " ".join(parts)
+    ends = list(_SENTENCE_END.finditer(joined))
+    return joined[ends[-1].end() :] if ends else joined
+
+
+def _sentences_with(text: str, decision: Decision, command: Command) -> list[str]:
+    """The sentences of `text` that hold one of `command`'s words."""
+    pieces = re.split(r"(?<=[.!?])\s+|\n\s*\n", text)
+    return [p for p in pieces if any(f.command == command for f in _words_in(p, decision))]
 
 
 def read_reply(message: InboundMessage, decision: Decision) -> Reading:
@@ -122,7 +166,9 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
     if message.forwarded:
         return Reading(None, "", "forwarded")
     words = [w for c in decision.commands for w in c.words]
-    own, quoted = split_reply(message.text, sender_name=message.from_name, keep=words)
+    text = _normalised(message.text)
+    own, quoted = split_reply(text, sender_name=message.from_name, keep=words)
+    above_quote = text[: len(text) - len(quoted)] if quoted and text.endswith(quoted) else text
     lines = own.split("\n") if own else []
     body = _without_greeting(lines, decision)
     content = [i for i, line in enumerate(body) if line.strip()]
@@ -135,10 +181,26 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
         offset = len(body[i]) - len(stripped)
         for found in _words_in(stripped, decision)[:1]:
             if found.start == 0:
-                alone = not stripped[len(found.word) :].strip(_SEPARATOR)
-                strong = i == first or alone or found.word.isupper()
+                after = stripped[len(found.word) :]
+                alone = not after.strip(_SEPARATOR)
+                # Where a reply may be text, "Feil i dokumentasjonen, vi retter det." opens with a word, not a
+                # command: at the top, a command in small letters is followed by a stop or a colon, or nothing.
+                marked = not decision.accepts_plain_text or after.lstrip()[:1] in (
+                    "",
+                    ".",
+                    "!",
+                    ":",
+                    "-",
+                    "–",
+                    "—",
+                    ",",
+                )
+                strong = alone or found.word.isupper() or (i == first and marked)
                 leading.append(_Found(i if strong else -1 - i, offset, found.command, found.word))
-    if len({f.command.name for f in leading}) > 1:
+    # A different command anywhere above the quote, written in capitals as commands are (also after a sign-off,
+    # in a PS, or inside a sentence: ". AVSLÅTT er riktig"), makes the reply two commands.
+    shouted = {f.command.name for f in _words_in(above_quote, decision) if f.word.isupper()}
+    if len({f.command.name for f in leading} | shouted) > 1:
         return Reading(None, "", "ambiguous")
     chosen = next((f for f in leading if f.line >= 0), None)
     if chosen is None:
@@ -147,7 +209,7 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
         # integration"): the reply is text, which the process takes as such (an answer, a note) and which decides
         # nothing. Only one among the first line's first words ("Ikke løst ennå") is a command someone hedged.
         opening = len(re.findall(r"\S+", body[first][: anywhere[0].start])) if anywhere else 0
-        if decision.accepts_plain_text and (not anywhere or opening > 1):
+        if decision.accepts_plain_text and (not anywhere or opening > 1 or anywhere[0].start == 0):
             return Reading(None, "\n".join(body).strip(), None)
         if anywhere:
             # "Ikke godkjent", "Jeg tror GODKJENT": a command word, but not as a command. Better to ask.
@@ -156,7 +218,7 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
         return Reading(None, "", "ambiguous" if leading else "empty")
     line = body[chosen.line]
     sentence = _sentence_after(body, chosen)
-    before = line[: chosen.start]
+    before = _sentence_before(body, chosen)
     others = {f.command.name for f in _words_in(f"{before} {sentence}", decision)} - {chosen.command.name}
     if others:
         return Reading(None, "", "ambiguous")  # "GODKJENT eller AVSLÅTT"
@@ -166,12 +228,14 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
     if after.lstrip().startswith("?"):
         # "GODKJENT? Nei, ikke ennå": a question about the command, never the command.
         return Reading(None, "", "negated" if _negated(after, chosen.word) else "ambiguous")
+    later = "\n".join([after.lstrip(_SEPARATOR), *body[chosen.line + 1 :]])
+    if any(_negated(p, chosen.word) for p in _sentences_with(later, decision, chosen.command)):
+        return Reading(None, "", "negated")  # "GODKJENT. Nei forresten, ikke godkjent likevel."
     rest = after.lstrip(_SEPARATOR)
-    kept = (
-        [*body[: chosen.line], rest, *body[chosen.line + 1 :]]
-        if rest
-        else [*body[: chosen.line], *body[chosen.line + 1 :]]
-    )
+    head = body[: chosen.line]
+    lead = line[: chosen.start].strip(" \t-*•–—")  # words before it on its line; a bullet is no word
+    kept = [*head, lead, rest] if lead else [*head, rest]
+    kept = [*kept, *body[chosen.line + 1 :]] if rest else [*kept[:-1], *body[chosen.line + 1 :]]
     reason = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
     return Reading(chosen.command, reason)
 

@@ -32,6 +32,8 @@ _TIME = r"(?:\s*,?\s*(?:kl\.?|klokka|klokken|at|@)?\s*(?P<h>[01]?\d|2[0-3])[:.](
 _DATE_FORMS = (
     r"(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})(?:[T ]|\s*,?\s*(?:kl\.?|at)?\s*)?",  # 2027-03-01
     r"(?P<nd>\d{1,2})\.(?P<nm>\d{1,2})\.(?P<ny>\d{4}|\d{2})\b",  # 01.03.2027
+    # 29.11 with a time after it ("29.11 kl. 10:55"): without one, "10.55" would be a date
+    r"(?P<pd>\d{1,2})\.(?P<pm>\d{1,2})\.?(?=\s*,?\s*(?:kl\.?|klokka|at)\s*\d{1,2}[:.]\d{2})",
     r"(?P<sd>\d{1,2})/(?P<sm>\d{1,2})/(?P<sy>\d{4})\b",  # 01/03/2027 (day first, as in Norway and the UK)
     rf"(?P<wd>\d{{1,2}})\.?\s+(?P<wm>{_MONTH})\.?(?:\s+(?P<wy>\d{{4}}))?\b",  # 1. mars 2027, 29 November 2026
     rf"(?P<em>{_MONTH})\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?,?(?:\s+(?P<ey>\d{{4}}))?\b",  # November 29, 2026
@@ -50,6 +52,11 @@ def _day(match: re.Match[str], today: date, ahead: bool) -> date | None:
             return date(year, int(g["nm"]), int(g["nd"]))
         if g["sd"]:
             return date(int(g["sy"]), int(g["sm"]), int(g["sd"]))
+        if g["pd"]:
+            found = date(today.year, int(g["pm"]), int(g["pd"]))
+            return found.replace(
+                year=found.year + (1 if ahead and found < today else -1 if not ahead and found > today else 0)
+            )
         if g["rel"]:
             back = {"i dag": 0, "today": 0, "i går": 1, "yesterday": 1, "i forgårs": 2}
             return today - timedelta(days=back[" ".join(g["rel"].lower().split())])
@@ -64,11 +71,15 @@ def _day(match: re.Match[str], today: date, ahead: bool) -> date | None:
         return None
 
 
+_YEARS = range(2000, 2101)  # a date people mean in this service; "01.01.0001" is none
+
+
 def find_date(text: str, today: date, *, ahead: bool = True) -> date | None:
-    """The first date in `text`; without a year, the next such date (`ahead`) or the last one."""
+    """The first date in `text` that is to come (`ahead`: a date already past is what the text mentions, not the
+    one it names); without a year, the next such date (or, not `ahead`, the last one)."""
     for match in _DATE.finditer(text):
         found = _day(match, today, ahead)
-        if found is not None:
+        if found is not None and found.year in _YEARS and (not ahead or found >= today):
             return found
     return None
 
@@ -79,7 +90,7 @@ def find_datetime(text: str, now: datetime) -> datetime | None:
     today = now.astimezone(OSLO).date()
     for match in _DATE.finditer(text):
         day = _day(match, today, ahead=False)
-        if day is None:
+        if day is None or day.year not in _YEARS:
             continue
         hour = int(match["h"]) if match["h"] else 0
         if match["ampm"] and match["ampm"].lower() == "pm" and hour < 12:
@@ -89,11 +100,4 @@ def find_datetime(text: str, now: datetime) -> datetime | None:
         found = datetime.combine(day, time(hour, int(match["mi"] or 0)), OSLO)
         if found <= now + timedelta(minutes=5):
             return found
-    clock = _CLOCK.search(text)
-    if clock:
-        found = datetime.combine(today, time(int(clock["h"]), int(clock["mi"])), OSLO)
-        return found if found <= now + timedelta(minutes=5) else None
     return None
-
-
-_CLOCK = re.compile(r"\b(?:kl\.?|klokka|klokken|at)\s*(?P<h>[01]?\d|2[0-3])[:.](?P<mi>[0-5]\d)\b", re.IGNORECASE)

@@ -19,7 +19,7 @@ from .dates import find_datetime
 # subject's tag ("[TEST]", "Test:").
 _TEST = re.compile(
     r"\b(tt02|test[\s-]?miljø(et)?|testmiljoet|test[\s-]?environment|dev[\s-]?gateway|ver2|staging|preprod)\b|"
-    r"\b(i|in|på|mot|against|on|fra|from|maskinporten|altinn|nav)[\s-]+test(en)?\b(?!(?-i:\s+[A-ZÆØÅ][a-zæøå]))|"
+    r"\b(i|in|på|mot|against|on|fra|from|maskinporten|altinn|nav)[\s-]+test(en)?\b(?!(?-i:\s+[A-ZÆØÅ]))|"
     r"\[test\]|^\s*test\s*:",
     re.IGNORECASE,
 )
@@ -43,10 +43,19 @@ _DISCOVERED = re.compile(
 )
 
 
+def _said(pattern: re.Pattern[str], text: str) -> bool:
+    """Whether `text` names the environment, and not as one it is not in ("vi er ikke i produksjon ennå")."""
+    for match in pattern.finditer(text):
+        before = text[max(0, match.start() - 20) : match.start()].casefold()
+        if not re.search(r"\b(ikke|ikkje|not|never|aldri|uten|without)\b(\s+\w+)?\s*$", before):
+            return True
+    return False
+
+
 def environment_in(subject: str, text: str) -> str | None:
     """test, production or both: what the subject says, else what the text says."""
     for haystack in (subject, text[:5000]):
-        test, production = bool(_TEST.search(haystack)), bool(_PRODUCTION.search(haystack))
+        test, production = _said(_TEST, haystack), _said(_PRODUCTION, haystack)
         if test and production:
             return "both"
         if test or production:
@@ -89,7 +98,8 @@ def read_fields(message: InboundMessage, where: Route, now: datetime) -> dict[st
     if where.kind == "security_breach":
         # "i dag kl. 10:55" means the day it was written: the Date header's, unless that claims a later time.
         written = min(message.sent_at, now) if message.sent_at else now
-        discovered = discovered_at_in(f"{message.subject}\n{message.text}", written)
+        # From what the reporter wrote, never from the quoted history ("Den 3.11.2026 kl. 10:12 skrev …").
+        discovered = discovered_at_in(f"{message.subject}\n{message.new_text or message.text}", written)
         if discovered is not None:
             details["discovered_at"] = discovered.isoformat()
     return details

@@ -26,8 +26,10 @@ def unflow(text: str, *, delsp: bool = False) -> str:
         line = raw[depth:]
         if line.startswith(" "):
             line = line[1:]  # space-stuffing (RFC 3676 4.4), or the space after a quote's '>'
-        if paragraph and depth != depth_of_paragraph:
-            flush()  # a change of quote depth ends a paragraph, whatever the line before said
+        if paragraph and (depth != depth_of_paragraph or line == "-- "):
+            flush()  # a change of quote depth, or the signature separator, ends a paragraph whatever came before
+        if depth == 0 and raw.startswith(" >"):
+            line = " " + line  # a stuffed ">" is the person's text ("> 50 %"), not a quote: it keeps its space
         soft = line.endswith(" ") and line != "-- "
         if soft and delsp:
             line = line[:-1]

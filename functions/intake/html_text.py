@@ -60,8 +60,14 @@ class _TextCollector(HTMLParser):
         self.parts.append(text)
 
 
+# A "<" that no ">" closes within a tag's length is text: html.parser rescans an unclosed tag from its start on every
+# step (quadratic: 80 KB of "<a" take seconds), and anyone can send HTML-only mail.
+_UNCLOSED = re.compile(r"<(?![^<>]{0,2000}>)")
+
+
 def html_to_text(html: str) -> str:
     collector = _TextCollector()
+    html = _UNCLOSED.sub("&lt;", html)
     try:
         collector.feed(html)
         collector.close()

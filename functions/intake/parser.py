@@ -92,7 +92,7 @@ def parse_message(
     body, attachments = _parts(msg)
     text = _body_text(body)
     subject = " ".join(_header(msg, "subject").split())[:MAX_HEADER_TEXT]
-    unreadable = _unreadable(msg, body, text, attachments)
+    unreadable = _unreadable(msg, body, text, attachments, subject)
     if unreadable and _delivery_report(msg) is None:
         raise MalformedMessage("no_text", unreadable)
     new_text, _quoted = split_reply(text, sender_name=from_name)
@@ -107,7 +107,7 @@ def parse_message(
         references=tuple(_MESSAGE_ID.findall(_header(msg, "references"))),
         text=text,
         new_text=new_text,
-        attachments=tuple(_attachment(p, max_attachment_bytes, allowed_types) for p in attachments),
+        attachments=tuple(_attachment(p, inline, max_attachment_bytes, allowed_types) for p, inline in attachments),
         headers={name: " ".join(_header(msg, name).split()) for name in _KEPT_HEADERS if name in msg},
         delivery_report=_delivery_report(msg),
         forwarded=bool(_FORWARD_SUBJECT.match(subject)),
@@ -200,15 +200,25 @@ def _decode(part: Message) -> str:
     return _bytes_text(payload, part.get_content_charset()) if isinstance(payload, bytes) else ""
 
 
-_NOT_ATTACHMENTS = ("message/delivery-status", "text/rfc822-headers", "message/rfc822")
+# Parts that are neither the text nor a file sent along: delivery reports, attached messages (read as such), and
+# the signatures S/MIME and PGP clients add.
+_NOT_ATTACHMENTS = (
+    "message/delivery-status",
+    "text/rfc822-headers",
+    "message/rfc822",
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+    "application/pgp-signature",
+)
 
 
-def _parts(msg: Message) -> tuple[Message | None, list[Message]]:
-    """The body part (the first text/plain, else the first text/html) and the attachments."""
-    plain: Message | None = None
-    html: Message | None = None
-    attachments: list[Message] = []
-    for part in _own_parts(msg):
+def _parts(msg: Message) -> tuple[list[Message], list[tuple[Message, bool]]]:
+    """The body parts (every text/plain the sender wrote - Apple Mail splits a text around a pasted image - else
+    every text/html) and the attachments."""
+    plain: list[Message] = []
+    html: list[Message] = []
+    attachments: list[tuple[Message, bool]] = []
+    for part, parent in _own_parts(msg, ""):
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
@@ -217,36 +227,45 @@ def _parts(msg: Message) -> tuple[Message | None, list[Message]]:
         if content_type in _NOT_ATTACHMENTS:
             continue
         if not named and content_type == "text/plain":
-            plain = plain or part
+            plain.append(part)
         elif not named and content_type == "text/html":
-            html = html or part
+            html.append(part)
         elif named or part.get_content_maintype() != "text" or "content-id" in part:
-            # A file, or an image pasted into the text (a signature's logo, a screenshot: Content-ID or inline).
-            attachments.append(part)
+            # A file, or an image in the text (a signature's logo: referenced by Content-ID in an HTML mail).
+            attachments.append((part, _in_text(part, parent)))
+    if len(html) > 1 and not plain:
+        html = html[:1]  # HTML alternatives of one text are not joined
     return plain or html, attachments
 
 
-def _own_parts(msg: Message) -> Iterator[Message]:
-    """The message's parts, without descending into an attached message: its text is not what the sender wrote."""
-    yield msg
+def _in_text(part: Message, parent: str) -> bool:
+    """An image shown inside an HTML text (multipart/related, a Content-ID), not a picture sent as a file."""
+    return part.get_content_maintype() == "image" and parent == "multipart/related" and "content-id" in part
+
+
+def _own_parts(msg: Message, parent: str) -> Iterator[tuple[Message, str]]:
+    """The message's parts with their parent's type, without descending into an attached message: its text is not
+    what the sender wrote."""
+    yield msg, parent
     if msg.get_content_type() == "message/rfc822":
         return
     payload = msg.get_payload()
     if msg.is_multipart() and isinstance(payload, list):
         for part in payload:
             if isinstance(part, Message):
-                yield from _own_parts(part)
+                yield from _own_parts(part, msg.get_content_type())
 
 
-def _body_text(body: Message | None) -> str:
-    if body is None:
-        return ""
-    content = _decode(body)
-    if body.get_content_type() == "text/html":
-        content = html_to_text(content)
-    elif str(body.get_param("format", "")).casefold() == "flowed":
-        content = unflow(content, delsp=str(body.get_param("delsp", "")).casefold() == "yes")
-    return content.replace("\r\n", "\n").replace("\r", "\n").strip()
+def _body_text(bodies: list[Message]) -> str:
+    texts = []
+    for body in bodies:
+        content = _decode(body).replace("\x00", "")
+        if body.get_content_type() == "text/html":
+            content = html_to_text(content)
+        elif str(body.get_param("format", "")).casefold() == "flowed":
+            content = unflow(content, delsp=str(body.get_param("delsp", "")).casefold() == "yes")
+        texts.append(content.replace("\r\n", "\n").replace("\r", "\n").strip())
+    return "\n\n".join(t for t in texts if t)
 
 
 # What the email package notes when a multipart's boundary never appears or a part's transfer encoding is broken:
@@ -255,36 +274,66 @@ _LOST_STRUCTURE = (StartBoundaryNotFoundDefect, MultipartInvariantViolationDefec
 _BROKEN_ENCODING = (InvalidBase64CharactersDefect, InvalidBase64PaddingDefect, InvalidBase64LengthDefect)
 
 
-def _unreadable(msg: Message, body: Message | None, text: str, attachments: list[Message]) -> str | None:
-    """Why no text can be recovered from the message, or None when some can (a body, or at least a subject with
-    an attachment). A message set aside is kept for Bits with this reason, and opens no case."""
-    lost = [part for part in msg.walk() if any(isinstance(d, _LOST_STRUCTURE) for d in part.defects)]
-    if lost:
+def _unreadable(
+    msg: Message, bodies: list[Message], text: str, attachments: list[tuple[Message, bool]], subject: str
+) -> str | None:
+    """Why no text can be recovered from the message, or None when some can (a text, a file, or at least a
+    subject). A message set aside is kept for Bits with this reason, and opens no case."""
+    if text.strip() and not _binary(bodies) and not _garbled(bodies):
+        return None  # what the sender wrote can be read: a broken part elsewhere (an attached message) is Bits' to see
+    own = [part for part, _ in _own_parts(msg, "")]
+    if any(isinstance(d, _LOST_STRUCTURE) for part in own for d in part.defects):
         return "the message's MIME structure is broken: a multipart boundary never appears, so no part can be read"
-    if body is not None:
-        payload = body.get_payload(decode=True)
-        if any(isinstance(d, _BROKEN_ENCODING) for d in body.defects) and not text.strip():
-            return "the text's transfer encoding (base64) cannot be decoded"
-        wide = (body.get_content_charset() or "").startswith(("utf-16", "utf-32"))
-        if isinstance(payload, bytes) and b"\x00" in payload[:4096] and not wide:
-            return "the text part holds binary data, not text"
-    forwarded = any(part.get_content_type() == "message/rfc822" for part in msg.walk())
-    if text.strip() or forwarded or any(part.get_filename() for part in attachments):
-        return None  # an attached message ("forward as attachment") is readable, though not the sender's words
-    if body is None and msg.is_multipart():
+    if any(isinstance(d, _BROKEN_ENCODING) for body in bodies for d in body.defects):
+        return "the text's transfer encoding (base64) cannot be decoded"
+    if _binary(bodies):
+        return "the text part holds binary data, not text"
+    forwarded = any(part.get_content_type() == "message/rfc822" for part in own)
+    if forwarded or any(part.get_filename() for part, _ in attachments):
+        return None  # an attached message ("forward as attachment") or a file is readable, though not words
+    if not bodies and msg.is_multipart():
         return "the message has no text part and no attached file"
-    if body is None:
+    if not bodies:
         return f"the message's only part is {msg.get_content_type()} without a file name, not text"
-    return None  # an empty text: a reply saying nothing, which the reader of replies answers
+    if not subject.strip():
+        return "the message has no subject, no text and no attachment"
+    return None  # an empty text under a subject: a reply saying nothing, which the reader of replies answers
 
 
-def _attachment(part: Message, max_bytes: int, allowed_types: tuple[str, ...]) -> Attachment:
+_BASE64_ALPHABET = re.compile(r"[^A-Za-z0-9+/=\s]")
+
+
+def _garbled(bodies: list[Message]) -> bool:
+    """A text part whose base64 is not base64: characters outside its alphabet, or a length no encoder writes.
+    Python decodes around them, and what comes out is noise, not what the sender wrote."""
+    for body in bodies:
+        if str(body.get("content-transfer-encoding", "")).strip().lower() != "base64":
+            continue
+        raw = body.get_payload(decode=False)
+        if not isinstance(raw, str):
+            continue
+        letters = re.sub(r"\s", "", raw)
+        if _BASE64_ALPHABET.search(raw) or len(letters) % 4:
+            return True
+    return False
+
+
+def _binary(bodies: list[Message]) -> bool:
+    """A text part whose bytes are mostly not text (more than 1 % NUL in its start, and no UTF-16 label)."""
+    for body in bodies:
+        payload = body.get_payload(decode=True)
+        wide = (body.get_content_charset() or "").startswith(("utf-16", "utf-32"))
+        sample = payload[:4096] if isinstance(payload, bytes) else b""
+        if not wide and sample and sample.count(0) > max(1, len(sample) // 100):
+            return True
+    return False
+
+
+def _attachment(part: Message, inline: bool, max_bytes: int, allowed_types: tuple[str, ...]) -> Attachment:
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
     filename = _words(part.get_filename() or "")
     content_type = content_type_of(data, filename, part.get_content_type())
-    disposition = str(part.get("content-disposition", "")).strip().lower()
-    inline = part.get_content_maintype() == "image" and ("content-id" in part or disposition.startswith("inline"))
     if content_type not in allowed_types:
         refused = "type"
     elif len(data) > max_bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _WRITE_VERBS = r"(skrev|wrote|schrieb|a écrit|kirjoitti|skrev følgende)"
 # Rules and headers that start the history of a forward or a reply.
@@ -38,11 +39,13 @@ _ATTRIBUTION_START = re.compile(
 # A client's footer: the app says where it was sent from.
 _FOOTER = re.compile(
     r"^((sendt|sent)\s+(fra|from|med|with)\s+(min|my|mi)?\s*(iphone|ipad|galaxy|samsung|android|mobil|mobile|"
-    r"huawei|blackberry|telefon|phone|smarttelefon|outlook|mail|e-post|yahoo|proton|gmail|thunderbird)\b.*|"
-    r"sendt fra samsung galaxy-smarttelefonen min\.?|(hent|get|skaff deg|last ned)\s+outlook\s+for\s+"
-    r"(ios|android)\b.*|(sendt|sent)\s+(fra|from)\s+\S+\s+(for|til)\s+(ios|android|windows|mac)\b.*)$",
+    r"huawei|blackberry|telefon|phone|smarttelefon|outlook|mail|e-post|yahoo|proton|gmail|thunderbird)\b"
+    r"(\s+[\w.-]+){0,5}[.!]?|sendt fra samsung galaxy-smarttelefonen min\.?|(hent|get|skaff deg|last ned)\s+"
+    r"outlook\s+for\s+(ios|android)\b\s*(<[^<>\s]+>)?)\s*$",
     re.IGNORECASE,
 )
+_FOOTER_MAX = 70  # a footer is one short line; a longer one is a sentence that happens to start alike
+
 # A sign-off, alone or with a name after it: what follows is a name, a title and phone numbers.
 _SIGN_OFF = re.compile(
     r"^(med\s+(vennlig|beste)\s+hilsen|vennlig(st)?\s+hilsen|vennleg\s+helsing|beste\s+hilsen|hilsen|hilsener|"
@@ -60,40 +63,57 @@ _DISCLAIMER_START = re.compile(
     re.IGNORECASE,
 )
 _DISCLAIMER_PHRASES = re.compile(
-    r"konfidensiell|taushetsbelagt|fortrolig|rett(e)?\s+mottaker|tiltenkt(e)?\s+mottaker|ved\s+en\s+feil|"
-    r"ment\s+for\s+(adressaten|mottakeren)|confidential|intended\s+(solely\s+)?(for|recipient)|in\s+error|"
-    r"privileged|unauthori[sz]ed|slett(e)?\s+(den|e-?posten|meldingen)|delete\s+(it|this|the)|"
-    r"not\s+the\s+intended|ikke\s+(er\s+)?(rett|riktig|tiltenkt)",
+    r"taushetsbelagt|rett(e)?\s+mottaker|tiltenkt(e)?\s+mottaker|ved\s+en\s+feil|"
+    r"ment\s+for\s+(adressaten|mottakeren)|intended\s+(solely\s+)?(for|recipient)|in\s+error|"
+    r"unauthori[sz]ed|slett(e)?\s+(den|e-?posten|meldingen)|delete\s+(it|this|the)|"
+    r"not\s+the\s+intended|ikke\s+(er\s+)?(rett|riktig|tiltenkt)|ansvar\s+for|liability|virus",
+    re.IGNORECASE,
+)
+# What every disclaimer says and a person's own report (a breach: "sendt ved en feil til feil mottaker") does not.
+_DISCLAIMER_HALLMARK = re.compile(
+    r"konfidensiell|fortrolig|taushetsbelagt|confidential|privileged|intended\s+recipient|tiltenkte?\s+mottaker",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[A-ZÆØÅ][a-zæøåäöüéè'-]{1,20}(\s[A-ZÆØÅ][a-zæøåäöüéè'-]{1,20})?,?$")
 _NOT_NAMES = frozenset({"ok", "okei", "takk", "thanks", "enig", "agreed", "ja", "nei", "yes", "no", "hei", "hi"})
 
 
+_MAX_ATTRIBUTION = 300  # characters: an attribution line is a date, a name and an address
+
+
+def _one_attribution(line: str) -> bool:
+    return len(line) <= _MAX_ATTRIBUTION and bool(_ATTRIBUTION.search(line)) and bool(_TIME_OR_ADDRESS.search(line))
+
+
 def _attribution_at(lines: list[str], i: int) -> bool:
     """Whether an attribution line starts at line i, alone or wrapped over two or three lines."""
     line = lines[i].strip()
-    if not line or len(line) > 400:
+    if not line or len(line) > _MAX_ATTRIBUTION:
         return False
     if _NAME_ONLY_ATTRIBUTION.match(line):
+        # "Kari Nordmann skrev:" alone is also how a person introduces a quote: it counts when a quote follows.
+        following = next((s.strip() for s in lines[i + 1 : i + 3] if s.strip()), "")
+        return following.startswith(">")
+    if _one_attribution(line):
         return True
+    if not _ATTRIBUTION_START.match(line) or line[-1] in ".!?":
+        return False  # only an unfinished line that opens like an attribution is joined with the next
     joined = line
-    for extra in range(3):
-        if extra:
-            if i + extra >= len(lines) or not lines[i + extra].strip():
-                return False
-            if not _ATTRIBUTION_START.match(line):
-                return False  # only a line that opens like an attribution is joined with the next
-            joined = f"{joined} {lines[i + extra].strip()}"
-        if _ATTRIBUTION.search(joined) and _TIME_OR_ADDRESS.search(joined):
+    for extra in (1, 2):
+        if i + extra >= len(lines) or not lines[i + extra].strip() or _one_attribution(lines[i + extra].strip()):
+            return False  # the next line is an attribution of its own: this one is the person's
+        joined = f"{joined} {lines[i + extra].strip()}"
+        if len(joined) > _MAX_ATTRIBUTION:
+            return False
+        if _one_attribution(joined):
             return True
     return False
 
 
 def _history_at(lines: list[str], i: int) -> bool:
     line = lines[i].strip()
-    if line.startswith(">"):
-        return True
+    if lines[i].startswith(">"):
+        return True  # a quote marker stands first: " >50 %" (a space-stuffed line in flowed text) is no quote
     if _HISTORY_RULES.match(line):
         return True
     if _HEADER_FROM.match(line):
@@ -104,39 +124,83 @@ def _history_at(lines: list[str], i: int) -> bool:
 
 
 def _is_disclaimer(paragraph: list[str]) -> bool:
-    text = " ".join(s.strip() for s in paragraph)
+    text = " ".join(s.strip() for s in paragraph)[:3000]
+    if not _DISCLAIMER_HALLMARK.search(text):
+        return False
     hits = len({m.group(0).casefold() for m in _DISCLAIMER_PHRASES.finditer(text)})
     return (bool(_DISCLAIMER_START.match(text)) and hits >= 1) or hits >= 2
 
 
+# A signature without a sign-off: a name, then lines with a title, a company, a phone number or an address.
+_CONTACT_LINE = re.compile(
+    r"(\b(tlf|tel|telefon|mob|mobil|phone|direct|direkte)\b\.?:?\s*\+?\d|\+\d{2}\s?\d|\b\d{3}\s?\d{2}\s?\d{3}\b|"
+    r"\S+@\S+\.\w+|\b(AS|ASA|ANS|SA|Ltd|GmbH|AB)\b|www\.)",
+)
+# A sign-off after the last sentence on a line: "Godkjent. Mvh Kari", "GODKJENT, mvh Kari".
+_TRAILING_SIGN_OFF = re.compile(
+    r"(?<=[.!,;])\s+(med\s+vennlig\s+hilsen|vennlig\s+hilsen|hilsen|mvh\.?|best\s+regards|kind\s+regards|regards)"
+    r"(?-i:(\s+[A-ZÆØÅ][\w'.-]*){0,3}),?\s*$",
+    re.IGNORECASE,
+)
+
+
 def _cut_signature(lines: list[str], sender_name: str, keep: frozenset[str]) -> list[str]:
-    """The lines before a sign-off, footer, signature delimiter or disclaimer; then without a trailing name."""
+    """The lines before a sign-off, footer, signature delimiter, signature block or disclaimer; without a trailing
+    name."""
     paragraph_start = 0
     for i, line in enumerate(lines):
         stripped = line.strip()
         if not stripped:
             paragraph_start = i + 1
             continue
-        if any(_holds(stripped, phrase) for phrase in keep):
+        if keep and _any_phrase(keep).search(stripped) and not _DISCLAIMER_START.match(stripped):
+            trailing = _TRAILING_SIGN_OFF.search(line)
+            if trailing:
+                lines = [*lines[:i], line[: trailing.start()]]
+                break
             continue  # a line that holds a command word is the person's, whatever it looks like
-        if _SIGNATURE_DELIMITER.match(line) or _FOOTER.match(stripped) or _SIGN_OFF.match(stripped):
+        if _SIGNATURE_DELIMITER.match(line) or _is_footer(stripped) or _SIGN_OFF.match(stripped):
             lines = lines[:i]
             break
-        if i == paragraph_start:
+        if i == paragraph_start or _DISCLAIMER_START.match(stripped):
             end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
             if _is_disclaimer(lines[i:end]):
                 lines = lines[:i]
                 break
-    while lines and not lines[-1].strip():
-        lines = lines[:-1]
-    content = [s for s in lines if s.strip()]
-    if len(content) >= 2 and _is_name(content[-1].strip(), sender_name, keep):
-        lines = lines[: len(lines) - 1]
+            if i == paragraph_start and _is_signature_block(lines[i:end], sender_name) and end >= len(lines) - 1:
+                lines = lines[:i]  # the last paragraph is a name and contact lines
+                break
+        trailing = _TRAILING_SIGN_OFF.search(line)
+        if trailing:
+            lines = [*lines[:i], line[: trailing.start()]]
+            break
+    last = len(lines)
+    while last and not lines[last - 1].strip():
+        last -= 1
+    lines = lines[:last]
+    content = [i for i, s in enumerate(lines) if s.strip()]
+    if len(content) >= 2 and _is_name(lines[content[-1]].strip(), sender_name, keep):
+        before = lines[content[-1] - 1].rstrip() if content[-1] else ""
+        # Only a name on a line of its own: after an empty line or a finished sentence, not a wrapped sentence's end.
+        if not before or before[-1] in ".!?,:;)":
+            lines = lines[: content[-1]]
     return lines
 
 
-def _holds(line: str, phrase: str) -> bool:
-    return re.search(rf"(?<![\w]){re.escape(phrase)}(?![\w])", line, re.IGNORECASE) is not None
+def _is_signature_block(paragraph: list[str], sender_name: str) -> bool:
+    if not 2 <= len(paragraph) <= 8:
+        return False
+    first = paragraph[0].strip()
+    named = bool(_NAME.match(first) or re.fullmatch(r"[A-ZÆØÅ][\w'-]+(\s[A-ZÆØÅ][\w'-]+){1,3}", first))
+    named = named or (bool(sender_name) and first.casefold() == sender_name.casefold())
+    return named and any(_CONTACT_LINE.search(line) for line in paragraph[1:]) and all(len(s) < 100 for s in paragraph)
+
+
+@lru_cache(maxsize=64)
+def _any_phrase(phrases: frozenset[str]) -> re.Pattern[str]:
+    """One pattern for any of `phrases`, each a whole word or words."""
+    alternatives = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+    return re.compile(rf"(?<![\w])(?:{alternatives})(?![\w])", re.IGNORECASE)
 
 
 def _is_name(line: str, sender_name: str, keep: frozenset[str]) -> bool:
@@ -169,12 +233,17 @@ def without_boilerplate(text: str) -> str:
     i = 0
     while i < len(lines):
         if not lines[i].strip() or (i and lines[i - 1].strip()):
-            if not _FOOTER.match(lines[i].strip()):
+            if not _is_footer(lines[i]):
                 kept.append(lines[i])
             i += 1
             continue
         end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
         if not _is_disclaimer(lines[i:end]):
-            kept += [line for line in lines[i:end] if not _FOOTER.match(line.strip())]
+            kept += [line for line in lines[i:end] if not _is_footer(line)]
         i = end
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
+def _is_footer(line: str) -> bool:
+    stripped = line.strip()
+    return len(stripped) <= _FOOTER_MAX and bool(_FOOTER.match(stripped))

@@ -30,11 +30,12 @@ _ERROR_EVIDENCE = re.compile(
     r"response\s+code|svarkode|returkode)\s*:?\s*[1-5]\d\d\b|\b[45]\d\d\s*[-:(]?\s*(bad\s+request|unauthori[sz]ed|"
     r"forbidden|not\s+found|conflict|unprocessable|too\s+many\s+requests|internal\s+server\s+error|bad\s+gateway|"
     r"service\s+unavailable|gateway\s+time-?out)\b|\b(feil|error|svar|respons|response|får|fikk|gets?|got|"
-    r"returns?|returnerer|gir|gives?)\s+(vi\s+|we\s+|de\s+|they\s+)?(en\s+|a\s+|an\s+)?(http\s*)?[45]\d\d\b|"
+    r"returns?|returnerer|gir|gives?)\s+(vi\s+|we\s+|de\s+|they\s+)?(en\s+|a\s+|an\s+)?(http\s*)?[45]\d\d\b"
+    r"(?=\s*([.,;:!?)]|$|fra\b|from\b|på\b|on\b|når\b|when\b|ved\b|i\s+(svar|retur)|feil|error|tilbake|back))|"
     r"\b(correlation|korrelasjons|trace|request|call)[\s_-]?id\b|x-correlation-id|\b[0-9a-f]{8}-[0-9a-f]{4}-"
     r"[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b(invalid_client|invalid_grant|invalid_scope|unauthorized_client|"
-    r"invalid_request|access_denied|server_error|temporarily_unavailable)\b|\bexception\b|stack\s?trace|"
-    r"\b(endepunkt(et)?|endpoint)\b",
+    r"invalid_request|access_denied|server_error|temporarily_unavailable)\b|\b\w+Exception\b|stack\s?trace|"
+    r"\bat\s+[\w.$]+\([\w.]+:\d+\)",  # a Java stack frame
     re.IGNORECASE,
 )
 _CHANGE = re.compile(

@@ -200,6 +200,22 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
                     evidence=message.sender.evidence,
                 )
             )
+    if proven and not from_bits and any(a["refused"] for a in attachments):
+        # The sender is told which files were not kept and why, so that they can send them in a form we keep.
+        mails.append(
+            services.compose(
+                reference=case.reference,
+                purpose=f"attachments-{message.key[:16]}",
+                to=message.from_address,
+                template="attachments_not_kept",
+                language=registry.language_of(message.from_address),
+                in_reply_to=message.message_id,
+                case=case,
+                person=sender_name(message),
+                text={"attachments": attachments},
+                max_mb=services.settings.attachment_max_bytes // (1024 * 1024),
+            )
+        )
     await services.store.append(case.reference, event, mails, markers=[message.key])
     return Outcome("appended", part if proven else f"{part}, unverified", case.reference)
 

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
+from email.policy import default
 from email.utils import parseaddr
 from hashlib import sha256
 from pathlib import Path
@@ -311,7 +312,9 @@ async def test_the_message_becomes_what_it_should(corpus_services: Services, ent
         decided = _last(events, lambda e: e.data.get("reply", {}).get("message_id") == message_id)
         assert decided.data["reply"]["command"] == entry["command"]
         assert decided.data["reply"]["reason"] == entry["reason"]
-        assert decided.data["by_name"], "the decision records the sender's name"
+        # The decision records who took it by name (as decoded from the From header), beside the address.
+        shown = message_from_bytes(raw, policy=default)["from"].addresses[0].display_name
+        assert decided.data["by_name"] == shown and decided.actor == sender
         if "defer_until" in entry:
             assert case.details["defer_until"] == entry["defer_until"]
     elif outcome.status == "unclear":
@@ -327,14 +330,35 @@ async def test_the_message_becomes_what_it_should(corpus_services: Services, ent
         assert case.details.get("services") == entry.get("services")
         assert case.details.get("discovered_at") == entry.get("discovered_at")
         if "confirmation" in entry:
+            # An unproven or unknown sender gets the signed link to confirm, by email as by the forms; no receipt.
             assert (not case.submitter_verified) == entry["confirmation"]
+            to_sender = {m.purpose for m in new_mails if m.to.casefold() == sender}
+            assert ("confirm-submitter" in to_sender) == entry["confirmation"], to_sender
+            assert ("acknowledgement" in to_sender) != entry["confirmation"], to_sender
         received = _last(events, lambda e: e.kind == "received")
         _check_text(str(received.data.get("message", received.data.get("description", ""))), entry)
         _check_attachments(received.data.get("attachments", []), entry)
+        _told_what_was_not_kept(await _pending(services, reference), sender, entry)
     elif outcome.status == "appended":
         appended = _last(events, lambda e: e.data.get("message_id") == message_id)
         _check_text(str(appended.data.get("message", "")), entry)
         _check_attachments(appended.data.get("attachments", []), entry)
+        _told_what_was_not_kept(await _pending(services, reference), sender, entry)
+
+
+def _told_what_was_not_kept(mails: list[OutgoingMail], sender: str, entry: dict[str, Any]) -> None:
+    """A proven sender's receipt (or, on a case, a note of its own) names each attachment not kept; a sender who
+    must confirm first gets the neutral link, which names nothing they sent."""
+    if not entry.get("not_kept"):
+        return
+    to_sender = [m for m in mails if m.to.casefold() == sender]
+    told = [m for m in to_sender if m.purpose == "acknowledgement" or m.purpose.startswith("attachments-")]
+    if entry.get("confirmation"):
+        assert not told and all(name not in m.text for m in to_sender for name in entry["not_kept"])
+        return
+    assert told, [m.purpose for m in to_sender]
+    for name in entry["not_kept"]:
+        assert any(name in m.text for m in told), name
 
 
 def _check_text(text: str, entry: dict[str, Any]) -> None:
