@@ -11,7 +11,21 @@ from functions.onboarding.blueprint import bp as onboarding
 from functions.operations.blueprint import bp as operations
 from functions.questions.blueprint import bp as questions
 from functions.terms.blueprint import bp as terms
+from functions.workspace.blueprint import bp as workspace
+from functions.workspace.case_blueprint import bp as workspace_case
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (operations, cases, questions, incidents, alerts, changes, terms, onboarding, intake):
+for blueprint in (
+    operations,
+    cases,
+    questions,
+    incidents,
+    alerts,
+    changes,
+    terms,
+    onboarding,
+    intake,
+    workspace,
+    workspace_case,
+):
     app.register_functions(blueprint)

@@ -241,6 +241,10 @@ class FakeCaseStore:
             return None  # a token of another case in the same partition decides nothing here
         return StoredToken(DecisionToken.model_validate_json(found[1]), found[2])
 
+    async def tokens(self, reference: str) -> list[DecisionToken]:
+        await asyncio.sleep(0)
+        return [DecisionToken.model_validate_json(body) for (ref, body, _) in self._tokens.values() if ref == reference]
+
     async def events(self, reference: str) -> list[CaseEvent]:
         await asyncio.sleep(0)
         events = [CaseEvent.model_validate_json(e) for e in self._events.get(reference, [])]

@@ -666,6 +666,17 @@ class TableCaseStore:
             return None  # a token of another case in the same partition decides nothing here
         return StoredToken(DecisionToken.model_validate_json(entity["Body"]), str(entity.metadata["etag"]))
 
+    async def tokens(self, reference: str) -> list[DecisionToken]:
+        if parse_reference(reference) is None:
+            return []
+        with storage_errors():
+            await self._storage.ensure_tables()
+            # Tokens share the partition of their process and year: the case's own are those naming it.
+            query = "PartitionKey eq @p and RowKey ge 'token|' and RowKey lt 'token}' and Reference eq @r"
+            params = {"p": _partition_of(reference), "r": reference}
+            rows = [e async for e in self._cases.query_entities(query, parameters=params)]
+        return [DecisionToken.model_validate_json(e["Body"]) for e in rows]
+
     async def remember_messages(self, references: dict[str, str]) -> None:
         rows = [{"PartitionKey": "message", "RowKey": key, "Reference": ref} for key, ref in references.items()]
         with storage_errors():

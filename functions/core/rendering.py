@@ -41,6 +41,76 @@ def process_name(context: Context, process: str) -> str:
     return PROCESS_NAMES["en" if context.get("language") == "en" else "nb"][process]
 
 
+# Statuses as Bits reads them (the submitter's case page says them from the submitter's side, in its own words).
+STATUS_NAMES = {
+    "nb": {
+        "awaiting_confirmation": "venter på bekreftet e-post",
+        "new": "ny",
+        "answered": "besvart",
+        "forwarded": "sendt videre",
+        "waiting_for_reporter": "venter på innsender",
+        "waiting_for_submitter": "venter på innsender",
+        "acknowledged": "mottatt av Bits",
+        "awaiting_contact_confirmation": "venter på virksomhetens kontaktpersoner",
+        "registered": "innmeldt – til gjennomgang",
+        "accepted": "godkjent – venter på signert avtale",
+        "agreement_signed": "avtale signert – venter på testtilgang",
+        "test_access": "testtilgang",
+        "production_requested": "produksjon bestilt",
+        "in_production": "i produksjon",
+        "in_assessment": "hos fagutvalget",
+        "awaiting_decision": "venter på beslutning",
+        "approved": "godkjent – hos NAV",
+        "planned": "planlagt av NAV",
+        "deferred": "utsatt",
+        "published": "publisert",
+        "closed": "avsluttet",
+        "discarded": "forkastet",
+        "rejected": "avslått",
+        "withdrawn": "trukket",
+        "offboarded": "koblet fra",
+    },
+    "en": {
+        "awaiting_confirmation": "awaiting email confirmation",
+        "new": "new",
+        "answered": "answered",
+        "forwarded": "passed on",
+        "waiting_for_reporter": "waiting for the reporter",
+        "waiting_for_submitter": "waiting for the submitter",
+        "acknowledged": "acknowledged by Bits",
+        "awaiting_contact_confirmation": "awaiting the company's contacts",
+        "registered": "registered – to be reviewed",
+        "accepted": "accepted – awaiting the signed agreement",
+        "agreement_signed": "agreement signed – awaiting test access",
+        "test_access": "test access",
+        "production_requested": "production requested",
+        "in_production": "in production",
+        "in_assessment": "with the expert committee",
+        "awaiting_decision": "awaiting a decision",
+        "approved": "approved – with NAV",
+        "planned": "planned by NAV",
+        "deferred": "deferred",
+        "published": "published",
+        "closed": "closed",
+        "discarded": "discarded",
+        "rejected": "rejected",
+        "withdrawn": "withdrawn",
+        "offboarded": "disconnected",
+    },
+}
+
+
+def status_words(status: str, language: str) -> str:
+    """A case status in words for Bits (the status itself, with underscores as spaces, if it has no words yet)."""
+    return STATUS_NAMES["en" if language == "en" else "nb"].get(status, status.replace("_", " "))
+
+
+@pass_context
+def status_name(context: Context, status: str) -> str:
+    """{{ status_name(case.status) }}: the status in words for Bits, in the page's or email's language."""
+    return status_words(status, "en" if context.get("language") == "en" else "nb")
+
+
 class Renderer:
     def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
         self.env = Environment(
@@ -54,6 +124,7 @@ class Renderer:
         self.env.filters["local_time"] = local_time
         self.env.globals["t"] = translate
         self.env.globals["process_name"] = process_name
+        self.env.globals["status_name"] = status_name
 
     def page(self, name: str, **context: Any) -> str:
         return self.env.get_template(f"forms/{name}.html").render(**context)

@@ -83,6 +83,9 @@ class CaseStore(Protocol):
 
     async def load_token(self, reference: str, token: str) -> StoredToken | None: ...
 
+    async def tokens(self, reference: str) -> list[DecisionToken]:
+        """Every decision token issued on the case (used, expired or not), in no particular order."""
+
     async def append(
         self,
         reference: str,

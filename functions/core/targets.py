@@ -40,6 +40,16 @@ OPEN_STATUSES_WITHOUT_TARGET = {
     "withdrawn",
     "offboarded",
 }
+# Statuses after which a case asks nothing more of anyone: closed one way or another, or connected for good.
+FINISHED_STATUSES = {"closed", "discarded", "rejected", "withdrawn", "offboarded", "in_production"}
+
+
+def is_open(case: Case) -> bool:
+    """Whether the case still asks someone to act. A published terms version is done (acceptances are followed on
+    its own page, /api/terms/<reference>); a published notice stays open until its source ends or resolves it."""
+    if case.status in FINISHED_STATUSES:
+        return False
+    return not (case.kind == "terms" and case.status == "published")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ SESSION_PURPOSE = "devhost-session"
 SESSION_LIFETIME = timedelta(hours=8)
 LOGIN_PATH = "/.auth/login/aad"
 LOGOUT_COMPLETE_PATH = "/.auth/logout/complete"
-DEFAULT_LANDING = "/api/overview"
+DEFAULT_LANDING = "/api/bits"
 # Headers only the platform may set: whatever a client sends under these names is dropped.
 PLATFORM_HEADER_PREFIXES = ("x-ms-client-principal", "x-ms-token-")
 # Registry roles of Bits' people, as the app roles the app checks (functions/web/staff.py).

@@ -35,7 +35,7 @@ def main() -> None:
         count = asyncio.run(import_registry(PROJECT_ROOT / "data" / "demo-registry.json"))
         print(f"Loaded {count} demo registry entries.")
         print("Serving http://localhost:7071/api/questions  (mail appears in .local/mail/outbox/)")
-        print("Bits staff sign in at http://localhost:7071/.auth/login/aad  (then /api/overview)")
+        print("Bits staff sign in at http://localhost:7071/.auth/login/aad  (then /api/bits)")
         subprocess.run([sys.executable, "-m", "functions.devhost", "--port", "7071"], check=False)
     except KeyboardInterrupt:  # Ctrl-C ends `make run`; Azurite is stopped below
         print()

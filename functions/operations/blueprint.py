@@ -116,17 +116,7 @@ async def deadlines_check(timer: func.TimerRequest) -> None:
 @bp.function_name("overview")
 @bp.route(route="overview", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def overview(req: func.HttpRequest) -> func.HttpResponse:
-    """Bits (a signed-in staff member): open cases per process with age, status, whose move it is and the next
-    deadline; overdue first."""
-    from ..composition import get_services
-    from ..core.deadlines import open_cases
-    from ..web.http import html_response, requested_language
-    from ..web.staff import require_staff
-
-    services = get_services()
-    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
-        return staff
-    now = services.clock.now()
-    rows = await open_cases(services, now)
-    page = services.renderer.page("overview", language=requested_language(req), rows=rows, now=now)
-    return html_response(page, headers={"Cache-Control": "no-store"})
+    """The old overview of open cases, now Bits' work queue: a redirect there (keeping the language), so that old
+    bookmarks still work. It shows nothing itself; the queue asks for sign-in."""
+    target = "/api/bits?lang=en" if req.params.get("lang", "").lower() == "en" else "/api/bits"
+    return func.HttpResponse(status_code=302, headers={"Location": target, "Cache-Control": "no-store"})

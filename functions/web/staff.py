@@ -9,7 +9,7 @@ client's claim and is ignored. Of the claims, the app reads who from the sign-in
 the role claims, compared exactly as Entra ID does (`role_typ`, which the principal names itself, is not read).
 
 App roles (defined on the app registration, assigned to people in Entra ID):
-- `support`: reads cases, the overview, the registry and suppressions; acts on cases;
+- `support`: reads cases, the work queue, the registry and suppressions; acts on cases;
 - `approver`: what support may, and approvals;
 - `admin`: everything, including publishing terms and lifting suppressions.
 """

@@ -39,7 +39,8 @@ JSON = {"Accept": "application/json"}
 STAFF_ROUTES = [
     ("GET", "/api/cases"),
     ("GET", "/api/cases/SSU-D-2026-0001"),
-    ("GET", "/api/overview"),
+    ("GET", "/api/bits"),
+    ("GET", "/api/bits?format=csv"),
     ("GET", "/api/registry/organisations/310000019"),
     ("GET", "/api/mail/suppressions"),
     ("DELETE", "/api/mail/suppressions/fag@demo-forsikring.example"),
@@ -96,9 +97,9 @@ def test_without_signing_in_every_staff_route_is_refused(devhost: DevHostProcess
     # A script that says nothing about what it accepts is an API client too: 401, not a redirect.
     assert httpx.get(f"{devhost.url}/api/cases").status_code == 401
     # A browser opening a staff page is sent to sign in, and will come back to it.
-    page = httpx.get(f"{devhost.url}/api/overview?lang=en", headers={"Accept": "text/html,application/xhtml+xml"})
+    page = httpx.get(f"{devhost.url}/api/bits?lang=en", headers={"Accept": "text/html,application/xhtml+xml"})
     assert page.status_code == 302
-    assert page.headers["location"] == "/.auth/login/aad?post_login_redirect_uri=/api/overview%3Flang%3Den"
+    assert page.headers["location"] == "/.auth/login/aad?post_login_redirect_uri=/api/bits%3Flang%3Den"
     assert httpx.get(f"{devhost.url}/.auth/me").json() == []
 
 
@@ -130,7 +131,7 @@ def test_signing_in_as_support_sets_the_session_and_reaches_the_case_api(devhost
     session = {"Cookie": f"{COOKIE}={answer.cookies[COOKIE]}"}
     cases = httpx.get(f"{devhost.url}/api/cases", params={"process": "D"}, headers=session)
     assert cases.status_code == 200 and "cases" in cases.json()
-    overview = httpx.get(f"{devhost.url}/api/overview", headers={**session, "Accept": "text/html"})
+    overview = httpx.get(f"{devhost.url}/api/bits", headers={**session, "Accept": "text/html"})
     assert overview.status_code == 200 and "Åpne saker" in overview.text
     [me] = httpx.get(f"{devhost.url}/.auth/me", headers=session).json()
     assert me["provider_name"] == "aad" and me["user_id"] == "support@bits.example"
@@ -242,15 +243,15 @@ def test_a_person_picks_a_staff_member_and_lands_on_the_page_asked_for(
 ) -> None:
     context = browser.new_context(bypass_csp=True)  # axe-core is injected as a script; the page's CSP forbids that
     page = context.new_page()
-    page.goto(f"{devhost.url}/api/overview")
-    page.wait_for_url(re.compile(r".*/\.auth/login/aad\?post_login_redirect_uri=/api/overview$"))
+    page.goto(f"{devhost.url}/api/bits")
+    page.wait_for_url(re.compile(r".*/\.auth/login/aad\?post_login_redirect_uri=/api/bits$"))
     assert page.get_by_role("heading", name="Logg inn som Bits-ansatt").is_visible()
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
     assert violations == [], [(v["id"], v["help"], [n["html"] for n in v["nodes"]]) for v in violations]
     page.get_by_role("radio", name=re.compile("Bits administrator")).check()
     page.get_by_role("button", name="Logg inn").click()
-    page.wait_for_url(f"{devhost.url}/api/overview")
+    page.wait_for_url(f"{devhost.url}/api/bits")
     assert page.get_by_role("heading", name="Åpne saker").is_visible()
     shown = page.goto(f"{devhost.url}/.auth/me")
     assert shown is not None

@@ -55,7 +55,7 @@ async def test_waiting_for_the_asker_pauses_the_resolution_clock(services: Servi
     assert (await process_message(services, answer, CATALOGUE)).status == "decided"
     [row] = [r for r in await open_cases(services, clock.at) if r.case.reference == case.reference]
     assert row.deadlines is not None and row.deadlines.waiting_for_submitter and row.deadlines.resolution_due is None
-    assert row.whose_move == "submitter"
+    assert row.whose_move == "insurer"
     clock.at += timedelta(days=7)  # a week later the asker writes back: that week did not count
     follow_up = (
         f"From: fag@demo-forsikring.example\r\nTo: ssu@bits.example\r\nSubject: SV: [{case.reference}] Svar\r\n"

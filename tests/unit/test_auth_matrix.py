@@ -42,7 +42,9 @@ AZURE: dict[str, Any] = {
 STAFF_ROUTES: dict[str, tuple[str, str, dict[str, str]]] = {
     "cases_list": ("support", "GET", {}),
     "cases_get": ("support", "GET", {"reference": "SSU-D-2026-0001"}),
-    "overview": ("support", "GET", {}),
+    "bits_queue": ("support", "GET", {}),
+    "bits_case": ("support", "GET", {"reference": "SSU-D-2026-0001"}),
+    "bits_case_attachment": ("support", "GET", {"reference": "SSU-D-2026-0001", "sha256": "0" * 64}),
     "registry_organisation": ("support", "GET", {"number": "310000019"}),
     "mail_suppressions": ("support", "GET", {}),
     "mail_suppression_lift": ("admin", "DELETE", {"address": "fag@demo-forsikring.example"}),
@@ -53,6 +55,7 @@ STAFF_ROUTES: dict[str, tuple[str, str, dict[str, str]]] = {
 PUBLIC = {
     "health",
     "openapi",
+    "overview",  # a redirect to the work queue, which asks for sign-in itself
     "case_page",
     "confirm_submitter",
     "questions",

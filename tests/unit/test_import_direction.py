@@ -48,6 +48,7 @@ PLACEMENT: dict[str, str] = {
     "functions.registry_import": "top",
     "functions.cases": "top",
     "functions.operations": "top",
+    "functions.workspace": "top",
     "functions.devhost": "top",
 }
 

@@ -1,0 +1,1 @@
+"""Bits' workspace: the pages signed-in staff work cases from (the work queue, the case view)."""
