@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 DRAFT = "alert.draft"
 PUBLISH = Command("publish", ("PUBLISER", "PUBLISH"))
-DISCARD = Command("discard", ("FORKAST", "DISCARD"))
+DISCARD = Command("discard", ("FORKAST", "DISCARD"), refusal=True)
 
 # A notice by email: the sender gets a receipt, Bits the draft. A draft Bits makes from a report: no receipt.
 EMAILED_DRAFTS = CaseIntake(
@@ -289,7 +289,9 @@ async def decide_draft(services: Services, stored: StoredCase, reply: Reply, reg
     return Change(changed, published, after=send)
 
 
-DRAFT_DECISION = Decision(name=DRAFT, commands=(PUBLISH, DISCARD), states=frozenset({"new"}), handle=decide_draft)
+DRAFT_DECISION = Decision(
+    name=DRAFT, commands=(PUBLISH, DISCARD), states=frozenset({"new"}), handle=decide_draft, bits_decides=True
+)
 
 
 async def draft_from_report(services: Services, report: Case, by: str, description: str) -> str:

@@ -59,11 +59,11 @@ EMAILED_CHANGE_REQUESTS = CaseIntake(
 )
 
 COMPLETE = Command("complete", ("KOMPLETT", "COMPLETE"))
-ASK = Command("ask", ("SPØRSMÅL", "ASK"))
+ASK = Command("ask", ("SPØRSMÅL", "ASK"), ordinary_words=True)
 DUPLICATE = Command("duplicate", ("DUPLIKAT", "DUPLICATE"))
-REJECT = Command("reject", ("AVSLÅTT", "REJECT", "REJECTED"))
+REJECT = Command("reject", ("AVSLÅTT", "REJECT", "REJECTED"), refusal=True)
 RECOMMEND = Command("recommend", ("ANBEFALER", "RECOMMEND", "RECOMMENDED"))
-NOT_RECOMMENDED = Command("not_recommended", ("ANBEFALER IKKE", "NOT RECOMMENDED"))
+NOT_RECOMMENDED = Command("not_recommended", ("ANBEFALER IKKE", "NOT RECOMMENDED"), refusal=True)
 NEUTRAL = Command("neutral", ("NØYTRAL", "NEUTRAL"))
 APPROVE = Command("approve", ("GODKJENT", "APPROVE", "APPROVED"))
 DEFER = Command("defer", ("UTSATT", "DEFER", "DEFERRED"))
@@ -342,12 +342,17 @@ HANDLE_DECISION = Decision(
     states=frozenset({"new", "waiting_for_submitter"}),
     handle=handle,
     accepts_plain_text=True,
+    bits_decides=True,
 )
 ASSESS_DECISION = Decision(
     name=ASSESS, commands=(RECOMMEND, NOT_RECOMMENDED, NEUTRAL), states=frozenset({"in_assessment"}), handle=assess
 )
 DECIDE_DECISION = Decision(
-    name=DECIDE, commands=(APPROVE, REJECT, DEFER), states=frozenset({"awaiting_decision"}), handle=decide
+    name=DECIDE,
+    commands=(APPROVE, REJECT, DEFER),
+    states=frozenset({"awaiting_decision"}),
+    handle=decide,
+    bits_decides=True,
 )
 FOLLOW_UP_DECISION = Decision(
     name=FOLLOW_UP,

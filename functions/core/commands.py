@@ -23,6 +23,11 @@ from .tokens import issue, reply_address
 class Command:
     name: str
     words: tuple[str, ...]  # upper case, nb and en: ("LØST", "RESOLVED")
+    # Its words also open ordinary sentences ("Feil i dokumentasjonen, …", "Varsel om …"): opening a reply in small
+    # letters they are the command only when a stop, a colon or a dash follows, else they are the person's text.
+    ordinary_words: bool = False
+    # It refuses, dismisses or withdraws: a reason after it that starts "ikke …"/"not …" says why, not when.
+    refusal: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ class Decision:
     states: frozenset[str]
     handle: Handler
     accepts_plain_text: bool = False  # a reply without a command word means something (e.g. an answer to relay)
+    # Bits' own people take it (triage, approval, publishing): then a signed-in member of staff may take it from
+    # the case view too. Decisions of the committee, the sources or the companies are theirs alone, by reply.
+    bits_decides: bool = False
 
 
 class Step:

@@ -256,6 +256,7 @@ VALUES: dict[str, dict[str, Words]] = {
         "link": ("Lenke", "Link"),
         "agreement": ("Avtale", "Agreement"),
         "browser": ("Nettleser", "Browser"),
+        "web": ("Arbeidsflaten (nettleser)", "The workspace (browser)"),
     },
     "intake": {
         "question-form": ("Skjema for spørsmål", "Question form"),

@@ -28,6 +28,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     API = "api"
     TIMER = "timer"
+    WEB = "web"  # Bits' workspace: a signed-in staff member acting in the browser
 
 
 class ContactRole(StrEnum):

@@ -222,7 +222,7 @@ SECURITY_BREACH_FORM = WebForm(
 
 MOTTATT = Command("acknowledge", ("MOTTATT", "ACKNOWLEDGED"))
 # No other decision's word (AVSLÅTT, AVSLUTT, FORKAST, …) contains it or is contained in it.
-AVVIST = Command("dismiss", ("AVVIST", "AVVIS", "DISMISSED", "DISMISS"))
+AVVIST = Command("dismiss", ("AVVIST", "AVVIS", "DISMISSED", "DISMISS"), refusal=True)
 MELDT = Command("reported", ("MELDT", "REPORTED"))
 
 
@@ -278,6 +278,7 @@ ACKNOWLEDGE_DECISION = Decision(
     states=frozenset({"new", "acknowledged"}),
     handle=acknowledge,
     accepts_plain_text=True,
+    bits_decides=True,
 )
 REPORTED_DECISION = Decision(
     name=REPORTED, commands=(MELDT,), states=frozenset({"new", "acknowledged"}), handle=confirm_reported

@@ -106,10 +106,10 @@ ERROR_REPORT_FORM = WebForm(
     },
 )
 
-FORWARD = Command("forward", ("VIDERESEND", "FORWARD"))
-ASK = Command("ask", ("SPØRSMÅL", "ASK"))
+FORWARD = Command("forward", ("VIDERESEND", "FORWARD"), ordinary_words=True)
+ASK = Command("ask", ("SPØRSMÅL", "ASK"), ordinary_words=True)
 RESOLVE = Command("resolve", ("LØST", "RESOLVED"))
-ALERT = Command("alert", ("VARSEL", "ALERT"))
+ALERT = Command("alert", ("VARSEL", "ALERT"), ordinary_words=True)
 SOURCES = {"NAV": "NAV", "ALTINN": "ALTINN", "DIGDIR": "DIGDIR", "MASKINPORTEN": "DIGDIR"}
 
 
@@ -190,4 +190,5 @@ TRIAGE_DECISION = Decision(
     states=frozenset({"new", "forwarded", "waiting_for_reporter"}),
     handle=triage,
     accepts_plain_text=True,
+    bits_decides=True,
 )

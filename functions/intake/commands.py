@@ -67,14 +67,33 @@ class _Found:
     word: str  # as the person wrote it
 
 
-# A greeting above the words that matter ("Hei,", "Hei Bits!", "Hello team,"): never part of a reason. Only a
-# greeting and names: "Hei, dette er altfor dyrt for oss" is the person's words.
+# A greeting above the words that matter ("Hei,", "Hei Bits brukerstøtte,", "Dear Bits support team,"): never part of
+# a reason. A greeting word and a few words of address; more than one of them only with the comma or "!" a
+# greeting ends with ("Hei, dette er altfor dyrt for oss" is the person's words).
 _GREETING = re.compile(
-    r"^(hei|hallo|heisann|hoi|god\s+(morgen|dag|ettermiddag)|kjære|hi|hello|hey|dear|good\s+(morning|afternoon))"
-    r"(\s+(alle|sammen|alle\s+sammen|team|all|everyone|there|(?-i:[A-ZÆØÅ][\w.'-]*))){0,3}\s*[,!.:]?$",
+    r"^(?P<word>hei|hallo|heisann|hoi|god\s+(morgen|dag|ettermiddag)|kjære|hi|hello|hey|dear|good\s+(morning|afternoon))"
+    r"(?P<rest>(\s+[\w.'&-]+){0,5})\s*(?P<end>[,!.:]?)$",
     re.IGNORECASE,
 )
+
+
+def _is_greeting(line: str) -> bool:
+    match = _GREETING.match(line)
+    if match is None:
+        return False
+    return len(match["rest"].split()) <= 1 or match["end"] in (",", "!", ":")
+
+
 _SEPARATOR = " \t.!:,;-–—"  # what may stand between a command word and its reason
+_REASON_FOLLOWS = re.compile(r"\s*(:|\s[–—-])\s+\S")
+_CONDITION = re.compile(
+    r"\s*(:|\s[–—-])\s+(?P<word>men|but|dersom|hvis|om|if|unless|med\s+mindre|forutsatt|provided|så\s+lenge|"
+    r"as\s+long|kun|only|bare|ikke|not|except|unntatt)\b",
+    re.IGNORECASE,
+)
+_YES = re.compile(r"^\s*(ok|okei|okay|ja|jo|yes|yep|jepp|greit)\s*[,:–—-]?\s+(?=\S)", re.IGNORECASE)
+_SENTENCE_LINES = 12  # a sentence runs over this many wrapped lines at most
+_MARKS = ("", ".", "!", ":", "-", "–", "—", ",")  # what marks a word in small letters as the command
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s+[A-ZÆØÅ\d\"«(]|\s*$)")
 # Characters that hide a word from a reader: zero-width spaces and joiners, the word joiner, the BOM, soft hyphens.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
@@ -126,14 +145,21 @@ def _sentence_after(lines: list[str], found: _Found) -> str:
     its paragraph when a line ends without one (a client's hard wrap, "GODKJENT\nmen ikke før mars"); nothing when
     a stop follows the command, or it stands alone and the next line starts a sentence of its own."""
     rest = lines[found.line][found.start + len(found.word) :]
-    if rest.lstrip()[:1] in (".", "!", "?"):
+    condition = _CONDITION.match(rest)
+    if condition and found.command.refusal and condition["word"].casefold() in ("ikke", "not"):
+        condition = None  # "AVSLÅTT – ikke prioritert": why it is refused
+    if rest.lstrip()[:1] in (".", "!", "?") or (_REASON_FOLLOWS.match(rest) and not condition):
+        # A stop ends it; so does a colon or a dash with the reason after it ("AVSLÅTT: vi har ikke budsjett"),
+        # unless what follows is a condition on the command ("GODKJENT – men ikke før mars").
         return ""
     parts = [rest]
-    for following in lines[found.line + 1 :]:
+    alone = not rest.strip(_SEPARATOR)
+    for following in lines[found.line + 1 : found.line + 1 + _SENTENCE_LINES]:
         if _SENTENCE_END.search(parts[-1]) or not following.strip():
             break
-        if not "".join(parts).strip(_SEPARATOR) and not following.strip()[:1].islower():
+        if alone and not following.strip()[:1].islower():
             break  # the command alone on its line, and a new sentence below it
+        alone = False
         parts.append(following)
     joined = " ".join(parts)
     end = _SENTENCE_END.search(joined)
@@ -144,7 +170,7 @@ def _sentence_before(lines: list[str], found: _Found) -> str:
     """The start of the command's sentence: back to the last sentence end, across the lines above it in its
     paragraph ("…at det ikke blir\nGODKJENT denne gangen")."""
     parts = [lines[found.line][: found.start]]
-    for above in reversed(lines[: found.line]):
+    for above in reversed(lines[max(0, found.line - _SENTENCE_LINES) : found.line]):
         if not above.strip() or _SENTENCE_END.search(above.rstrip()[-1:] or "x"):
             break
         parts.insert(0, above)
@@ -175,6 +201,9 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
     if not content:
         return Reading(None, "", "quoted_only" if _words_in(quoted, decision) else "empty")
     first = content[0]
+    body[first] = _YES.sub(
+        "", body[first], count=1
+    )  # "OK, GODKJENT", "Ja – GODKJENT": the yes is no word of the reason
     leading: list[_Found] = []
     for i in content:
         stripped = body[i].lstrip(" \t-*•–—")
@@ -183,23 +212,16 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
             if found.start == 0:
                 after = stripped[len(found.word) :]
                 alone = not after.strip(_SEPARATOR)
-                # Where a reply may be text, "Feil i dokumentasjonen, vi retter det." opens with a word, not a
-                # command: at the top, a command in small letters is followed by a stop or a colon, or nothing.
-                marked = not decision.accepts_plain_text or after.lstrip()[:1] in (
-                    "",
-                    ".",
-                    "!",
-                    ":",
-                    "-",
-                    "–",
-                    "—",
-                    ",",
-                )
+                # "Feil i dokumentasjonen, vi retter det." opens with a word, not a command: a command whose words
+                # are ordinary words counts at the top in small letters only with a stop, a colon or a dash after it.
+                marked = not found.command.ordinary_words or after.lstrip()[:1] in _MARKS
                 strong = alone or found.word.isupper() or (i == first and marked)
                 leading.append(_Found(i if strong else -1 - i, offset, found.command, found.word))
     # A different command anywhere above the quote, written in capitals as commands are (also after a sign-off,
     # in a PS, or inside a sentence: ". AVSLÅTT er riktig"), makes the reply two commands.
-    shouted = {f.command.name for f in _words_in(above_quote, decision) if f.word.isupper()}
+    below_own = above_quote.replace(own, "", 1) if own and own in above_quote else above_quote
+    sentences = "\n".join(ln for ln in below_own.split("\n") if re.search(r"[a-zæøå]{2,}", ln))
+    shouted = {f.command.name for f in _words_in(f"{own}\n{sentences}", decision) if f.word.isupper()}
     if len({f.command.name for f in leading} | shouted) > 1:
         return Reading(None, "", "ambiguous")
     chosen = next((f for f in leading if f.line >= 0), None)
@@ -245,7 +267,7 @@ def _without_greeting(lines: list[str], decision: Decision) -> list[str]:
     for i, line in enumerate(lines):
         if not line.strip():
             continue
-        if _GREETING.match(line.strip()) and not _words_in(line, decision):
+        if _is_greeting(line.strip()) and not _words_in(line, decision):
             return lines[i + 1 :]
         return lines[i:]
     return []
@@ -254,69 +276,98 @@ def _without_greeting(lines: list[str], decision: Decision) -> list[str]:
 # -- authenticating and applying ------------------------------------------------------------------------------------
 
 
-async def take_decision(
-    services: Services, message: InboundMessage, stored: StoredCase, token: str, decisions: dict[str, Decision]
-) -> Outcome:
-    """Apply the reply's decision once, or record why not (and tell a legitimate sender what to do)."""
+@dataclass(frozen=True)
+class Decider:
+    """Who takes a decision and through which channel: a reply's sender, or a signed-in staff member in the
+    workspace. `action_id` is what the event names as the reply's message id (the reply's Message-ID, or the web
+    action's one-time id); `marker` is written with the decision, so that the same reply or form sent again applies
+    nothing more (AlreadyProcessed)."""
+
+    address: str
+    name: str
+    channel: Channel
+    action_id: str
+    marker: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What became of a decision: `decided` (with the command), `refused` (with why), `unclear` (with the
+    problem), or `already_decided`; the token and decision it was about, where known."""
+
+    status: str
+    detail: str = ""
+    stored: StoredCase | None = None
+    found: StoredToken | None = None
+    decision: Decision | None = None
+
+
+async def apply_decision(
+    services: Services,
+    stored: StoredCase,
+    decisions: dict[str, Decision],
+    decider: Decider,
+    read: Callable[[Decision], Reading],
+    *,
+    token: str | None = None,
+    authenticate: Callable[[DecisionToken], str | None] | None = None,
+    decision_name: str | None = None,
+    about: str | None = None,
+) -> Applied:
+    """The one way a decision is taken, whichever the channel: the token (an email reply's, authenticated) or the
+    decision named (a web action, whose caller has checked the person's role), the process's states, the reading,
+    the handler, and the change stored once under the case's ETag (and the token's), read again and decided again
+    when someone else changed the case first; then what follows it."""
     reference = stored.case.reference
     for _ in range(5):
-        found = await services.store.load_token(reference, token)
-        if found is None:
-            return await _refuse(services, message, stored, "unknown token")
-        problem = _authenticate(services, message, found.token)
-        if problem:
-            # Someone claims to be the person the token was issued to and cannot prove it: Bits is told.
-            claimed = message.from_address == found.token.person and not message.sender.proven
-            return await _refuse(services, message, stored, problem, tell_bits=claimed)
-        decision = decisions.get(found.token.decision)
+        found = None
+        if token is not None:
+            found = await services.store.load_token(reference, token)
+            if found is None:
+                return Applied("refused", "unknown token", stored)
+            problem = authenticate(found.token) if authenticate else None
+            if problem:
+                return Applied("refused", problem, stored, found)
+            decision_name, about = found.token.decision, found.token.about
+        decision = decisions.get(decision_name or "")
         if decision is None:
-            return await _refuse(services, message, stored, f"no process declares the decision {found.token.decision}")
-        if found.token.used_at is not None and found.token.single_use:
-            return await _already(services, message, stored, found)
+            return Applied("refused", f"no process declares the decision {decision_name}", stored, found)
+        if found is not None and found.token.used_at is not None and found.token.single_use:
+            return Applied("already_decided", "", stored, found, decision)
         if stored.case.status not in decision.states:
-            return await _already(services, message, stored, found)
-        reading = read_reply(message, decision)
+            return Applied("already_decided", "", stored, found, decision)
+        reading = read(decision)
         if reading.problem:
-            return await _unclear(services, message, stored, found, decision, reading.problem)
+            return Applied("unclear", reading.problem, stored, found, decision)
         registry = await services.registry()
-        reply = Reply(
-            reading.command,
-            reading.text,
-            message.from_address,
-            mask_identity_numbers(message.from_name)[0],
-            message.message_id,
-            found.token.about,
-        )
+        reply = Reply(reading.command, reading.text, decider.address, decider.name, decider.action_id, about)
         change = await decision.handle(services, stored, reply, registry)
-        # Every decision's event says who took it by name as well as address, and what the reply said: the command
-        # and the reason as read (masked), whatever else the process records.
-        said = {
-            "command": reading.command.name if reading.command else "text",
-            "reason": mask_identity_numbers(reading.text)[0],
-            "message_id": message.message_id,
-        }
+        command = reading.command.name if reading.command else "text"
+        # Every decision's event says who took it by name as well as address, through which channel, and what the
+        # reply said: the command and the reason as read (masked), whatever else the process records.
+        said = {"command": command, "reason": mask_identity_numbers(reading.text)[0], "message_id": decider.action_id}
         change.event = change.event.model_copy(
-            update={"data": {**change.event.data, "by_name": reply.sender_name, "reply": said}}
-        )
-        used = found.token.model_copy(
             update={
-                "used_at": services.clock.now(),
-                "used_by": message.from_address,
-                "used_command": reading.command.name if reading.command else "text",
+                "channel": decider.channel,
+                "data": {**change.event.data, "by_name": reply.sender_name, "reply": said},
             }
         )
+        used = None
+        if found is not None:
+            stamp = {"used_at": services.clock.now(), "used_by": decider.address, "used_command": command}
+            used = StoredToken(found.token.model_copy(update=stamp), found.etag)
         try:
             await services.store.transition(
                 stored,
                 change.case,
                 change.event,
                 change.mails,
-                markers=[message.key],
+                markers=[decider.marker],
                 tokens=change.tokens,
-                use_token=StoredToken(used, found.etag),
+                use_token=used,
             )
         except ConcurrentUpdate:
-            # Someone decided at the same moment: read again, and the second reply learns it was already decided.
+            # Someone decided at the same moment: read again, and the second one learns it was already decided.
             reloaded = await services.store.load(reference)
             if reloaded is None:
                 break
@@ -324,9 +375,44 @@ async def take_decision(
             continue
         if change.after is not None:
             await _follow_through(reference, change.after)
-        log.info("decision: %s %s by token %s…", reference, used.used_command, token[:4])
-        return Outcome("decided", used.used_command or "", reference, message.key)
+        log.info("decision: %s %s by %s (%s)", reference, command, decider.channel.value, decision.name)
+        return Applied("decided", command, stored, found, decision)
     raise ConcurrentUpdate(reference)
+
+
+async def take_decision(
+    services: Services, message: InboundMessage, stored: StoredCase, token: str, decisions: dict[str, Decision]
+) -> Outcome:
+    """Apply the reply's decision once, or record why not (and tell a legitimate sender what to do)."""
+    decider = Decider(
+        message.from_address,
+        mask_identity_numbers(message.from_name)[0],
+        Channel.EMAIL,
+        message.message_id,
+        message.key,
+    )
+    applied = await apply_decision(
+        services,
+        stored,
+        decisions,
+        decider,
+        lambda decision: read_reply(message, decision),
+        token=token,
+        authenticate=lambda issued: _authenticate(services, message, issued),
+    )
+    stored = applied.stored or stored
+    found = applied.found
+    if applied.status == "refused":
+        # Someone claims to be the person the token was issued to and cannot prove it: Bits is told.
+        claimed = found is not None and message.from_address == found.token.person and not message.sender.proven
+        return await _refuse(services, message, stored, applied.detail, tell_bits=claimed)
+    assert found is not None and applied.decision is not None  # an email decision always has its token
+    if applied.status == "already_decided":
+        return await _already(services, message, stored, found)
+    if applied.status == "unclear":
+        return await _unclear(services, message, stored, found, applied.decision, applied.detail)
+    log.info("decision: %s %s by token %s…", stored.case.reference, applied.detail, token[:4])
+    return Outcome("decided", applied.detail, stored.case.reference, message.key)
 
 
 async def _follow_through(reference: str, after: Callable[[], Awaitable[None]]) -> None:

@@ -32,10 +32,10 @@ _TIME = r"(?:\s*,?\s*(?:kl\.?|klokka|klokken|at|@)?\s*(?P<h>[01]?\d|2[0-3])[:.](
 _DATE_FORMS = (
     r"(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})(?:[T ]|\s*,?\s*(?:kl\.?|at)?\s*)?",  # 2027-03-01
     r"(?P<nd>\d{1,2})\.(?P<nm>\d{1,2})\.(?P<ny>\d{4}|\d{2})\b",  # 01.03.2027
-    # 29.11 with a time after it ("29.11 kl. 10:55"): without one, "10.55" would be a date
-    r"(?P<pd>\d{1,2})\.(?P<pm>\d{1,2})\.?(?=\s*,?\s*(?:kl\.?|klokka|at)\s*\d{1,2}[:.]\d{2})",
+    # 29.11 with a time after it ("29.11 kl. 10:55"), or "15.01." with its closing stop: "10.55" alone is a time
+    r"(?P<pd>\d{1,2})\.(?P<pm>\d{1,2})(?:\.?(?=\s*,?\s*(?:kl\.?|klokka|at)\s*\d{1,2}[:.]\d{2})|\.(?!\d))",
     r"(?P<sd>\d{1,2})/(?P<sm>\d{1,2})/(?P<sy>\d{4})\b",  # 01/03/2027 (day first, as in Norway and the UK)
-    rf"(?P<wd>\d{{1,2}})\.?\s+(?P<wm>{_MONTH})\.?(?:\s+(?P<wy>\d{{4}}))?\b",  # 1. mars 2027, 29 November 2026
+    rf"(?P<wd>\d{{1,2}})(?:\.\s*|\s+)(?P<wm>{_MONTH})\.?(?:\s+(?P<wy>\d{{4}}))?\b",  # 1. mars 2027, 15.januar
     rf"(?P<em>{_MONTH})\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?,?(?:\s+(?P<ey>\d{{4}}))?\b",  # November 29, 2026
     r"(?P<rel>i\s+dag|i\s+går|i\s+forgårs|today|yesterday)\b",
 )

@@ -55,14 +55,14 @@ class _TextCollector(HTMLParser):
             # Quoted history in HTML mail becomes '>'-quoted text, which the reply splitter understands.
             text = text.strip()
             if text:
-                self.parts.append("> " * self._quote_depth + text + "\n")
+                self.parts.append("> " * min(self._quote_depth, 8) + text + "\n")  # deeper is no more quoted
             return
         self.parts.append(text)
 
 
 # A "<" that no ">" closes within a tag's length is text: html.parser rescans an unclosed tag from its start on every
 # step (quadratic: 80 KB of "<a" take seconds), and anyone can send HTML-only mail.
-_UNCLOSED = re.compile(r"<(?![^<>]{0,2000}>)")
+_UNCLOSED = re.compile(r"<(?![^<>]{0,20000}>)")  # linear: each scan stops at the next < or >
 
 
 def html_to_text(html: str) -> str:

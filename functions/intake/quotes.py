@@ -19,13 +19,19 @@ _WRITE_VERBS = r"(skrev|wrote|schrieb|a écrit|kirjoitti|skrev følgende)"
 # Rules and headers that start the history of a forward or a reply.
 _HISTORY_RULES = re.compile(
     r"^(-{2,}\s*(original message|opprinnelig melding|videresendt melding|forwarded message|videresendt e-post|"
-    r"opprinnelig e-post)\s*-{2,}|_{10,}|(begin forwarded message|start på videresendt melding|videresendt melding|"
-    r"forwarded message)\s*:)\s*$",
+    r"opprinnelig e-post|oprindelig meddelelse|ursprüngliche nachricht|ursprungligt meddelande|message d'origine|"
+    r"oorspronkelijk bericht|weitergeleitete nachricht|vidarebefordrat meddelande)\s*-{2,}|_{10,}|"
+    r"(begin forwarded message|start på videresendt melding|videresendt melding|forwarded message)\s*:)\s*$",
     re.IGNORECASE,
 )
 # Outlook's header block above the quoted mail: "Fra:" then "Sendt:"/"Dato:", "Til:", "Emne:" (and English).
-_HEADER_FROM = re.compile(r"^\*?(fra|from)\s*:\*?\s*\S", re.IGNORECASE)
-_HEADER_FIELDS = re.compile(r"^\*?(sendt|sent|dato|date|til|to|emne|subject|kopi|cc)\s*:", re.IGNORECASE)
+# In the languages of Outlook our people meet: Norwegian, Danish, Swedish, English, German, French, Dutch.
+_HEADER_FROM = re.compile(r"^\*?(fra|from|från|von|de|van)\s*:\*?\s*\S", re.IGNORECASE)
+_HEADER_FIELDS = re.compile(
+    r"^\*?(sendt|sent|skickat|gesendt|envoyé|verzonden|dato|date|datum|til|to|till|an|à|aan|emne|subject|ämne|"
+    r"betreff|objet|onderwerp|kopi|cc)\s*:",
+    re.IGNORECASE,
+)
 # An attribution line ends with a colon and names who wrote; with a time or an address in it, it is no sentence of
 # the person's own ("Den 3. mars skrev jeg til dere:" has neither).
 _ATTRIBUTION = re.compile(rf"\b{_WRITE_VERBS}\b.*:\s*$|{_WRITE_VERBS}\s*:\s*$", re.IGNORECASE)
@@ -79,6 +85,10 @@ _NOT_NAMES = frozenset({"ok", "okei", "takk", "thanks", "enig", "agreed", "ja", 
 
 
 _MAX_ATTRIBUTION = 300  # characters: an attribution line is a date, a name and an address
+# Older clients write a date without a time ("On Tuesday, December 1, 2026, Bits wrote:") or rule the line
+# ("-----Bits <ssu@bits.example> wrote: -----", Lotus Notes).
+_DATED_ATTRIBUTION = re.compile(rf"^(on|den|am|le)\b.{{0,120}}\b(19|20)\d\d\b.{{0,120}}\b{_WRITE_VERBS}\s*:\s*$", re.I)
+_RULED_ATTRIBUTION = re.compile(rf"^-{{3,}}.{{0,200}}\b{_WRITE_VERBS}\s*:?\s*-{{3,}}\s*$", re.IGNORECASE)
 
 
 def _one_attribution(line: str) -> bool:
@@ -94,13 +104,14 @@ def _attribution_at(lines: list[str], i: int) -> bool:
         # "Kari Nordmann skrev:" alone is also how a person introduces a quote: it counts when a quote follows.
         following = next((s.strip() for s in lines[i + 1 : i + 3] if s.strip()), "")
         return following.startswith(">")
-    if _one_attribution(line):
+    if _one_attribution(line) or _DATED_ATTRIBUTION.match(line) or _RULED_ATTRIBUTION.match(line):
         return True
     if not _ATTRIBUTION_START.match(line) or line[-1] in ".!?":
         return False  # only an unfinished line that opens like an attribution is joined with the next
     joined = line
     for extra in (1, 2):
-        if i + extra >= len(lines) or not lines[i + extra].strip() or _one_attribution(lines[i + extra].strip()):
+        following = lines[i + extra].strip() if i + extra < len(lines) else ""
+        if not following or (_ATTRIBUTION_START.match(following) and _one_attribution(following)):
             return False  # the next line is an attribution of its own: this one is the person's
         joined = f"{joined} {lines[i + extra].strip()}"
         if len(joined) > _MAX_ATTRIBUTION:
@@ -136,6 +147,7 @@ _CONTACT_LINE = re.compile(
     r"(\b(tlf|tel|telefon|mob|mobil|phone|direct|direkte)\b\.?:?\s*\+?\d|\+\d{2}\s?\d|\b\d{3}\s?\d{2}\s?\d{3}\b|"
     r"\S+@\S+\.\w+|\b(AS|ASA|ANS|SA|Ltd|GmbH|AB)\b|www\.)",
 )
+_DEPARTMENT = re.compile(r"[A-ZÆØÅ0-9][A-ZÆØÅ0-9 &/,.-]{3,60}")  # "IT-SIKKERHET OG DRIFT" under a name
 # A sign-off after the last sentence on a line: "Godkjent. Mvh Kari", "GODKJENT, mvh Kari".
 _TRAILING_SIGN_OFF = re.compile(
     r"(?<=[.!,;])\s+(med\s+vennlig\s+hilsen|vennlig\s+hilsen|hilsen|mvh\.?|best\s+regards|kind\s+regards|regards)"
@@ -148,6 +160,7 @@ def _cut_signature(lines: list[str], sender_name: str, keep: frozenset[str]) -> 
     """The lines before a sign-off, footer, signature delimiter, signature block or disclaimer; without a trailing
     name."""
     paragraph_start = 0
+    checked = -1
     for i, line in enumerate(lines):
         stripped = line.strip()
         if not stripped:
@@ -162,12 +175,13 @@ def _cut_signature(lines: list[str], sender_name: str, keep: frozenset[str]) -> 
         if _SIGNATURE_DELIMITER.match(line) or _is_footer(stripped) or _SIGN_OFF.match(stripped):
             lines = lines[:i]
             break
-        if i == paragraph_start or _DISCLAIMER_START.match(stripped):
-            end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
+        if i == paragraph_start or (_DISCLAIMER_START.match(stripped) and checked != paragraph_start):
+            checked = paragraph_start  # a paragraph is looked at twice at most: at its start, and where one opens
+            end = next((j for j in range(i, min(len(lines), i + 40)) if not lines[j].strip()), min(len(lines), i + 40))
             if _is_disclaimer(lines[i:end]):
                 lines = lines[:i]
                 break
-            if i == paragraph_start and _is_signature_block(lines[i:end], sender_name) and end >= len(lines) - 1:
+            if i == paragraph_start and end >= len(lines) - 1 and _is_signature_block(lines[i:end], sender_name):
                 lines = lines[:i]  # the last paragraph is a name and contact lines
                 break
         trailing = _TRAILING_SIGN_OFF.search(line)
@@ -193,7 +207,8 @@ def _is_signature_block(paragraph: list[str], sender_name: str) -> bool:
     first = paragraph[0].strip()
     named = bool(_NAME.match(first) or re.fullmatch(r"[A-ZÆØÅ][\w'-]+(\s[A-ZÆØÅ][\w'-]+){1,3}", first))
     named = named or (bool(sender_name) and first.casefold() == sender_name.casefold())
-    return named and any(_CONTACT_LINE.search(line) for line in paragraph[1:]) and all(len(s) < 100 for s in paragraph)
+    contact = any(_CONTACT_LINE.search(line) or _DEPARTMENT.fullmatch(line.strip()) for line in paragraph[1:])
+    return named and contact and all(len(s) < 100 for s in paragraph)
 
 
 @lru_cache(maxsize=64)
@@ -213,16 +228,20 @@ def _is_name(line: str, sender_name: str, keep: frozenset[str]) -> bool:
     return bool(_NAME.match(line))
 
 
+# What a person writes above the quote fits in this many characters; the rest of a longer text is read as history.
+READ_LIMIT = 64_000
+
+
 def split_reply(text: str, *, sender_name: str = "", keep: Iterable[str] = ()) -> tuple[str, str]:
     """(own text, quoted history). The own text has no quoted history, no sign-off or what follows it, no client
     footer, no disclaimer and no trailing lone name. `keep`: words (upper case) that are never taken for a name or a
     sign-off, e.g. a decision's command words."""
     keep_words = frozenset(phrase.upper() for phrase in keep)
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = text[:READ_LIMIT].replace("\r\n", "\n").split("\n")
     cut = next((i for i in range(len(lines)) if _history_at(lines, i)), len(lines))
     own = _cut_signature(lines[:cut], sender_name, keep_words)
     new = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in own)).strip()
-    return new, "\n".join(lines[cut:]).strip()
+    return new, ("\n".join(lines[cut:]) + text[READ_LIMIT:]).strip()
 
 
 def without_boilerplate(text: str) -> str:

@@ -53,12 +53,12 @@ SOURCE_PRODUCTION = "onboarding.source.production"  # NAV's production token onl
 COMPANY = "onboarding.company"
 
 APPROVE = Command("approve", ("GODKJENT", "APPROVE", "APPROVED"))
-REJECT = Command("reject", ("AVSLÅTT", "REJECT", "REJECTED"))
-ASK = Command("ask", ("SPØRSMÅL", "ASK"))
+REJECT = Command("reject", ("AVSLÅTT", "REJECT", "REJECTED"), refusal=True)
+ASK = Command("ask", ("SPØRSMÅL", "ASK"), ordinary_words=True)
 SIGNED = Command("signed", ("SIGNERT", "SIGNED"))
-OFFBOARD = Command("offboard", ("AVSLUTT", "OFFBOARD"))
+OFFBOARD = Command("offboard", ("AVSLUTT", "OFFBOARD"), refusal=True)
 GRANTED = Command("granted", ("TILGANG GITT", "ACCESS GRANTED"))
-WITHDRAW = Command("withdraw", ("TRUKKET", "WITHDRAWN", "WITHDRAW"))
+WITHDRAW = Command("withdraw", ("TRUKKET", "WITHDRAWN", "WITHDRAW"), refusal=True)
 
 STEPS = ["registered", "accepted", "agreement_signed", "test_access", "production_requested", "in_production"]
 OPEN = {AWAITING_CONTACT, *STEPS[:-1]}
@@ -506,6 +506,7 @@ BITS_DECISION = Decision(
     states=frozenset({*OPEN, "in_production"}),
     handle=bits_decides,
     accepts_plain_text=True,
+    bits_decides=True,
 )
 SOURCE_TEST_DECISION = Decision(
     name=SOURCE_TEST,

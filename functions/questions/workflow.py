@@ -94,9 +94,9 @@ QUESTION_FORM = WebForm(
 
 RESOLVE = Command("resolve", ("LØST", "RESOLVED"))
 FAQ = Command("faq", ("FAQ",))
-ASK_SOURCE = Command("forward", ("VIDERESEND", "FORWARD"))
-TO_ERROR = Command("to_error_report", ("FEIL", "ERROR"))
-TO_CHANGE = Command("to_change_request", ("ENDRING", "CHANGE"))
+ASK_SOURCE = Command("forward", ("VIDERESEND", "FORWARD"), ordinary_words=True)
+TO_ERROR = Command("to_error_report", ("FEIL", "ERROR"), ordinary_words=True)
+TO_CHANGE = Command("to_change_request", ("ENDRING", "CHANGE"), ordinary_words=True)
 SOURCES = {"NAV": "NAV", "ALTINN": "ALTINN", "DIGDIR": "DIGDIR", "MASKINPORTEN": "DIGDIR"}
 
 
@@ -223,4 +223,5 @@ QUESTION_DECISION = Decision(
     states=frozenset({"new", "answered"}),
     handle=bits_answers,
     accepts_plain_text=True,
+    bits_decides=True,
 )

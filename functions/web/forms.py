@@ -489,6 +489,20 @@ def remembered_address(req: func.HttpRequest, services: Services) -> str | None:
     return address if isinstance(address, str) and address else None
 
 
+def form_token(services: Services, nonce: str, submission: str | None = None) -> str:
+    """A form's CSRF token: signed, bound to the browser's cookie `nonce` (double submit), carrying the form's
+    one-time submission id (`submission`, or a new one) that `form_submission` gives back when it is posted."""
+    expires = services.clock.now() + timedelta(hours=services.settings.form_token_hours)
+    payload = {"n": nonce, "s": submission or secrets.token_urlsafe(16)}
+    return sign(services.settings.effective_signing_key, "form", payload, expires)
+
+
+def form_cookie(services: Services, nonce: str) -> str:
+    """The Set-Cookie value of the double-submit nonce the page's form tokens are bound to."""
+    secure = "; Secure" if services.settings.public_base_url.startswith("https://") else ""
+    return f"{CSRF_COOKIE}={nonce}; Path=/api; HttpOnly; SameSite=Strict{secure}"
+
+
 def _render(
     services: Services,
     form: WebForm,
@@ -504,11 +518,8 @@ def _render(
     the form's one-time submission id: a new one, or `submission` when the page shows a submission again that may
     be sent once more (after a 503 or a correction): then sending it twice is still one case."""
     nonce = secrets.token_urlsafe(16)
-    expires = services.clock.now() + timedelta(hours=services.settings.form_token_hours)
-    payload = {"n": nonce, "s": submission or secrets.token_urlsafe(16)}
-    token = sign(services.settings.effective_signing_key, "form", payload, expires)
-    secure = "; Secure" if services.settings.public_base_url.startswith("https://") else ""
-    cookie = f"{CSRF_COOKIE}={nonce}; Path=/api; HttpOnly; SameSite=Strict{secure}"
+    token = form_token(services, nonce, submission)
+    cookie = form_cookie(services, nonce)
     body = services.renderer.page(
         form.template,
         language=language,

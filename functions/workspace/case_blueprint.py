@@ -1,4 +1,4 @@
-"""Bits' workspace: thin triggers for the case view and its attachments. Handlers are imported on first call."""
+"""Bits' workspace: thin triggers for the case view, its attachments and its actions (imported on first call)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,36 @@ bp = func.Blueprint()
 async def bits_case(req: func.HttpRequest) -> func.HttpResponse:
     """Bits (a signed-in staff member): one case in words - what was submitted, its timeline, mails, attachments,
     linked cases and the decisions people are asked for."""
+    from ..catalogue import CATALOGUE
     from ..composition import get_services
     from ..web.staff import require_staff
+    from .actions import panel
     from .case_view import case_page
 
     services = get_services()
     if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
         return staff
-    return await case_page(req, services)
+    return await case_page(
+        req,
+        services,
+        lambda case, tokens, language: panel(services, req, case, tokens, CATALOGUE.decisions, staff, language),
+    )
+
+
+@bp.function_name("bits_case_action")
+@bp.route(route="bits/cases/{reference}/actions", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def bits_case_action(req: func.HttpRequest) -> func.HttpResponse:
+    """Bits (a signed-in staff member with the decision's role): a decision from the case view's form, taken as the
+    email reply takes it (the same handler, states and ETag), then back to the case view."""
+    from ..catalogue import CATALOGUE
+    from ..composition import get_services
+    from ..web.staff import require_staff
+    from .actions import take_action
+
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
+        return staff
+    return await take_action(req, services, CATALOGUE.decisions, staff)
 
 
 @bp.function_name("bits_case_attachment")

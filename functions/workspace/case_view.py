@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -415,13 +416,21 @@ def build(
 # -- HTTP ---------------------------------------------------------------------------------------------------------
 
 
-def _page(services: Services, name: str, status: int = 200, **context: Any) -> func.HttpResponse:
+def _page(
+    services: Services, name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> func.HttpResponse:
     body = services.renderer.env.get_template(f"workspace/{name}.html").render(queue=QUEUE_PATH, **context)
-    return html_response(body, status, {"Cache-Control": "no-store"})
+    return html_response(body, status, {"Cache-Control": "no-store", **(headers or {})})
 
 
-async def case_page(req: func.HttpRequest, services: Services) -> func.HttpResponse:
-    """GET /api/bits/cases/{reference}: the case as Bits reads it (the trigger has checked the sign-in)."""
+# The actions part of the page (workspace/actions.py), built from the case and its tokens in the page's language:
+# an object whose `forms`, `notice` and `cookie` the template and the response use.
+PanelFor = Callable[[Case, list[DecisionToken], str], Any]
+
+
+async def case_page(req: func.HttpRequest, services: Services, panel_for: PanelFor | None = None) -> func.HttpResponse:
+    """GET /api/bits/cases/{reference}: the case as Bits reads it (the trigger has checked the sign-in), with the
+    actions `panel_for` offers."""
     language = requested_language(req)
     reference = req.route_params.get("reference", "")
     try:
@@ -436,7 +445,11 @@ async def case_page(req: func.HttpRequest, services: Services) -> func.HttpRespo
     except StorageUnavailable:
         return html_response(services.renderer.page("unavailable", language=language), 503)
     view = build(stored.case, events, mails, tokens, suppressed, registry, services.clock.now(), language)
-    return _page(services, "case", language=language, view=view, path=case_path(reference))
+    actions = panel_for(stored.case, tokens, language) if panel_for else None
+    cookie = {"Set-Cookie": actions.cookie} if actions is not None and actions.cookie else {}
+    return _page(
+        services, "case", 200, cookie, language=language, view=view, path=case_path(reference), actions=actions
+    )
 
 
 def _listed(events: list[CaseEvent], sha256: str) -> dict[str, Any] | None:

@@ -57,6 +57,9 @@ VALID: dict[str, tuple[dict[str, Any], str]] = {
 # The HTTP functions that take a POST but read no body: the buttons behind signed links (the link is the query).
 LINK_BUTTONS = {"confirm", "terms-accept", "onboarding/production/confirm", "registry/contacts/confirm"}
 NOTIFICATIONS = "mailbox/notifications"  # Graph's, behind the function key: not in the document
+# Bits' workspace forms: staff only, browser forms only, not in the document; their bad bodies are tested in
+# test_workspace_actions.py.
+WORKSPACE_FORMS = {"bits/cases/{reference}/actions"}
 CLIENT = httpx.Client(timeout=30)  # one connection kept open: some hundred requests in a few seconds
 
 # (name, the JSON text that takes the field's place, the status, the error)
@@ -106,7 +109,7 @@ def endpoints(host: DevHostProcess) -> list[tuple[str, str, str]]:
         if f.get_trigger().get_binding_name() == "httpTrigger"
         and {str(m.value) for m in f.get_trigger().methods or []} & {"POST", "PATCH", "PUT"}
     }
-    assert takes == {path.lstrip("/") for _, _, path in with_body} | LINK_BUTTONS | {NOTIFICATIONS}
+    assert takes == {path.lstrip("/") for _, _, path in with_body} | LINK_BUTTONS | {NOTIFICATIONS} | WORKSPACE_FORMS
     reference = alert.json()["id"]
     found = [(op, method, path.replace("{reference}", reference)) for op, method, path in with_body]
     return [*found, ("notifications", "POST", f"/{NOTIFICATIONS}")]

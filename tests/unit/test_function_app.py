@@ -44,6 +44,7 @@ EXPECTED = {
     "bits_queue": ("httpTrigger", "bits"),
     "bits_case": ("httpTrigger", "bits/cases/{reference}"),
     "bits_case_attachment": ("httpTrigger", "bits/cases/{reference}/attachments/{sha256}"),
+    "bits_case_action": ("httpTrigger", "bits/cases/{reference}/actions"),
     "case_page": ("httpTrigger", "case-page/{reference}"),
     "confirm_submitter": ("httpTrigger", "confirm"),
     "cases_get": ("httpTrigger", "cases/{reference}"),
