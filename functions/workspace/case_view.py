@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -170,16 +171,12 @@ def value_text(key: str, value: Any, language: str) -> str:
     if known is not None:
         return known
     if isinstance(value, str):
-        if _DATETIME.match(value):
-            try:
+        # A value that looks like a time but is none (a typo in old data) is shown as it stands.
+        with suppress(ValueError):
+            if _DATETIME.match(value):
                 return long_time(datetime.fromisoformat(value), language)
-            except ValueError:
-                pass
-        elif _DATE.match(value):
-            try:
+            if _DATE.match(value):
                 return long_date(date.fromisoformat(value), language)
-            except ValueError:
-                pass
     return str(value)
 
 

@@ -18,6 +18,7 @@ from functions.core.commands import Command, Decision
 from functions.core.inbound import InboundMessage
 from functions.core.model import Process
 from functions.core.rendering import Renderer, local_time
+from functions.core.settings import Settings
 from functions.intake.commands import Reading, read_reply
 from functions.intake.dates import find_date
 from functions.intake.fields import environment_in, read_fields
@@ -42,18 +43,7 @@ async def _never(*_: object) -> object:
 # The reference group's decision on a change request (changes/workflow.py DECIDE_DECISION has these words).
 DECIDE = Decision("decide", (APPROVE, REJECT, DEFER), frozenset({"new"}), _never)  # type: ignore[arg-type]
 
-ALLOWED = (
-    "application/pdf",
-    "image/png",
-    "image/jpeg",
-    "text/plain",
-    "text/csv",
-    "application/json",
-    "application/xml",
-    "text/xml",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)
+ALLOWED = tuple(Settings.model_fields["attachment_types"].default_factory())  # type: ignore[misc,call-arg]  # what is kept by default
 HEADERS = (
     "From: Kari Nordmann <kari@forsikring.example>\nTo: ssu@bits.example\n"
     "Subject: SV: [SSU-E-2026-0001] Beslutning\nMessage-ID: <attack@forsikring.example>\n"
