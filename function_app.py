@@ -13,6 +13,10 @@ from functions.questions.blueprint import bp as questions
 from functions.terms.blueprint import bp as terms
 from functions.workspace.blueprint import bp as workspace
 from functions.workspace.case_blueprint import bp as workspace_case
+from functions.workspace.held_blueprint import bp as workspace_held
+from functions.workspace.mail_blueprint import bp as workspace_mail
+from functions.workspace.publishing_blueprint import bp as workspace_publishing
+from functions.workspace.registry_blueprint import bp as workspace_registry
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (
@@ -27,5 +31,9 @@ for blueprint in (
     intake,
     workspace,
     workspace_case,
+    workspace_held,
+    workspace_mail,
+    workspace_publishing,
+    workspace_registry,
 ):
     app.register_functions(blueprint)

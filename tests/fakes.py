@@ -26,6 +26,7 @@ from functions.core.clock import Clock
 from functions.core.inbound import InboxItem
 from functions.core.mail import MailRecord, OutgoingMail
 from functions.core.model import (
+    HELD_PATTERN,
     Bits,
     Case,
     CaseEvent,
@@ -42,7 +43,15 @@ from functions.core.registry import Registry
 from functions.core.rendering import Renderer
 from functions.core.services import RegistryCache, Services
 from functions.core.settings import Settings
-from functions.core.store import AlreadyProcessed, AlreadyQueued, ConcurrentUpdate, MailsFor, StoredCase, StoredToken
+from functions.core.store import (
+    AlreadyProcessed,
+    AlreadyQueued,
+    Backlog,
+    ConcurrentUpdate,
+    MailsFor,
+    StoredCase,
+    StoredToken,
+)
 from functions.registry_import import parse_registry_file
 
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "data" / "demo-registry.json"
@@ -108,6 +117,7 @@ class FakeCaseStore:
         self._markers: dict[tuple[str, str], str] = {}  # (partition, marker) -> reference
         self._tokens: dict[tuple[str, str], tuple[str, str, str]] = {}  # (partition, token) -> (ref, JSON, etag)
         self._messages: dict[str, str] = {}
+        self._failed: dict[tuple[str, str], MailRecord] = {}  # (reference, mail id) -> the failed mail, with letter
 
     # -- writing, all or nothing ------------------------------------------------------------------------------------
 
@@ -250,6 +260,12 @@ class FakeCaseStore:
         events = [CaseEvent.model_validate_json(e) for e in self._events.get(reference, [])]
         return sorted(events, key=lambda e: e.at)  # in time order, as the adapter's row keys sort them
 
+    async def held_events(self) -> list[tuple[str, CaseEvent]]:
+        await asyncio.sleep(0)
+        held = sorted(r for r in self._events if HELD_PATTERN.match(r))
+        events = {r: [CaseEvent.model_validate_json(e) for e in self._events[r]] for r in held}
+        return [(r, e) for r in held for e in sorted(events[r], key=lambda e: e.at)]
+
     async def mails(self, reference: str) -> list[MailRecord]:
         """The delivery state of each mail, like the adapter: the bodies are not part of it."""
         await asyncio.sleep(0)
@@ -369,6 +385,50 @@ class FakeCaseStore:
         await asyncio.sleep(0)
         self._settle(record, status="failed", attempts=record.attempts + 1, last_error=error[:1000])
         self._events.setdefault(record.mail.reference, []).append(event.model_dump_json())
+        key = (record.mail.reference, record.mail.mail_id)
+        self._failed[key] = MailRecord(
+            mail=record.mail,
+            status="failed",
+            attempts=record.attempts + 1,
+            last_error=error[:1000],
+            failed_at=now,
+            store_key={"PartitionKey": _partition(record.mail.reference), "RowKey": f"failed|{key[0]}|{key[1]}"}
+            | {"etag": _etag()},
+        )
+
+    async def failed_mails(self, limit: int = 200) -> list[MailRecord]:
+        await asyncio.sleep(0)
+        newest = sorted(self._failed.values(), key=lambda r: r.failed_at or datetime.min, reverse=True)[:limit]
+        return [replace(r, mail=replace(r.mail, text="", html="", sender="", sender_name="")) for r in newest]
+
+    async def failed_mail(self, reference: str, mail_id: str) -> MailRecord | None:
+        await asyncio.sleep(0)
+        found = self._failed.get((reference, mail_id))
+        return replace(found, store_key=dict(found.store_key)) if found else None
+
+    async def resend_failed(
+        self, record: MailRecord, now: datetime, event: CaseEvent, markers: Sequence[str] = ()
+    ) -> None:
+        await asyncio.sleep(0)
+        reference, key = record.mail.reference, (record.mail.reference, record.mail.mail_id)
+        partition = _partition(reference)
+        for marker in markers:
+            if (partition, marker) in self._markers:
+                raise AlreadyProcessed(self._markers[partition, marker], marker)
+        found = self._failed.get(key)
+        if found is None or found.store_key["etag"] != record.store_key.get("etag"):
+            raise ConcurrentUpdate(reference)
+        del self._failed[key]
+        self._outbox[partition, self._row_key(record.mail, now)] = _Pending(record.mail, now, 0, unsure=True)
+        self._mails[key] = replace(self._mails[key], status="pending", attempts=0, last_error="", due_at=now)
+        self._events.setdefault(reference, []).append(event.model_dump_json())
+        for marker in markers:
+            self._markers[partition, marker] = reference
+
+    async def backlog(self, limit: int = 1000) -> Backlog:
+        await asyncio.sleep(0)
+        queued = [p.mail.created_at for p in self._outbox.values()]
+        return Backlog(min(len(queued), limit), min(queued, default=None), more=len(queued) > limit)
 
 
 class FakeRegistryStore:
@@ -424,6 +484,9 @@ class _Bounces:
     count: int
     last_at: datetime
     suppressed: bool
+    first_at: datetime | None = None
+    status: str = ""
+    reference: str = ""
 
 
 class FakeDeliveryLimits:
@@ -442,14 +505,21 @@ class FakeDeliveryLimits:
                 "permanent_bounces": b.count,
                 "suppressed": b.suppressed,
                 "last_bounce_at": b.last_at.isoformat(),
+                "first_bounce_at": (b.first_at or b.last_at).isoformat(),
+                "last_status": b.status,
+                "last_reference": b.reference,
             }
             for a, b in self.bounces.items()
         ]
 
-    async def record_bounce(self, address: str, at: datetime, suppress_after: int) -> bool:
+    async def record_bounce(
+        self, address: str, at: datetime, suppress_after: int, status: str = "", reference: str = ""
+    ) -> bool:
         known = self.bounces.get(address.casefold())
         count = (known.count if known else 0) + 1
-        self.bounces[address.casefold()] = _Bounces(count, at, count >= suppress_after)
+        first = known.first_at or known.last_at if known else at
+        status = "".join(c for c in status if c.isdigit() or c == ".")[:20]
+        self.bounces[address.casefold()] = _Bounces(count, at, count >= suppress_after, first, status, reference[:40])
         return count >= suppress_after
 
     async def lift(self, address: str, by: str, at: datetime, by_id: str = "") -> bool:

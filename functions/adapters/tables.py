@@ -12,11 +12,14 @@ its mails share a partition and every change to a case is one entity-group trans
                                      a pending mail (the rendered letter), sorted by when it is due; a dispatcher
                                      claims it by moving it (ETag-guarded) to the time its lease runs out, with
                                      its name in LeaseOwner, so that no one else reads it as due meanwhile
+    failed|<reference>|<mail id>     a mail that failed for good, with its letter, until Bits sends it again
     inbound|<key>                    an input already processed (an email, by the hash of its Message-ID), written in
                                      the same transaction as its effect: processing it again conflicts, changes nothing
 
 The `meta` table lists the partitions that exist, so the dispatcher and the case lists read known partitions
-by key range and never scan the table. The `registry` table holds organisations, data sources and Bits.
+by key range and never scan the table. The `registry` table holds organisations, data sources and Bits; the
+`registry` partition of the cases table holds Bits' edits of them (`SSU-REG-<organisation number>`: each edit's
+event, the mails that tell the company's contacts, its one-time marker), as the `held` partition holds held mail.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -48,6 +52,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from ..core.mail import MailRecord, OutgoingMail
 from ..core.model import (
     HELD_PARTITION,
+    REGISTRY_PARTITION,
     Bits,
     Case,
     CaseEvent,
@@ -64,6 +69,7 @@ from ..core.settings import Settings
 from ..core.store import (
     AlreadyProcessed,
     AlreadyQueued,
+    Backlog,
     ConcurrentUpdate,
     MailsFor,
     StorageUnavailable,
@@ -242,6 +248,7 @@ def _outbox_entity(
         "MessageId": mail.message_id,
         "Attempts": attempts,
         "DueAt": due_at,
+        "QueuedAt": mail.created_at,
         "ContentChunks": len(chunks),
     }
     for i, chunk in enumerate(chunks):
@@ -553,6 +560,10 @@ class TableCaseStore:
         rows = await self._range(_partition_of(reference), f"event|{reference}|")
         return [CaseEvent.model_validate_json(e["Body"]) for e in rows]
 
+    async def held_events(self) -> list[tuple[str, CaseEvent]]:
+        rows = await self._range(HELD_PARTITION, "event|")
+        return [(e["RowKey"].split("|")[1], CaseEvent.model_validate_json(e["Body"])) for e in rows]
+
     async def mails(self, reference: str) -> list[MailRecord]:
         rows = await self._range(_partition_of(reference), f"mail|{reference}|")
         return [
@@ -627,7 +638,7 @@ class TableCaseStore:
         tokens: Sequence[DecisionToken] = (),
     ) -> None:
         partition = _partition_of(reference)
-        if partition == HELD_PARTITION:
+        if partition in (HELD_PARTITION, REGISTRY_PARTITION):
             with storage_errors():
                 await self._storage.ensure_tables()
                 await self._remember_partition(partition)  # so that the outbox finds the mail that tells Bits
@@ -837,8 +848,89 @@ class TableCaseStore:
 
     async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None:
         partition = record.store_key["PartitionKey"]
-        state = {"Status": "failed", "FailedAt": now, "Attempts": record.attempts + 1, "LastError": error[:1000]}
-        await self._settle(record, state, [("create", _event_entity(partition, record.mail.reference, event))])
+        attempts = record.attempts + 1
+        state = {"Status": "failed", "FailedAt": now, "Attempts": attempts, "LastError": error[:1000]}
+        # The letter is kept beside the failure, so that Bits can send it again (resend_failed).
+        kept = _outbox_entity(partition, record.mail, now, attempts, last_error=error)
+        kept |= {"RowKey": _failed_key(record.mail.reference, record.mail.mail_id), "Kind": "failed", "FailedAt": now}
+        extra = [("create", _event_entity(partition, record.mail.reference, event)), ("upsert", kept, _REPLACE)]
+        await self._settle(record, state, extra)
+
+    async def failed_mails(self, limit: int = 200) -> list[MailRecord]:
+        """Read without their letters, over every known partition; at most _FAILED_READ rows are read in all (a
+        failed mail is rare, and waits here only until Bits sends it again), the newest `limit` of them kept."""
+        query = "PartitionKey eq @p and RowKey ge 'failed|' and RowKey lt 'failed}'"
+        columns = ["PartitionKey", "RowKey", "Reference", "Purpose", "To", "Subject", "MessageId", "Attempts"]
+        columns += ["LastError", "FailedAt", "QueuedAt"]
+        found: list[MailRecord] = []
+        with storage_errors():
+            for partition in await self._partitions():
+                rows = self._cases.query_entities(query, parameters={"p": partition}, select=columns)
+                async for e in rows:
+                    found.append(_failed_from_row(e))
+                    if len(found) >= _FAILED_READ:
+                        break
+                if len(found) >= _FAILED_READ:
+                    break
+        found.sort(key=lambda r: r.failed_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return found[:limit]
+
+    async def failed_mail(self, reference: str, mail_id: str) -> MailRecord | None:
+        try:
+            partition = _partition_of(reference)  # a case's, a held message's or a registry trail's
+        except ValueError:
+            return None
+        if not _MAIL_ID.fullmatch(mail_id):
+            return None
+        with storage_errors():
+            await self._storage.ensure_tables()
+            try:
+                entity = await self._cases.get_entity(partition, _failed_key(reference, mail_id))
+            except ResourceNotFoundError:
+                return None
+        record = _record_from_outbox(entity)
+        record.status, record.failed_at = "failed", entity.get("FailedAt")
+        return record
+
+    async def resend_failed(
+        self, record: MailRecord, now: datetime, event: CaseEvent, markers: Sequence[str] = ()
+    ) -> None:
+        """One transaction: the failed entry goes (only if unchanged since read), the mail is pending again and due
+        now with no attempts used (the outbox would fail one out of attempts at once) and `Unsure`, so that the
+        dispatcher asks the transport whether it went before it sends it (a failure after "it may have been sent"
+        is not sent twice), its state says so, and the event and markers are written."""
+        reference, partition = record.mail.reference, record.store_key["PartitionKey"]
+        key = record.store_key
+        state = {"Status": "pending", "Attempts": 0, "LastError": "", "DueAt": now}
+        # The markers first: a form sent again fails on its marker (AlreadyProcessed), not on the entry it removed.
+        ops: list[tuple[Any, ...]] = [
+            *_marker_ops(partition, reference, markers),
+            ("delete", {"PartitionKey": partition, "RowKey": key["RowKey"]}, _if_unchanged(record)),
+            ("create", _outbox_entity(partition, record.mail, now, 0, unsure=True)),
+            ("update", {**_mail_state_key(record), **state}, _MERGE),
+            ("create", _event_entity(partition, reference, event)),
+        ]
+        try:
+            await self._submit_change(partition, reference, ops, markers)
+        except TableTransactionError as exc:
+            if exc.status_code == 404:  # sent again by someone else since it was read
+                raise ConcurrentUpdate(reference) from exc
+            raise
+
+    async def backlog(self, limit: int = 1000) -> Backlog:
+        query = "PartitionKey eq @p and RowKey ge 'outbox|' and RowKey lt 'outbox}'"
+        count, oldest = 0, None
+        with storage_errors():
+            for partition in await self._partitions():
+                rows = self._cases.query_entities(query, parameters={"p": partition}, select=["QueuedAt", "DueAt"])
+                async for e in rows:
+                    if count >= limit:
+                        return Backlog(count, oldest, more=True)
+                    count += 1
+                    queued = e.get("QueuedAt") or e.get("DueAt")  # rows queued before QueuedAt was kept
+                    if isinstance(queued, datetime) and (oldest is None or queued < oldest):
+                        oldest = queued
+        return Backlog(count, oldest)
 
     async def _settle(self, record: MailRecord, state: dict[str, Any], extra: Sequence[tuple[Any, ...]] = ()) -> None:
         await self._submit_settle(record, [*_settle_ops(record, state), *extra])
@@ -856,7 +948,28 @@ class TableCaseStore:
 
 _CLAIM_BATCH = 20  # mails claimed in one transaction (two operations each); one Graph $batch
 _SETTLE_BATCH = 10  # sent mails settled in one transaction (two operations each)
+_FAILED_READ = 5000  # failed mails read at most to list the newest of them
 _MERGE: dict[str, Any] = {"mode": UpdateMode.MERGE}
+_REPLACE: dict[str, Any] = {"mode": UpdateMode.REPLACE}
+_MAIL_ID = re.compile(r"[0-9a-f]{24}")
+
+
+def _failed_key(reference: str, mail_id: str) -> str:
+    return f"failed|{reference}|{mail_id}"
+
+
+def _failed_from_row(e: TableEntity) -> MailRecord:
+    """A failed mail as listed: what it was and why it failed, without the letter."""
+    queued = e.get("QueuedAt") or e["FailedAt"]
+    mail = OutgoingMail(e["Reference"], e["Purpose"], e["To"], e["Subject"], e["MessageId"], "", "", "", "", queued)
+    return MailRecord(
+        mail=mail,
+        status="failed",
+        attempts=int(e.get("Attempts", 0)),
+        last_error=str(e.get("LastError") or ""),
+        failed_at=e.get("FailedAt"),
+        store_key={"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "etag": str(e.metadata["etag"])},
+    )
 
 
 def _sent_state(record: MailRecord, now: datetime) -> dict[str, Any]:
@@ -1017,6 +1130,9 @@ def _address_key(address: str) -> str:
     return hashlib.sha256(address.casefold().encode()).hexdigest()[:32]
 
 
+# A delivery status code (RFC 3463, e.g. 5.1.1) is kept as digits and dots only: the report's text is not ours.
+_DSN_STATUS = re.compile(r"[^0-9.]")
+
 # Dispatchers reserving for one address at once retry on the count's ETag; this many tries is far more than
 # a few overlapping runs of three groups each need.
 SENT_COUNT_TRIES = 30
@@ -1049,11 +1165,16 @@ class TableDeliveryLimits:
                     "permanent_bounces": int(e.get("Count", 0)),
                     "suppressed": bool(e.get("Suppressed", False)),
                     "last_bounce_at": _iso(e.get("LastAt")),
+                    "first_bounce_at": _iso(e.get("FirstAt") or e.get("LastAt")),
+                    "last_status": str(e.get("LastStatus") or ""),
+                    "last_reference": str(e.get("LastReference") or ""),
                 }
                 async for e in rows
             ]
 
-    async def record_bounce(self, address: str, at: datetime, suppress_after: int) -> bool:
+    async def record_bounce(
+        self, address: str, at: datetime, suppress_after: int, status: str = "", reference: str = ""
+    ) -> bool:
         """Count a permanent bounce; returns True when the address is (now) suppressed."""
         key = _address_key(address)
         with storage_errors():
@@ -1069,7 +1190,10 @@ class TableDeliveryLimits:
                     "RowKey": key,
                     "Address": address.casefold(),
                     "Count": count,
+                    "FirstAt": (entity.get("FirstAt") or entity.get("LastAt")) if entity else at,
                     "LastAt": at,
+                    "LastStatus": _DSN_STATUS.sub("", status)[:20],
+                    "LastReference": reference[:40],
                     "Suppressed": count >= suppress_after,
                 }
                 try:

@@ -30,7 +30,7 @@ from ..core.cases import (
     submitted,
     tell_submitter,
 )
-from ..core.commands import Change, Command, Decision, Reply, Step, ask_by_reply
+from ..core.commands import ANSWER, Change, Command, Decision, Reply, Step, ask_by_reply
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, DecisionToken, Process
@@ -174,8 +174,8 @@ async def to_decision(
 async def handle(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
     step = Step(services, stored.case, reply)
     case = step.case
-    if reply.command is None:
-        return Change(case, step.event("note", "Internal note from Bits", False, text=step.text))
+    if reply.command == ANSWER:
+        return step.answer()
     if reply.command == ASK:
         changed = step.moved("waiting_for_submitter")
         mail = update_submitter(services, changed, f"question-{step.key}", "question", step.text)
@@ -251,8 +251,6 @@ def _date_in(text: str, today: date) -> date | None:
 async def decide(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
     step = Step(services, stored.case, reply)
     decision = {"by": reply.sender, "at": step.now.isoformat(), "reason": step.text}
-    if reply.command is None:
-        return Change(step.case, step.event("note", "Comment from an approver without a decision", False))
     if reply.command == REJECT:
         changed = step.moved("closed", outcome="rejected", decision={**decision, "outcome": "rejected"})
         mail = update_submitter(services, changed, "decision-rejected", "rejected", step.text)
@@ -338,10 +336,9 @@ async def follow_up(services: Services, stored: StoredCase, reply: Reply, regist
 
 HANDLE_DECISION = Decision(
     name=HANDLE,
-    commands=(COMPLETE, ASK, DUPLICATE, REJECT),
+    commands=(ANSWER, COMPLETE, ASK, DUPLICATE, REJECT),
     states=frozenset({"new", "waiting_for_submitter"}),
     handle=handle,
-    accepts_plain_text=True,
     bits_decides=True,
 )
 ASSESS_DECISION = Decision(

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cases import tell_submitter
 from .mail import OutgoingMail
 from .model import Case, CaseEvent, Channel, DecisionToken
 from .privacy import mask_identity_numbers
@@ -28,6 +29,12 @@ class Command:
     ordinary_words: bool = False
     # It refuses, dismisses or withdraws: a reason after it that starts "ikke …"/"not …" says why, not when.
     refusal: bool = False
+
+
+# Bits answers the submitter: the text after it goes to them. One rule in every process, for Bits' own decisions:
+# a reply without a command is an internal note, stored on the case and sent to nobody (`internal_note`), so that
+# text meant for colleagues never reaches an insurer; to write to the submitter, Bits says SVAR.
+ANSWER = Command("answer", ("SVAR", "ANSWER"), ordinary_words=True)
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,16 @@ class Decision:
     commands: tuple[Command, ...]
     states: frozenset[str]
     handle: Handler
-    accepts_plain_text: bool = False  # a reply without a command word means something (e.g. an answer to relay)
+    accepts_plain_text: bool = False  # a reply without a command word means something (a message, a note)
     # Bits' own people take it (triage, approval, publishing): then a signed-in member of staff may take it from
-    # the case view too. Decisions of the committee, the sources or the companies are theirs alone, by reply.
+    # the case view too, and a reply without a command is an internal note whatever the process (`internal_note`:
+    # the handler never sees it). Decisions of the committee, the sources or the companies are theirs alone.
     bits_decides: bool = False
+
+    @property
+    def takes_text(self) -> bool:
+        """A reply without a command means something: a note for Bits' own decisions, else what the process says."""
+        return self.accepts_plain_text or self.bits_decides
 
 
 class Step:
@@ -94,6 +107,15 @@ class Step:
     def moved(self, status: str, **details: Any) -> Case:
         return self.case.model_copy(update={"status": status, "details": {**self.case.details, **details}})
 
+    def answer(self, template: str = "case_answer", status: str | None = None, **context: Any) -> Change:
+        """SVAR: Bits' text to the submitter, as a public entry on the case (a first response); the status stays,
+        unless the process names the one an answer moves the case to."""
+        case = self.moved(status) if status else self.case
+        mail = tell_submitter(
+            self.services, case, purpose=f"answer-{self.key}", template=template, answer=self.text, **context
+        )
+        return Change(case, self.event("answered", "Bits answered the submitter", True, text=self.text), [mail])
+
     def to_bits(self, registry: Registry) -> list[OutgoingMail]:
         """A reply without a command from someone outside Bits, relayed to Bits' support as a message on the case."""
         return [
@@ -110,6 +132,12 @@ class Step:
             )
             for contact in registry.bits_contacts("support")
         ]
+
+
+def internal_note(services: Services, case: Case, reply: Reply) -> Change:
+    """A reply from Bits without a command, in any process: an internal note on the case, sent to nobody."""
+    step = Step(services, case, reply)
+    return Change(step.case, step.event("note", "Internal note from Bits", False, text=step.text))
 
 
 def ask_by_reply(

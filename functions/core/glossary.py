@@ -48,6 +48,10 @@ FIELDS: dict[str, Words] = {
     "message_id": ("Meldings-ID (e-post)", "Message-ID (email)"),
     "sender_proven": ("Avsender bekreftet", "Sender proven"),
     "sender_evidence": ("Grunnlag for avsender", "Evidence of the sender"),
+    "claimed_sender": ("Avsender (slik e-posten oppgir)", "Sender (as the email claims)"),
+    "claimed_subject": ("Emne (slik e-posten oppgir)", "Subject (as the email claims)"),
+    "held_message": ("Holdt melding", "Held message"),
+    "from_held": ("Fra holdt melding", "From a held message"),
     # error reports
     "component": ("Komponent", "Component"),
     "components": ("Komponenter", "Components"),
@@ -160,6 +164,10 @@ FIELDS: dict[str, Words] = {
     "attachments": ("Vedlegg", "Attachments"),
     "recipients": ("Mottakere", "Recipients"),
     "permanent": ("Permanent", "Permanent"),
+    # mails
+    "to": ("Til", "To"),
+    "purpose": ("Formål (kode)", "Purpose (code)"),
+    "resend_form": ("Skjemaets engangsnøkkel", "The form's one-time key"),
 }
 
 # -- codes, by what they are -------------------------------------------------------------------------------------
@@ -247,6 +255,8 @@ VALUES: dict[str, dict[str, Words]] = {
         "support": ("Brukerstøtte", "Support"),
         "approver": ("Godkjenner", "Approver"),
         "admin": ("Administrator", "Administrator"),
+        "operations": ("Drift", "Operations"),
+        "onboarding": ("Tilknytning", "Onboarding"),
     },
     "channel": {
         "form": ("Skjema", "Form"),
@@ -316,7 +326,9 @@ EVENTS: dict[str, Words] = {
     "message": ("Melding fra en deltaker", "Message from a participant"),
     "message_unverified": ("Melding fra ubekreftet avsender", "Message from an unconfirmed sender"),
     "message_set_aside": ("Melding holdt tilbake for Bits", "Message held for Bits"),
-    "note": ("Intern merknad", "Internal note"),
+    "message_held": ("Melding holdt tilbake for Bits", "Message held for Bits"),
+    "held_message_attached": ("Holdt melding lagt til saken av Bits", "Held message attached to the case by Bits"),
+    "note": ("Internt notat", "Internal note"),
     "answered": ("Bits svarte", "Bits answered"),
     "resolved": ("Bits avsluttet saken", "Bits closed the case"),
     "forwarded": ("Sendt videre", "Passed on"),
@@ -366,11 +378,17 @@ EVENTS: dict[str, Words] = {
     "automatic_reply": ("Automatisk svar", "Automatic reply"),
     "mail_bounced": ("E-post kom i retur", "A mail bounced"),
     "mail_failed": ("E-post kunne ikke sendes", "A mail could not be sent"),
+    "mail_resent": ("Bits sendte e-posten på nytt", "Bits sent the mail again"),
     "decision_refused": ("Et svar ble avvist som beslutning", "A reply was refused as a decision"),
     "decision_too_late": ("Et svar kom etter at saken var avgjort", "A reply came after the case was decided"),
     "decision_unclear": ("Et svar var uklart", "A reply was unclear"),
     "target_warning": ("Svarfristen nærmer seg", "The response target is near"),
     "target_breached": ("Svarfristen er passert", "The response target has passed"),
+    "registry_changed": ("Bits endret registeret", "Bits changed the registry"),
+    "registry_change_not_applied": (
+        "Endringen ble ikke utført (registeret ble endret samtidig)",
+        "The change was not made (the registry changed at the same time)",
+    ),
 }
 
 # What a person is asked to decide by a token (its `decision`).
@@ -393,7 +411,8 @@ DECISIONS: dict[str, Words] = {
 
 # The commands of replies, by their name: as the person wrote them, in the page's language.
 COMMANDS: dict[str, Words] = {
-    "text": ("ingen – bare tekst", "none – text only"),
+    "text": ("ingen – internt notat", "none – internal note"),
+    "answer": ("SVAR", "ANSWER"),
     "forward": ("VIDERESEND", "FORWARD"),
     "ask": ("SPØRSMÅL", "ASK"),
     "resolve": ("LØST", "RESOLVED"),
@@ -459,6 +478,7 @@ MAIL_PURPOSES: tuple[tuple[str, Words], ...] = (
     ("refused", ("Avvist", "Refused")),
     ("set-aside", ("Melding holdt tilbake for Bits", "Message held for Bits")),
     ("contact-update", ("Endring av kontaktpersoner", "Change of contacts")),
+    ("registry-contacts-", ("Melding om endrede kontaktpersoner", "Notice of changed contacts")),
     ("production-request", ("Bestilling av produksjon", "Production request")),
 )
 

@@ -107,6 +107,7 @@ class MailRecord:
     unsure: bool = False
     lease_owner: str = ""
     lease_until: datetime | None = None
+    failed_at: datetime | None = None  # when it failed for good (a failed mail as listed for Bits)
 
 
 class MailTransport(Protocol):

@@ -176,10 +176,22 @@ def held_reference(prefix: str, message_key: str) -> str:
     return f"{prefix}-HELD-{message_key[:16]}"
 
 
+# A company's registry entry changed by Bits (workspace/registry_view.py): its audit trail and the mails that tell its
+# contacts are stored under `SSU-REG-<organisation number>`, one partition for every company, for the same reason.
+REGISTRY_PATTERN = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]{0,9})-REG-(?P<number>\d{9})$")
+REGISTRY_PARTITION = "registry"
+
+
+def registry_reference(prefix: str, organisation_number: str) -> str:
+    return f"{prefix}-REG-{organisation_number}"
+
+
 def partition_of(reference: str) -> str:
-    """The storage partition of a case (its process and year) or of a held message."""
+    """The storage partition of a case (its process and year), of a held message or of a company's registry trail."""
     if HELD_PATTERN.match(reference):
         return HELD_PARTITION
+    if REGISTRY_PATTERN.match(reference):
+        return REGISTRY_PARTITION
     parsed = parse_reference(reference)
     if parsed is None:
         raise ValueError(f"not a case reference: {reference!r}")

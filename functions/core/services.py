@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from .clock import Clock
 from .inbound import Mailbox
-from .mail import Letter, MailTransport, OutgoingMail, compose_mail
+from .mail import Letter, MailRecord, MailTransport, OutgoingMail, compose_mail
 from .model import Case, CaseEvent
 from .outbox import RetryPolicy
 from .registry import Registry
@@ -95,6 +95,10 @@ class WakingCaseStore:
     ) -> None:
         with self._waking(lambda: bool(mails)):
             await self._store.append(reference, event, mails, *args, **kwargs)
+
+    async def resend_failed(self, record: MailRecord, *args: Any, **kwargs: Any) -> None:
+        with self._waking(lambda: True):
+            await self._store.resend_failed(record, *args, **kwargs)
 
     @contextmanager
     def _waking(self, queued_mail: Callable[[], bool]) -> Iterator[None]:
@@ -181,6 +185,8 @@ class Services:
         **context: Any,
     ) -> OutgoingMail:
         """Render a templated email for one recipient, ready to queue. A decision token goes in the subject."""
+        # Bits' notices link the case in the workspace (templates/base/bits_footer.*); a page behind staff sign-in.
+        context.setdefault("workspace_link", self.link(f"bits/cases/{reference}"))
         letter: Letter = self.renderer.letter(template, language, reference, **context)
         if token:
             letter = Letter(f"{letter.subject} #{token}", letter.text, letter.html)

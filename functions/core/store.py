@@ -48,6 +48,16 @@ class StoredToken:
     etag: str
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """The mails queued and not yet sent: how many (counted up to a limit; `more` when there are more) and when the
+    one that has waited longest was queued."""
+
+    count: int
+    oldest_queued_at: datetime | None
+    more: bool = False
+
+
 class CaseStore(Protocol):
     async def create_case(
         self,
@@ -103,6 +113,10 @@ class CaseStore(Protocol):
 
     async def events(self, reference: str) -> list[CaseEvent]: ...
 
+    async def held_events(self) -> list[tuple[str, CaseEvent]]:
+        """Every event of the messages held for Bits (the `held` partition), with its held reference; by reference,
+        each reference's in time order."""
+
     async def mails(self, reference: str) -> list[MailRecord]: ...
 
     async def cases(self, process: Process | None = None, status: str | None = None) -> list[Case]: ...
@@ -135,7 +149,28 @@ class CaseStore(Protocol):
         daily cap), so that it does not use up the attempts; `unsure` when it may have been sent (it is looked up
         before it is sent again)."""
 
-    async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None: ...
+    async def record_failed(self, record: MailRecord, now: datetime, error: str, event: CaseEvent) -> None:
+        """Settle a claimed mail as failed for good, with the event; its letter is kept (`failed_mail`), so that
+        Bits can send it again."""
+
+    async def failed_mails(self, limit: int = 200) -> list[MailRecord]:
+        """The mails that failed for good and were not sent again since, newest first (at most `limit`), without
+        their letters: each with `failed_at` and its last error."""
+
+    async def failed_mail(self, reference: str, mail_id: str) -> MailRecord | None:
+        """One failed mail with its letter, as `resend_failed` takes it; None when there is none (never failed,
+        or sent again since)."""
+
+    async def resend_failed(
+        self, record: MailRecord, now: datetime, event: CaseEvent, markers: Sequence[str] = ()
+    ) -> None:
+        """Queue the failed mail `record` (as `failed_mail` read it) again, due `now`: a new attempt of the same
+        mail (its identity and Message-ID), which the outbox claims, looks up at the transport and sends like any
+        other; with the event, in one transaction. ConcurrentUpdate when it is no longer failed as read (sent again
+        meanwhile); AlreadyProcessed when a marker was seen before."""
+
+    async def backlog(self, limit: int = 1000) -> Backlog:
+        """The mails queued and not yet sent (pending, waiting to be retried, or claimed), counted up to `limit`."""
 
 
 class RegistryStore(Protocol):
@@ -162,7 +197,11 @@ class DeliveryLimits(Protocol):
 
     async def suppressions(self) -> list[dict[str, Any]]: ...
 
-    async def record_bounce(self, address: str, at: datetime, suppress_after: int) -> bool: ...
+    async def record_bounce(
+        self, address: str, at: datetime, suppress_after: int, status: str = "", reference: str = ""
+    ) -> bool:
+        """Count a permanent bounce of `address` (its delivery status code, e.g. 5.1.1, and the case of the mail
+        that bounced are kept as the latest); True when the address is (now) suppressed."""
 
     async def lift(self, address: str, by: str, at: datetime, by_id: str = "") -> bool:
         """Lift a suppression and forget its bounces, recording who lifted it (a staff member's email, and their

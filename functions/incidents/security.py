@@ -30,7 +30,7 @@ from ..core.cases import (
     submitted,
     submitter_proven,
 )
-from ..core.commands import Change, Command, Decision, Reply
+from ..core.commands import ANSWER, Change, Command, Decision, Reply, Step
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -235,11 +235,11 @@ def _event(services: Services, reply: Reply, kind: str, summary: str, public: bo
 
 async def acknowledge(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
     """Bits' MOTTATT stops the escalation, and tells NAV of an unverified reporter's breach if their confirmation
-    has not; AVVIST closes a bogus report without telling NAV; other text from Bits is an internal note."""
+    has not; AVVIST closes a bogus report without telling NAV; SVAR writes to the reporter."""
     case = stored.case.model_copy(update={"updated_at": services.clock.now()})
     text, _ = mask_identity_numbers(reply.text)
-    if reply.command is None:
-        return Change(case, _event(services, reply, "note", "Internal note from Bits", False, text=text))
+    if reply.command == ANSWER:
+        return Step(services, stored.case, reply).answer()
     if reply.command == AVVIST:
         return dismiss(services, case, reply, text)
     details = {**case.details, "acknowledged_at": services.clock.now().isoformat(), "acknowledged_by": reply.sender}
@@ -274,10 +274,9 @@ async def confirm_reported(services: Services, stored: StoredCase, reply: Reply,
 
 ACKNOWLEDGE_DECISION = Decision(
     name=ACKNOWLEDGE,
-    commands=(MOTTATT, AVVIST),
+    commands=(MOTTATT, AVVIST, ANSWER),
     states=frozenset({"new", "acknowledged"}),
     handle=acknowledge,
-    accepts_plain_text=True,
     bits_decides=True,
 )
 REPORTED_DECISION = Decision(

@@ -23,7 +23,7 @@ from ..core.cases import (
     submitted,
     tell_submitter,
 )
-from ..core.commands import Change, Command, Decision, Reply
+from ..core.commands import ANSWER, Change, Command, Decision, Reply, Step
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -125,8 +125,8 @@ async def triage(services: Services, stored: StoredCase, reply: Reply, registry:
             at=now, actor=reply.sender, channel=Channel.EMAIL, kind=kind, public=public, summary=summary, data=data
         )
 
-    if reply.command is None:
-        return Change(touched, event("note", "Internal note from Bits", False, text=text))
+    if reply.command == ANSWER:
+        return Step(services, case, reply).answer()
     if reply.command == FORWARD:
         words = text.split(maxsplit=1)
         source = registry.sources.get(SOURCES.get(words[0].upper().strip(".,:"), "")) if words else None
@@ -186,9 +186,8 @@ def _tell_reporter(services: Services, case: Case, purpose: str, update: str, te
 
 TRIAGE_DECISION = Decision(
     name=TRIAGE,
-    commands=(FORWARD, ASK, RESOLVE, ALERT),
+    commands=(ANSWER, FORWARD, ASK, RESOLVE, ALERT),
     states=frozenset({"new", "forwarded", "waiting_for_reporter"}),
     handle=triage,
-    accepts_plain_text=True,
     bits_decides=True,
 )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from ..core.commands import Command, Decision, Reply
+from ..core.commands import Command, Decision, Reply, internal_note
 from ..core.inbound import InboundMessage, Outcome
 from ..core.mail import mail_id
 from ..core.model import CaseEvent, Channel, DecisionToken
@@ -222,7 +222,10 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
     below_own = above_quote.replace(own, "", 1) if own and own in above_quote else above_quote
     sentences = "\n".join(ln for ln in below_own.split("\n") if re.search(r"[a-zæøå]{2,}", ln))
     shouted = {f.command.name for f in _words_in(f"{own}\n{sentences}", decision) if f.word.isupper()}
-    if len({f.command.name for f in leading} | shouted) > 1:
+    # A line opening with an ordinary word in small letters ("Svar gitt på telefon", "Feil i loggen") is prose, no
+    # second command; other command words opening a line count ("LØST\nGodkjent av meg" is two).
+    heading = {f.command.name for f in leading if f.line >= 0 or not f.command.ordinary_words}
+    if len(heading | shouted) > 1:
         return Reading(None, "", "ambiguous")
     chosen = next((f for f in leading if f.line >= 0), None)
     if chosen is None:
@@ -231,7 +234,7 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
         # integration"): the reply is text, which the process takes as such (an answer, a note) and which decides
         # nothing. Only one among the first line's first words ("Ikke løst ennå") is a command someone hedged.
         opening = len(re.findall(r"\S+", body[first][: anywhere[0].start])) if anywhere else 0
-        if decision.accepts_plain_text and (not anywhere or opening > 1 or anywhere[0].start == 0):
+        if decision.takes_text and (not anywhere or opening > 1 or anywhere[0].start == 0):
             return Reading(None, "\n".join(body).strip(), None)
         if anywhere:
             # "Ikke godkjent", "Jeg tror GODKJENT": a command word, but not as a command. Better to ask.
@@ -341,7 +344,10 @@ async def apply_decision(
             return Applied("unclear", reading.problem, stored, found, decision)
         registry = await services.registry()
         reply = Reply(reading.command, reading.text, decider.address, decider.name, decider.action_id, about)
-        change = await decision.handle(services, stored, reply, registry)
+        if reading.command is None and decision.bits_decides:
+            change = internal_note(services, stored.case, reply)  # one rule in every process: it reaches nobody
+        else:
+            change = await decision.handle(services, stored, reply, registry)
         command = reading.command.name if reading.command else "text"
         # Every decision's event says who took it by name as well as address, through which channel, and what the
         # reply said: the command and the reason as read (masked), whatever else the process records.

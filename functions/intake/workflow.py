@@ -29,7 +29,7 @@ from .parser import MalformedMessage, parse_message
 from .quotes import without_boilerplate
 from .routing import route
 from .sender import SenderTrust
-from .set_aside import set_aside
+from .set_aside import hold_for_bits, set_aside
 from .threading import foreign_ids, reference_in_headers, reference_in_subject
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,8 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
     registry = await services.registry()
     part = _is_participant(registry, case, message.from_address)
     if part is None:
-        return Outcome("held", f"held for Bits: the sender is not a participant of {case.reference}", case.reference)
+        detail = f"the sender is not a participant of {case.reference}"
+        return await hold_for_bits(services, message, "not_participant", detail, case.reference)
     text, masked = masked_text(message.new_text or message.text)
     attachments = await store_attachments(services, message)
     proven = message.sender.proven
@@ -295,7 +296,9 @@ async def _record_bounce(services: Services, message: InboundMessage, stored: St
     # Counted once the report is recorded (with its marker), so a report seen twice counts once. Bits' own people
     # are never suppressed by a report.
     for recipient in counted:
-        await services.limits.record_bounce(recipient, now, services.settings.suppress_after_bounces)
+        await services.limits.record_bounce(
+            recipient, now, services.settings.suppress_after_bounces, status=report.status, reference=reference
+        )
     return Outcome("bounce", report.status, reference)
 
 

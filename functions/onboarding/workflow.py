@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from ..core.cases import NO_PROOF, AddressProof, CaseIntake, Submission, open_case, tell_submitter
-from ..core.commands import Change, Command, Decision, Reply, Step, ask_by_reply
+from ..core.commands import ANSWER, Change, Command, Decision, Reply, Step, ask_by_reply
 from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Organisation, Process, TermsAcceptance
@@ -327,8 +327,8 @@ async def bits_decides(services: Services, stored: StoredCase, reply: Reply, reg
     case, status = step.case, step.case.status
     command = reply.command.name if reply.command else None
     submitter = case.submitter_email
-    if command is None:
-        return Change(case, step.event("note", "Internal note from Bits", False, text=step.text))
+    if reply.command == ANSWER:
+        return step.answer()
     if command == "ask" and status in OPEN:
         mail = tell(services, case, submitter, case.language, f"question-{step.key}", "question", step.text)
         return Change(case, step.event("question_to_reporter", "Bits asked the company", True, text=step.text), [mail])
@@ -502,10 +502,9 @@ async def company_acts(services: Services, stored: StoredCase, reply: Reply, reg
 
 BITS_DECISION = Decision(
     name=BITS,
-    commands=(APPROVE, REJECT, ASK, SIGNED, OFFBOARD),
+    commands=(ANSWER, APPROVE, REJECT, ASK, SIGNED, OFFBOARD),
     states=frozenset({*OPEN, "in_production"}),
     handle=bits_decides,
-    accepts_plain_text=True,
     bits_decides=True,
 )
 SOURCE_TEST_DECISION = Decision(

@@ -18,7 +18,7 @@ from ..core.cases import (
     submitter_proven,
     tell_submitter,
 )
-from ..core.commands import Change, Command, Decision, Reply
+from ..core.commands import ANSWER, Change, Command, Decision, Reply
 from ..core.forms import WebForm
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Process
@@ -103,7 +103,8 @@ SOURCES = {"NAV": "NAV", "ALTINN": "ALTINN", "DIGDIR": "DIGDIR", "MASKINPORTEN":
 async def bits_answers(services: Services, stored: StoredCase, reply: Reply, registry: Registry) -> Change:
     """A reply from Bits on a question.
 
-    Plain text is relayed to the asker as the answer; LØST/RESOLVED (+ text) closes it; FAQ (+ text) answers and marks
+    SVAR/ANSWER (+ text) is relayed to the asker as the answer (plain text is an internal note, intake/commands.py
+    `apply_decision`, as in every process); LØST/RESOLVED (+ text) closes it; FAQ (+ text) answers and marks
     the answer as of general interest; VIDERESEND NAV|ALTINN|DIGDIR asks that source (its reply comes back to Bits
     to relay); FEIL/ERROR and ENDRING/CHANGE make the question an error report or a change request, linked to it.
     """
@@ -219,9 +220,8 @@ async def _reclassify(
 
 QUESTION_DECISION = Decision(
     name="question.bits",
-    commands=(RESOLVE, FAQ, ASK_SOURCE, TO_ERROR, TO_CHANGE),
+    commands=(ANSWER, RESOLVE, FAQ, ASK_SOURCE, TO_ERROR, TO_CHANGE),
     states=frozenset({"new", "answered"}),
     handle=bits_answers,
-    accepts_plain_text=True,
     bits_decides=True,
 )

@@ -24,6 +24,7 @@ from ..core.rendering import OSLO
 from ..core.services import Services
 from ..intake.content import masked_subject, store_attachments
 from ..intake.quotes import split_reply
+from ..intake.set_aside import hold_for_bits
 from .models import validate_terms
 from .workflow import Publisher, publish_terms
 
@@ -71,9 +72,10 @@ async def publish_by_email(
 ) -> Outcome:
     if not message.sender.proven:
         # Publishing terms is Bits' alone: a claim to be Bits that cannot be proven is refused, and the message is
-        # set aside in the mailbox's failed folder with the reason, where Bits sees it.
+        # held for Bits (recorded for the workspace, and left in the mailbox's failed folder with the reason).
         log.warning("terms: VILKÅR claiming to be %s refused: %s", message.from_address, message.sender.evidence)
-        return Outcome("held", f"refused: VILKÅR from {message.from_address} not proven ({message.sender.evidence})")
+        detail = f"refused: VILKÅR from {message.from_address} not proven ({message.sender.evidence})"
+        return await hold_for_bits(services, message, "unproven_command", detail)
     language = (await services.registry()).language_of(message.from_address)
     fields: dict[str, Any] = {"language": language}
     summary: list[str] = []

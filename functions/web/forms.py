@@ -454,6 +454,16 @@ def _cookie(req: func.HttpRequest, name: str) -> str | None:
     return morsel.value if morsel is not None else None
 
 
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def page_nonce(req: func.HttpRequest) -> str:
+    """The browser's CSRF nonce when it has one, else a new one: kept, so that the forms of an earlier view of a
+    workspace page (the back button, a second tab) still match the cookie; each form's one-time id stays its own."""
+    nonce = _cookie(req, CSRF_COOKIE)
+    return nonce if nonce is not None and _NONCE.fullmatch(nonce) else secrets.token_urlsafe(16)
+
+
 def form_submission(req: func.HttpRequest, services: Services, token: Any) -> str | None:
     """The one-time submission id of a browser form's token when the token is ours, unexpired and matches the
     browser's cookie (double submit, against CSRF); None otherwise. A token from before ids were given has its

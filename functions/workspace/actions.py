@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import azure.functions as func
 
 from ..core import glossary
-from ..core.commands import Decision
+from ..core.commands import ANSWER, Decision
 from ..core.glossary import pick
 from ..core.model import Case, Channel, DecisionToken, parse_reference
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StorageUnavailable
 from ..intake.commands import Decider, Reading, apply_decision
-from ..web.forms import CSRF_FIELD, BodyRejected, form_cookie, form_submission, form_token, read_body
+from ..web.forms import CSRF_FIELD, BodyRejected, form_cookie, form_submission, form_token, page_nonce, read_body
 from ..web.http import html_response, requested_language
 from ..web.staff import Role, StaffMember
 from .case_view import QUEUE_PATH, case_path
@@ -57,7 +57,8 @@ def role_for(decision: str) -> Role:
 @dataclass
 class ActionForm:
     """One decision offered on the case: its words, the buttons (command name, words), and whether the signed-in
-    person holds the role it needs."""
+    person holds the role it needs. Answering the submitter (SVAR) and an internal note (text without a command)
+    are forms of their own, each with its own one-time token, so that the button says where the text goes."""
 
     decision: str
     words: str
@@ -67,6 +68,9 @@ class ActionForm:
     role: str
     allowed: bool
     csrf_token: str = ""
+    answers: bool = False
+    answer_token: str = ""
+    note_token: str = ""
 
 
 @dataclass
@@ -99,7 +103,7 @@ def panel(
     language: str,
 ) -> Panel:
     """The forms for the decisions offered, each with a one-time action id; one cookie nonce for the page."""
-    nonce = secrets.token_urlsafe(16)
+    nonce = page_nonce(req)
     forms = []
     for decision, about in offered(case, tokens, decisions):
         role = role_for(decision.name)
@@ -108,11 +112,14 @@ def panel(
                 decision=decision.name,
                 words=glossary.decision_words(decision.name, language),
                 about=about,
-                commands=[(c.name, glossary.command_words(c.name, language)) for c in decision.commands],
-                accepts_text=decision.accepts_plain_text,
+                commands=[(c.name, glossary.command_words(c.name, language)) for c in decision.commands if c != ANSWER],
+                accepts_text=decision.takes_text,
                 role=pick(_ROLE_WORDS[role], language),
                 allowed=member.may(role),
                 csrf_token=form_token(services, nonce),
+                answers=ANSWER in decision.commands,
+                answer_token=form_token(services, nonce),
+                note_token=form_token(services, nonce),
             )
         )
     done = DONE.get(req.params.get("done", ""))
@@ -191,11 +198,11 @@ def _refused(services: Services, kind: str, language: str, reference: str, **wor
     return html_response(body, _STATUS[kind], {"Cache-Control": "no-store"})
 
 
-def _back(reference: str, done: str, language: str) -> func.HttpResponse:
-    """Post/Redirect/Get: back to the case view, which says in words what was done."""
+def _back(path: str, done: str, language: str) -> func.HttpResponse:
+    """Post/Redirect/Get: back to the page the form was on (the case view), which says in words what was done."""
     lang = "&lang=en" if language == "en" else ""
     return func.HttpResponse(
-        status_code=303, headers={"Location": f"{case_path(reference)}?done={done}{lang}", "Cache-Control": "no-store"}
+        status_code=303, headers={"Location": f"{path}?done={done}{lang}", "Cache-Control": "no-store"}
     )
 
 
@@ -205,9 +212,14 @@ def action_message_id(services: Services, action_id: str) -> str:
 
 
 async def take_action(
-    req: func.HttpRequest, services: Services, decisions: dict[str, Decision], member: StaffMember
+    req: func.HttpRequest,
+    services: Services,
+    decisions: dict[str, Decision],
+    member: StaffMember,
+    back_to: Callable[[str], str] = case_path,
 ) -> func.HttpResponse:
-    """A decision from the case view's form, by the signed-in `member` (the trigger has checked the sign-in)."""
+    """A decision from the case view's form, by the signed-in `member` (the trigger has checked the sign-in); then
+    back to `back_to(reference)` (another workspace page that offers the same forms, such as the drafts')."""
     language = requested_language(req)
     reference = req.route_params.get("reference", "")
     try:
@@ -238,7 +250,7 @@ async def take_action(
             log.warning("workspace: %s lacks the role %s for %s on %s", member.email, role, name, reference)
             return _refused(services, "role", language, reference, role=pick(_ROLE_WORDS[role], language))
         commands = {c.name: c for c in decision.commands}
-        if command_name not in commands and not (command_name == TEXT and decision.accepts_plain_text):
+        if command_name not in commands and not (command_name == TEXT and decision.takes_text):
             return _refused(services, "bad_command", language, reference)
         if len(text) > MAX_REASON:
             return _refused(services, "too_long", language, reference)
@@ -256,12 +268,12 @@ async def take_action(
                 services, stored, decisions, decider, lambda _: reading, decision_name=name, about=about or None
             )
         except AlreadyProcessed:
-            return _back(reference, "again", language)
+            return _back(back_to(reference), "again", language)
         if applied.status == "already_decided":
             # This very form applied before (its first answer lost, a double click): the same answer as then.
             events = await services.store.events(reference)
             if any((e.data.get("reply") or {}).get("message_id") == message_id for e in events):
-                return _back(reference, "again", language)
+                return _back(back_to(reference), "again", language)
             return _refused(services, "already_decided", language, reference)
         if applied.status != "decided":
             return _refused(services, "not_asked", language, reference)
@@ -269,4 +281,4 @@ async def take_action(
         log.error("workspace: action on %s not confirmed: %s", reference, exc)
         return _refused(services, "unavailable", language, reference)
     log.info("workspace: %s took %s %s on %s", member.email, name, applied.detail, reference)
-    return _back(reference, "decided", language)
+    return _back(back_to(reference), "decided", language)

@@ -36,7 +36,13 @@ def test_notice_carries_the_token_in_reply_to_and_subject(devhost: DevHostProces
 
 def test_bits_answers_then_closes_by_reply(devhost: DevHostProcess) -> None:
     reference, notice = ask(devhost)
-    reply(devhost, notice, "Hei!\n\nBruk uføregrad; IFU er inntekten før uførhet.\n\nHilsen Bits")
+    # Text without a command is an internal note, as in every process: the asker gets nothing of it.
+    reply(devhost, notice, "Hei!\n\nTror det er uføregrad, men sjekker med NAV først.\n\nHilsen Bits")
+    note = case_json(devhost, reference)
+    assert note["case"]["status"] == "new"
+    assert (note["events"][-1]["kind"], note["events"][-1]["public"]) == ("note", False)
+    assert len(mails_to_asker(devhost, reference)) == 1, "the receipt only: nothing of the note went to the asker"
+    reply(devhost, notice, "Hei!\n\nSVAR: Bruk uføregrad; IFU er inntekten før uførhet.\n\nHilsen Bits")
     stored = case_json(devhost, reference)
     assert stored["case"]["status"] == "answered"
     answer_event = stored["events"][-1]
@@ -109,7 +115,7 @@ def test_spoofed_decisions_change_nothing_and_are_logged_as_refused(devhost: Dev
 
 def test_a_reply_processed_twice_decides_once(devhost: DevHostProcess) -> None:
     reference, notice = ask(devhost)
-    name = reply(devhost, notice, "Svaret er ja.")
+    name = reply(devhost, notice, "SVAR\nSvaret er ja.")
     raw = (devhost.mail_dir / "processed" / name).read_bytes()
     (devhost.mail_dir / "inbox" / f"again-{name}").write_bytes(raw)
     poll(devhost)
@@ -119,7 +125,7 @@ def test_a_reply_processed_twice_decides_once(devhost: DevHostProcess) -> None:
 
 def test_the_case_page_shows_bits_answer(devhost: DevHostProcess) -> None:
     reference, notice = ask(devhost)
-    reply(devhost, notice, "Svaret er <b>ja</b>.")
+    reply(devhost, notice, "SVAR\nSvaret er <b>ja</b>.")
     ack = next(m for m in mails_to_asker(devhost, reference) if "mottatt" in str(m["Subject"]))
     body = ack.get_body(("plain",))
     assert body is not None

@@ -59,7 +59,9 @@ LINK_BUTTONS = {"confirm", "terms-accept", "onboarding/production/confirm", "reg
 NOTIFICATIONS = "mailbox/notifications"  # Graph's, behind the function key: not in the document
 # Bits' workspace forms: staff only, browser forms only, not in the document; their bad bodies are tested in
 # test_workspace_actions.py.
-WORKSPACE_FORMS = {"bits/cases/{reference}/actions"}
+WORKSPACE_FORMS = {"bits/held/{key}/actions", "bits/cases/{reference}/actions", "bits/publishing/drafts/{reference}"}
+WORKSPACE_FORMS |= {"bits/mail/lift", "bits/mail/resend"}  # bad bodies: test_workspace_mail.py
+WORKSPACE_FORMS |= {"bits/registry/{organisation_number}/changes"}  # bad bodies: test_workspace_registry.py
 CLIENT = httpx.Client(timeout=30)  # one connection kept open: some hundred requests in a few seconds
 
 # (name, the JSON text that takes the field's place, the status, the error)

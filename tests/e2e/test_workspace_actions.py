@@ -13,7 +13,7 @@ import httpx
 from functions.changes.workflow import CHANGE_REQUEST_FORM
 from functions.incidents.security import SECURITY_BREACH_FORM
 from tests.conftest import DevHostProcess
-from tests.e2e.helpers import QUESTION, as_contact, case_json, mails_to, plain, reply, sign_in
+from tests.e2e.helpers import QUESTION, REPORT, as_contact, case_json, mails_to, plain, reply, sign_in
 from tests.e2e.test_workspace_case import text_of
 
 SUPPORT = "support@bits.example"
@@ -27,12 +27,15 @@ def browser(host: DevHostProcess, who: str) -> httpx.Client:
     return httpx.Client(base_url=host.url, cookies={"AppServiceAuthSession": session})
 
 
-def action_form(client: httpx.Client, reference: str, decision: str) -> dict[str, str]:
-    """The hidden fields of the case view's form for `decision` (its CSRF token with the one-time action id)."""
+def action_form(client: httpx.Client, reference: str, decision: str, kind: str = "decide") -> dict[str, str]:
+    """The hidden fields of the case view's `kind` of form (decide, answer, note) for `decision` (its CSRF token
+    with the one-time action id)."""
     page = client.get(f"/api/bits/cases/{reference}")
     assert page.status_code == 200, page.text
     form = re.search(
-        rf'<form class="action"[^>]*data-decision="{re.escape(decision)}"[^>]*>(.*?)</form>', page.text, re.S
+        rf'<form class="action[^"]*"[^>]*data-decision="{re.escape(decision)}" data-form="{kind}">(.*?)</form>',
+        page.text,
+        re.S,
     )
     assert form, f"no form for {decision}"
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1)))
@@ -91,8 +94,8 @@ def test_the_same_form_sent_twice_applies_once(devhost: DevHostProcess) -> None:
     reference = question(devhost, "Dobbeltklikk")
     with browser(devhost, SUPPORT) as client:
         form = action_form(client, reference, "question.bits")
-        first = act(client, reference, form, "text", "Svaret er ja.")
-        second = act(client, reference, form, "text", "Svaret er ja.")
+        first = act(client, reference, form, "answer", "Svaret er ja.")
+        second = act(client, reference, form, "answer", "Svaret er ja.")
         assert first.headers["location"].endswith("?done=decided")
         assert second.status_code == 303 and second.headers["location"].endswith("?done=again")
         assert "registrert én gang" in text_of(client.get(second.headers["location"]).text)
@@ -134,7 +137,7 @@ def test_a_form_from_before_the_case_moved_on_is_refused(devhost: DevHostProcess
         [notice] = mails_to(devhost, reference, SUPPORT)
         reply(devhost, notice, "LØST\nSvar gitt på telefon.")
         before = case_json(devhost, reference)
-        refused = act(client, reference, stale, "text", "Et svar til innsenderen.")
+        refused = act(client, reference, stale, "answer", "Et svar til innsenderen.")
         assert refused.status_code == 409
         assert "allerede besluttet" in text_of(refused.text) and "Ingenting er endret" in text_of(refused.text)
     assert case_json(devhost, reference) == before, "nothing changed: no event, no mail"
@@ -173,7 +176,7 @@ def test_bad_bodies_and_unknown_commands_are_refused_and_change_nothing(devhost:
         assert json_body.status_code == 415 and "Ingenting er endret" in text_of(json_body.text)
         assert client.post(url, data={**form, "command": "resolve", "reason": "x" * 2_000_000}).status_code == 413
         # The same form is still good afterwards: nothing above used its one-time id.
-        assert act(client, reference, form, "text", "Et svar.").headers["location"].endswith("?done=decided")
+        assert act(client, reference, form, "answer", "Et svar.").headers["location"].endswith("?done=decided")
     after = case_json(devhost, reference)
     assert [e["kind"] for e in after["events"]] == [*(e["kind"] for e in before["events"]), "answered"]
 
@@ -192,3 +195,48 @@ def test_a_decision_that_is_not_bits_own_is_never_offered_nor_taken(devhost: Dev
         refused = act(admin, reference, forged, "reported", "Meldt i går.")
         assert refused.status_code == 409 and "Ingenting er endret" in text_of(refused.text)
     assert case_json(devhost, reference) == before
+
+
+def test_an_internal_note_and_an_answer_are_separate_actions_and_a_note_reaches_nobody(devhost: DevHostProcess) -> None:
+    """On an error report (where email text without a command always was a note) and a question (where it used to be
+    the answer): the note form stores text for Bits only; the answer form sends exactly the mail SVAR would."""
+    report = as_contact(devhost, "incidents", {**REPORT, "title": f"Notat og svar {uuid.uuid4().hex[:6]}"})
+    mails_to(devhost, report, SUPPORT)
+    ask = question(devhost, "Notat og svar")
+    reporter = str(REPORT["email"])
+    with browser(devhost, SUPPORT) as client:
+        for reference, decision, person in ((report, "error_report.triage", reporter), (ask, "question.bits", ASKER)):
+            before = len(mails_to(devhost, reference, person))
+            secret = "Intern: kunden har ringt tre ganger, ikke si noe om NAV-feilen ennå."
+            noted = act(client, reference, action_form(client, reference, decision, "note"), "text", secret)
+            assert noted.status_code == 303
+            [note] = events(devhost, reference, "note")
+            assert note["public"] is False and note["data"]["text"] == secret and note["channel"] == "web"
+            assert len(mails_to(devhost, reference, person)) == before, "the note went to nobody"
+            assert not [m for m in mails_to(devhost, reference, person) if secret in plain(m)]
+            answered = act(
+                client, reference, action_form(client, reference, decision, "answer"), "answer", "Vi ser på det."
+            )
+            assert answered.status_code == 303
+            [mail] = [m for m in mails_to(devhost, reference, person) if "Svar fra Bits" in str(m["Subject"])]
+            assert "Vi ser på det." in plain(mail) and secret not in plain(mail)
+            [answer] = events(devhost, reference, "answered")
+            assert answer["public"] is True and answer["data"]["by_name"] == "Bits brukerstøtte"
+            page = client.get(f"/api/bits/cases/{reference}").text
+            assert "Internt notat" in page and "Svar innsenderen" in page
+
+
+def test_a_form_from_an_earlier_view_of_the_page_still_works_and_each_form_applies_once(
+    devhost: DevHostProcess,
+) -> None:
+    """Two tabs (or the back button): the page keeps the browser's CSRF nonce, so the first view's form still
+    matches the cookie; its one-time id is still its own, so the second view's form is a second action."""
+    reference = question(devhost, "To faner")
+    with browser(devhost, SUPPORT) as client:
+        first = action_form(client, reference, "question.bits", "note")
+        second = action_form(client, reference, "question.bits", "note")  # the page opened again, in another tab
+        assert first["csrf_token"] != second["csrf_token"]
+        assert act(client, reference, first, "text", "Fra første fane.").headers["location"].endswith("?done=decided")
+        assert act(client, reference, second, "text", "Fra andre fane.").headers["location"].endswith("?done=decided")
+        assert act(client, reference, first, "text", "Fra første fane.").headers["location"].endswith("?done=again")
+    assert [e["data"]["text"] for e in events(devhost, reference, "note")] == ["Fra første fane.", "Fra andre fane."]

@@ -148,10 +148,10 @@ def test_the_timeline_marks_internal_notes_and_names_who_wrote_them(devhost: Dev
     entries = items(html, "timeline")
     [received] = [e for e in entries if "Saken ble mottatt" in e]
     assert 'data-public="true"' in received and "Offentlig" in received
-    [note] = [e for e in entries if "Intern merknad" in e]
+    [note] = [e for e in entries if "Internt notat" in e]
     assert 'data-public="false"' in note and "Internt – bare Bits" in note
     assert "Bits brukerstøtte &lt;support@bits.example&gt;" in note, "the display name beside the address"
-    assert "Kommando: <strong>ingen – bare tekst</strong>" in note, "the decision's reply: the command as read"
+    assert "Kommando: <strong>ingen – internt notat</strong>" in note, "the decision's reply: the command as read"
     # The text is shown as text, escaped, with its line breaks.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in note and "<script>" not in html
     assert "Sjekker loggene i kveld.\n" in note

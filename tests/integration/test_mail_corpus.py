@@ -315,6 +315,8 @@ async def test_the_message_becomes_what_it_should(corpus_services: Services, ent
         # The decision records who took it by name (as decoded from the From header), beside the address.
         shown = message_from_bytes(raw, policy=default)["from"].addresses[0].display_name
         assert decided.data["by_name"] == shown and decided.actor == sender
+        if entry.get("note"):
+            assert (decided.kind, decided.public) == ("note", False), decided
         if "defer_until" in entry:
             assert case.details["defer_until"] == entry["defer_until"]
     elif outcome.status == "unclear":

@@ -50,7 +50,7 @@ async def test_waiting_for_the_asker_pauses_the_resolution_clock(services: Servi
     clock.at += timedelta(hours=1)
     answer = (
         f"From: support@bits.example\r\nTo: {notice.reply_to}\r\nSubject: SV: [{case.reference}] x\r\n"
-        "Message-ID: <answer-pause@bits.example>\r\n\r\nHer er svaret.\r\n"
+        "Message-ID: <answer-pause@bits.example>\r\n\r\nSVAR\r\nHer er svaret.\r\n"
     ).encode()
     assert (await process_message(services, answer, CATALOGUE)).status == "decided"
     [row] = [r for r in await open_cases(services, clock.at) if r.case.reference == case.reference]

@@ -47,6 +47,20 @@ STAFF_ROUTES: dict[str, tuple[str, str, dict[str, str]]] = {
     "bits_case_attachment": ("support", "GET", {"reference": "SSU-D-2026-0001", "sha256": "0" * 64}),
     # The trigger asks for support; the decision's own role (approver for change.decide) is checked by the action.
     "bits_case_action": ("support", "POST", {"reference": "SSU-D-2026-0001"}),
+    "bits_registry": ("support", "GET", {}),
+    "bits_registry_company": ("support", "GET", {"organisation_number": "310000019"}),
+    # Edits are admins'; anyone else signed in is told so on a page (403) by the edit itself.
+    "bits_registry_change": ("support", "POST", {"organisation_number": "310000019"}),
+    "bits_mail": ("support", "GET", {}),
+    # Lifting needs an admin: the action says so in words to support (a 403 page), as the case actions do.
+    "bits_mail_lift": ("support", "POST", {}),
+    "bits_mail_resend": ("support", "POST", {}),
+    "bits_held": ("support", "GET", {}),
+    "bits_held_action": ("support", "POST", {"key": "0123456789abcdef"}),
+    "bits_publishing": ("support", "GET", {}),
+    # Drafts are support's to publish; the terms link tells anyone without the admin role so in words (a 403 page).
+    "bits_publishing_draft": ("support", "POST", {"reference": "SSU-B-2026-0001"}),
+    "bits_publishing_terms": ("support", "GET", {}),
     "registry_organisation": ("support", "GET", {"number": "310000019"}),
     "mail_suppressions": ("support", "GET", {}),
     "mail_suppression_lift": ("admin", "DELETE", {"address": "fag@demo-forsikring.example"}),

@@ -221,6 +221,7 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "decided_by": "godkjenner1@bits.example",
         "decided_at": "29.11.2026 10:00",
         "case_link": "http://localhost/case",
+        "workspace_link": "http://localhost/api/bits/cases/SSU-D-2026-000123",
         "confirm_link": "http://localhost/confirm",
         "organisation_name": "Demo Forsikring ASA",
         "hours": 72,
@@ -235,6 +236,11 @@ def test_every_email_renders_with_reference_in_subject_and_escaped_html(name: st
         "legal_name": "<b>Frida</b> Forsikring ASA",
         "organisation_number": "310000019",
         "days": 7,
+        "by_name": "<b>Frida</b>",
+        "by_email": "admin@bits.example",
+        "when": "1. desember 2026 kl. 10.00",
+        "changes": ["Lagt til: <b>Frida</b> <f@x.example> som Teknisk kontakt"],
+        "shared_mailbox": "ssu@bits.example",
     }
     letter = Renderer().letter(name, language, "SSU-D-2026-0042", **context)
     assert letter.subject.startswith("[SSU-D-2026-0042] ")
