@@ -4,6 +4,7 @@ import azure.functions as func
 
 from functions.alerts.blueprint import bp as alerts
 from functions.cases.blueprint import bp as cases
+from functions.cases.start_blueprint import bp as start
 from functions.changes.blueprint import bp as changes
 from functions.incidents.blueprint import bp as incidents
 from functions.intake.blueprint import bp as intake
@@ -21,6 +22,7 @@ from functions.workspace.registry_blueprint import bp as workspace_registry
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (
     operations,
+    start,
     cases,
     questions,
     incidents,

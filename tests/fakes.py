@@ -18,7 +18,7 @@ import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -698,3 +698,7 @@ def mailbox_of(services: Services) -> FakeMailbox:
 def clock_of(services: Services) -> FakeClock:
     assert isinstance(services.clock, FakeClock)
     return services.clock
+
+
+# A go-live date some months ahead of whenever the tests run (a date in the past is refused by the registration).
+GO_LIVE = (date.today() + timedelta(days=120)).isoformat()

@@ -46,31 +46,34 @@ async def alert_resolve(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("status_page")
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_page(req: func.HttpRequest) -> func.HttpResponse:
-    """Public: current incidents, upcoming maintenance and recently closed alerts (nb, or ?lang=en)."""
+    """Public: the headline, each component's state, incidents with updates, maintenance ahead, 90 days (?lang=en)."""
     from ..composition import get_services
     from ..web.http import html_response, requested_language
-    from .status import current_status
+    from .status import status_page as build
 
     services = get_services()
-    status = await current_status(services)
-    page = services.renderer.page("status", language=requested_language(req), status=status, now=services.clock.now())
+    language = requested_language(req)
+    page = services.renderer.page("status", language=language, status=await build(services, language))
     return html_response(page, headers={"Cache-Control": "public, max-age=60"})
 
 
 @bp.function_name("status_feed")
 @bp.route(route="status/feed.atom", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_feed(req: func.HttpRequest) -> func.HttpResponse:
-    """Atom feed of the alerts: public, or one company's own with ?org=<number>&k=<signed key>."""
+    """Atom feed of the alerts with their full text: public, or one company's own with ?org=<number>&k=<signed key>;
+    in English with &lang=en."""
     from ..composition import get_services
-    from .status import atom_feed, current_status
+    from ..web.http import requested_language
+    from .status import atom_feed, current_status, feed_alerts, notices
 
     services = get_services()
     organisation = await _feed_organisation(services, req)
     if isinstance(organisation, func.HttpResponse):
         return organisation
-    status = await current_status(services, organisation)
-    alerts = status.incidents + status.maintenance + status.changes + status.recently_closed
-    body = atom_feed(services, alerts, services.clock.now())
+    language = requested_language(req)
+    alerts = feed_alerts(await current_status(services, organisation))
+    worded = await notices(services, alerts, language)
+    body = atom_feed(services, alerts, worded, services.clock.now(), language)
     cache = "private, max-age=60" if organisation else "public, max-age=60"
     return func.HttpResponse(body, mimetype="application/atom+xml", headers={"Cache-Control": cache})
 
@@ -78,16 +81,19 @@ async def status_feed(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("status_calendar")
 @bp.route(route="status/maintenance.ics", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_calendar(req: func.HttpRequest) -> func.HttpResponse:
-    """iCalendar of planned maintenance to subscribe to: public, or one company's own (?org=…&k=…)."""
+    """iCalendar of planned maintenance to subscribe to (times in UTC): public, or one company's own (?org=…&k=…)."""
     from ..composition import get_services
-    from .status import current_status, maintenance_calendar
+    from ..web.http import requested_language
+    from .status import current_status, maintenance_calendar, notices
 
     services = get_services()
     organisation = await _feed_organisation(services, req)
     if isinstance(organisation, func.HttpResponse):
         return organisation
+    language = requested_language(req)
     status = await current_status(services, organisation)
-    body = maintenance_calendar(services, status.maintenance + status.recently_closed)
+    alerts = [a for a in status.maintenance + status.recently_closed if a.kind == "maintenance"]
+    body = maintenance_calendar(services, alerts, await notices(services, alerts, language), language)
     cache = "private, max-age=300" if organisation else "public, max-age=300"
     return func.HttpResponse(body, mimetype="text/calendar", headers={"Cache-Control": cache})
 

@@ -246,7 +246,12 @@ async def revise_alert(services: Services, stored: StoredCase, changes: dict[str
         kind="revised",
         public=True,
         summary=f"Revision {revision}",
-        data={"changes": sorted(changes), "description": description, "identity_numbers_removed": removed},
+        data={
+            "changes": sorted(changes),
+            "description": description,
+            "description_en": changes.get("description_en"),  # the status page shows each update in English too
+            "identity_numbers_removed": removed,
+        },
     )
     previous = await _description(services, case)
     # Finish the revision before it first (a fan-out still running or interrupted): everyone it was meant for has

@@ -314,8 +314,9 @@ def _acknowledgement_and_notice(
                 to=case.submitter_email,
                 template=intake.acknowledgement_template,
                 language=case.language,
+                # The receipt asks nothing (it allows a later reply, e.g. MELDT): its token is in the Reply-To
+                # only, never at the end of the subject the submitter reads.
                 reply_to=reply_address(services, own.token) if own else None,
-                token=own.token if own else None,
                 replies_decide=own is not None,
                 **context,
             )
@@ -342,6 +343,7 @@ def _acknowledgement_and_notice(
                 reply_to=reply_address(services, token.token) if token else None,
                 token=token.token if token else None,
                 replies_decide=token is not None,
+                bits_notice=contact not in others,  # Bits' footer (the rule for replies) for Bits' people only
                 **context,
             )
         )

@@ -310,6 +310,14 @@ VALUES: dict[str, dict[str, Words]] = {
         "neutral": ("Nøytral", "Neutral"),
     },
     "persons_affected": {"unknown": ("Ukjent", "Unknown")},
+    # A component's state on the status page (alerts/status.py), worst last: the words Statuspage users know.
+    "component_state": {
+        "operational": ("Virker", "Working"),
+        "maintenance": ("Vedlikehold", "Maintenance"),
+        "degraded": ("Forstyrrelser", "Degraded"),
+        "partial": ("Delvis nede", "Partial outage"),
+        "major": ("Nede", "Major outage"),
+    },
     "refused": {"size": ("for stor", "too large"), "type": ("filtypen tas ikke imot", "type not accepted")},
 }
 VALUES["environments"] = VALUES["environment"]
@@ -408,6 +416,26 @@ DECISIONS: dict[str, Words] = {
     "terms.accept": ("akseptere vilkårene", "accept the terms"),
     "alert.draft": ("publisere eller forkaste varselet", "publish or discard the notice"),
 }
+
+# What an onboarding waits for (`onboarding.workflow.next_step`), as the end of "Det som gjenstår nå, er …" /
+# "What remains now is …".
+ONBOARDING_STEPS: dict[str, Words] = {
+    "contact_confirms": (
+        "at en av virksomhetens registrerte kontaktpersoner bekrefter innmeldingen, eller at Bits godkjenner den",
+        "one of the company's registered contacts confirming the registration, or Bits approving it",
+    ),
+    "bits_accepts": ("at Bits godkjenner innmeldingen", "Bits accepting the registration"),
+    "agreement_signed": (
+        "at signataren signerer tilknytningsavtalen",
+        "the signatory signing the connection agreement",
+    ),
+    "test_access": ("at NAV og Altinn gir testtilgang", "NAV and Altinn giving test access"),
+    "production_request": ("at virksomheten bestiller påkobling til produksjon", "the company asking for production"),
+    "bits_approves_production": ("at Bits godkjenner påkoblingen til produksjon", "Bits approving production"),
+    "nav_opens_production": ("at NAV åpner produksjon", "NAV opening production"),
+    "none": ("ingenting – saken er avsluttet", "nothing – the case is closed"),
+}
+
 
 # The commands of replies, by their name: as the person wrote them, in the page's language.
 COMMANDS: dict[str, Words] = {

@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 
 from .mail import Letter
+from .page_address import language_switch_href
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -125,6 +126,7 @@ class Renderer:
         self.env.globals["t"] = translate
         self.env.globals["process_name"] = process_name
         self.env.globals["status_name"] = status_name
+        self.env.globals["language_switch_href"] = language_switch_href
 
     def page(self, name: str, **context: Any) -> str:
         return self.env.get_template(f"forms/{name}.html").render(**context)
@@ -137,4 +139,6 @@ class Renderer:
         subject = "".join(text_template.blocks["subject"](text_template.new_context(context))).strip()
         if f"[{reference}]" not in subject:
             raise ValueError(f"email template {language}/{name} has a subject without [{reference}]")
-        return Letter(subject=subject, text=text_template.render(**context), html=html_template.render(**context))
+        # The HTML part's <title> is the subject (templates/base/email.html): what a reader's client shows for it.
+        html = html_template.render(**context, email_subject=subject)
+        return Letter(subject=subject, text=text_template.render(**context), html=html)

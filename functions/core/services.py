@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from .clock import Clock
 from .inbound import Mailbox
+from .links import links_in_language, with_language
 from .mail import Letter, MailRecord, MailTransport, OutgoingMail, compose_mail
 from .model import Case, CaseEvent
 from .outbox import RetryPolicy
@@ -167,9 +168,11 @@ class Services:
     def link(self, path: str) -> str:
         return f"{self.settings.public_base_url.rstrip('/')}/api/{path.lstrip('/')}"
 
-    def case_page_link(self, reference: str) -> str:
+    def case_page_link(self, reference: str, language: str = "nb") -> str:
+        """The submitter's signed link to the case page, opening in `language` (`lang` is outside the signature:
+        the page checks `k` alone, so the reader may switch language on it)."""
         token = sign(self.settings.effective_signing_key, "case-page", {"r": reference})
-        return self.link(f"case-page/{reference}?k={token}")
+        return with_language(self.link(f"case-page/{reference}?k={token}"), language)
 
     def compose(
         self,
@@ -184,10 +187,13 @@ class Services:
         token: str | None = None,
         **context: Any,
     ) -> OutgoingMail:
-        """Render a templated email for one recipient, ready to queue. A decision token goes in the subject."""
+        """Render a templated email for one recipient, ready to queue; in an English mail every link to our pages
+        opens the English page. `token` goes in the subject: give it only on a mail that asks its recipient to
+        decide (a receipt that merely allows a reply command carries its token in `reply_to` alone)."""
         # Bits' notices link the case in the workspace (templates/base/bits_footer.*); a page behind staff sign-in.
         context.setdefault("workspace_link", self.link(f"bits/cases/{reference}"))
         letter: Letter = self.renderer.letter(template, language, reference, **context)
+        letter = links_in_language(letter, self.link(""), language)
         if token:
             letter = Letter(f"{letter.subject} #{token}", letter.text, letter.html)
         return compose_mail(

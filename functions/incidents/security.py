@@ -324,6 +324,7 @@ async def _check_one_breach(services: Services, registry: Registry, case: Case, 
                         organisation_name=organisation_name(registry, case),
                         escalation=level,
                         replies_decide=False,
+                        bits_notice=True,  # no token: a reply is an internal note, as its footer says
                         case_link=services.case_page_link(case.reference),
                         identity_numbers_removed=0,
                     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from ..core.commands import Command, Decision, Reply, internal_note
+from ..core.commands import ANSWER, Command, Decision, Reply, internal_note
 from ..core.inbound import InboundMessage, Outcome
 from ..core.mail import mail_id
 from ..core.model import CaseEvent, Channel, DecisionToken
@@ -93,7 +93,7 @@ _CONDITION = re.compile(
 )
 _YES = re.compile(r"^\s*(ok|okei|okay|ja|jo|yes|yep|jepp|greit)\s*[,:–—-]?\s+(?=\S)", re.IGNORECASE)
 _SENTENCE_LINES = 12  # a sentence runs over this many wrapped lines at most
-_MARKS = ("", ".", "!", ":", "-", "–", "—", ",")  # what marks a word in small letters as the command
+_MARKS = ("", ".", "!", ":", "-", "–", "—")  # what marks a word in small letters as the command
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s+[A-ZÆØÅ\d\"«(]|\s*$)")
 # Characters that hide a word from a reader: zero-width spaces and joiners, the word joiner, the BOM, soft hyphens.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
@@ -241,6 +241,10 @@ def read_reply(message: InboundMessage, decision: Decision) -> Reading:
             return Reading(None, "", "negated" if _negated(body[first], anywhere[0].word) else "ambiguous")
         # Words, but no command (the quote below always holds some): what the person meant is for them to say.
         return Reading(None, "", "ambiguous" if leading else "empty")
+    if decision.bits_decides and chosen.line != first:
+        # Bits' own decision with words above the command ("Ring Frida først.\n\nSVAR\n…"): those words are a note
+        # for colleagues, and the command's text goes out. Only the first line holds a command: better to ask.
+        return Reading(None, "", "ambiguous")
     line = body[chosen.line]
     sentence = _sentence_after(body, chosen)
     before = _sentence_before(body, chosen)
@@ -340,6 +344,8 @@ async def apply_decision(
         if stored.case.status not in decision.states:
             return Applied("already_decided", "", stored, found, decision)
         reading = read(decision)
+        if reading.command == ANSWER and not reading.text.strip():
+            reading = Reading(None, "", "empty")  # SVAR and nothing below it: an empty mail to the submitter
         if reading.problem:
             return Applied("unclear", reading.problem, stored, found, decision)
         registry = await services.registry()

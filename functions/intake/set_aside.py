@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from contextlib import suppress
 from email import message_from_bytes
 
 from ..core.inbound import InboundMessage, Outcome
@@ -27,7 +28,7 @@ from ..core.rate_limits import WINDOW, RateLimit
 from ..core.services import Services
 from ..core.store import AlreadyProcessed
 from .content import language_of, masked_subject, masked_text, sender_name, store_attachments
-from .parser import MalformedMessage, _header
+from .parser import MalformedMessage, _from, _header
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +37,26 @@ _NOTICES = "set-aside-notices"  # the rate limit's key: one counter for the whol
 _EXCERPT = 4_000  # characters of a set-aside message's body kept: enough to see what it is, not a store of junk
 
 
-def _claims(raw: bytes) -> tuple[str, str, str]:
-    """(Message-ID, From, Subject) as far as the headers can be read at all: what Bits is shown, masked and cut."""
+def _claims(raw: bytes) -> tuple[str, str, str, tuple[str, str]]:
+    """(Message-ID, From, Subject) as far as the headers can be read at all: what Bits is shown, masked and cut;
+    and the sender (display name, address) as mail servers read it, as every path reads it (parser._from: never
+    an address from decoded encoded words), ("", "") when the From names no one address unambiguously."""
+    who = ("", "")
     try:
         msg = message_from_bytes(raw[:64_000])
         found = _MESSAGE_ID.search(_header(msg, "message-id"))
         sender, subject = _header(msg, "from"), _header(msg, "subject")
     except Exception:  # headers too broken for the email package: nothing but the bytes' hash identifies it
         found, sender, subject = None, "", ""
+    else:
+        with suppress(Exception):  # no From, several, or one that cannot be read: no one to act on
+            who = _from(msg)
     message_id = found.group(0) if found else f"<sha256.{hashlib.sha256(raw).hexdigest()}@ssu.invalid>"
 
     def shown(value: str, limit: int) -> str:
         return mask_identity_numbers(" ".join(value.split()))[0][:limit]
 
-    return message_id, shown(sender, 200), shown(subject, 200)
+    return message_id, shown(sender, 200), shown(subject, 200), who
 
 
 def _excerpt(raw: bytes) -> str:
@@ -64,7 +71,7 @@ def _excerpt(raw: bytes) -> str:
 async def set_aside(services: Services, raw: bytes, problem: MalformedMessage) -> Outcome:
     """Record the message for Bits and tell Bits' support; the outcome moves it to the folder for messages not
     taken in."""
-    message_id, sender, subject = _claims(raw)
+    message_id, sender, subject, (name, address) = _claims(raw)
     key = hashlib.sha256(message_id.encode()).hexdigest()[:32]
     reference = held_reference(services.settings.reference_prefix, key)
     now = services.clock.now()
@@ -80,6 +87,8 @@ async def set_aside(services: Services, raw: bytes, problem: MalformedMessage) -
             "detail": str(problem),
             "message_id": message_id,
             "claimed_sender": sender,
+            "sender_address": address,
+            "sender_name": name,
             "subject": subject,
             "size": len(raw),
             "text": _excerpt(raw),

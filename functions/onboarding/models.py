@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from ..core.fields import EmailAddress, LongText, OrganisationNumber, PersonName, Title
+from ..core.rendering import OSLO
 
 Role = Literal["business", "technical", "security", "signatory"]
 ROLES: tuple[Role, ...] = ("business", "technical", "security", "signatory")
@@ -30,9 +31,26 @@ Phone = Annotated[
 
 
 def _https_origin(value: str) -> str:
+    shown = {"value": value if len(value) <= 80 else value[:79] + "…"}  # the person sees which line is wrong
+    if value.lower().startswith("http://"):
+        raise PydanticCustomError("https_required", "not https: {value}", shown)
     if not value.startswith("https://") or any(c in value for c in " <>\"'") or value.count("/") != 2:
-        raise PydanticCustomError("https_origin", "not an https origin")
+        raise PydanticCustomError("https_origin", "not an https origin: {value}", shown)
     return value.rstrip("/")
+
+
+def _not_before_today(value: date) -> date:
+    """A go-live date is ahead (or today), in Norwegian time."""
+    if value < datetime.now(OSLO).date():
+        raise PydanticCustomError("date_past", "must not be in the past")
+    return value
+
+
+def _not_after_today(value: date) -> date:
+    """A date something has already happened on (tests passed), in Norwegian time."""
+    if value > datetime.now(OSLO).date():
+        raise PydanticCustomError("date_future", "must not be in the future")
+    return value
 
 
 HttpsOrigin = Annotated[
@@ -71,9 +89,9 @@ class Registration(BaseModel):
     contacts: Contacts
     services: list[Literal["ufore", "aap"]] = Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True})
     supplier_organisation_number: OrganisationNumber | None = None
-    supplier_name: PersonName | None = None
+    supplier_name: PersonName | None = Field(None, validate_default=True)
     finans_norge_member: bool
-    desired_go_live: date
+    desired_go_live: Annotated[date, AfterValidator(_not_before_today)]
     comments: LongText | None = None
     language: Literal["nb", "en"] = "nb"
 
@@ -84,11 +102,15 @@ class Registration(BaseModel):
             raise PydanticCustomError("repeated", "a value is given twice")
         return services
 
-    @model_validator(mode="after")
-    def _supplier_both_or_none(self) -> Registration:
-        if (self.supplier_name is None) != (self.supplier_organisation_number is None):
+    @field_validator("supplier_name")
+    @classmethod
+    def _supplier_both_or_none(cls, name: str | None, info: ValidationInfo) -> str | None:
+        # At a field, so that a form shows it there (the number comes first: a wrong one has its own message).
+        if "supplier_organisation_number" in info.data and (name is None) != (
+            info.data["supplier_organisation_number"] is None
+        ):
             raise PydanticCustomError("supplier_incomplete", "give both the supplier's name and number")
-        return self
+        return name
 
 
 def contact_rows(data: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +148,7 @@ class ProductionRequest(BaseModel):
     organisation_number: OrganisationNumber
     name: PersonName
     email: EmailAddress
-    integration_tests_passed_on: date
+    integration_tests_passed_on: Annotated[date, AfterValidator(_not_after_today)]
     test_report_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     production_redirect_domains: list[HttpsOrigin] = Field(min_length=1, max_length=20)
     maskinporten_client_id: Annotated[

@@ -18,13 +18,14 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from ..core.cases import NO_PROOF, AddressProof, CaseIntake, Submission, open_case, tell_submitter
 from ..core.commands import ANSWER, Change, Command, Decision, Reply, Step, ask_by_reply
 from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
+from ..core.glossary import ONBOARDING_STEPS, status_words
 from ..core.mail import OutgoingMail
 from ..core.model import Case, CaseEvent, Channel, Organisation, Process, TermsAcceptance
 from ..core.office_hours import is_working_day
@@ -199,7 +200,8 @@ REGISTRATION_FORM = WebForm(
         ],
         "services": ["ufore"],
         "finans_norge_member": True,
-        "desired_go_live": "2027-03-01",
+        # Some months ahead, whenever the example is read: a go-live date in the past is refused.
+        "desired_go_live": (date.today() + timedelta(days=120)).isoformat(),
     },
 )
 
@@ -536,21 +538,76 @@ async def _production_case(services: Services, request: ProductionRequest) -> St
     organisation = await services.registry_store.get_organisation(number)
     contact = organisation.contact(request.email) if organisation else None
     if organisation is None or contact is None or not (contact.has_role("technical") or contact.has_role("business")):
-        nb = "Adressen er ikke registrert som teknisk kontakt eller fagkontakt for virksomheten."
-        en = "The address is not registered as a technical or business contact of the company."
-        raise SubmissionRefused(Refusal.NOT_ALLOWED, nb, en, errors={"email": en if request.language == "en" else nb})
+        at_field = (
+            "Adressen er ikke registrert som teknisk kontakt eller fagkontakt for virksomheten.",
+            "The address is not registered as a technical or business contact of the company.",
+        )
+        contacts, registration = services.link("registry/contacts"), services.link("onboarding/registration")
+        nb = (
+            f"{at_field[0]} Bare de kan bestille produksjon. Skal du være kontakt, kan virksomheten endre "
+            f"kontaktpersonene her: {contacts}. Er virksomheten ikke meldt inn ennå, melder dere den inn her: "
+            f"{registration}"
+        )
+        en = (
+            f"{at_field[1]} Only they can ask for production. If you should be one, the company can change its "
+            f"contacts here: {contacts}?lang=en. If the company is not registered yet, register it here: "
+            f"{registration}?lang=en"
+        )
+        errors = {"email": at_field[1] if request.language == "en" else at_field[0]}
+        raise SubmissionRefused(Refusal.NOT_ALLOWED, nb, en, errors=errors)
     stored = await services.store.load(organisation.onboarding) if organisation.onboarding else None
     if stored is None or stored.case.status != "test_access":
-        where = stored.case.status if stored else "none"
-        raise SubmissionRefused(
-            Refusal.CONFLICT,
-            f"Påkobling til produksjon kan bestilles når virksomheten har testtilgang. Innmeldingen står nå på: "
-            f"{where}.",
-            f"Connection to production can be requested once the company has test access. The onboarding is now "
-            f"at: {where}.",
-            reference=stored.case.reference if stored else None,
-        )
+        nb, en = _not_yet(services, organisation, stored.case if stored else None)
+        raise SubmissionRefused(Refusal.CONFLICT, nb, en, reference=stored.case.reference if stored else None)
     return stored
+
+
+def _not_yet(services: Services, organisation: Organisation, case: Case | None) -> tuple[str, str]:
+    """Why the company cannot ask for production now, in words (nb, en): where it stands and what to do next. A
+    company with no onboarding case here came from the registry (it was connected before these forms): Bits
+    connects it by email."""
+    name, mailbox = organisation.legal_name, services.settings.shared_mailbox
+    status = case.status if case else organisation.status
+    words = status_words(status, "nb").lower(), status_words(status, "en").lower()
+    if status == "in_production" or "production" in organisation.environments:
+        return (
+            f"{name} er allerede koblet til produksjon, så det er ingenting å bestille. Skal noe endres i produksjon "
+            f"(redirect-domener, Maskinporten-klient), skriv til Bits på {mailbox}.",
+            f"{name} is already connected to production, so there is nothing to ask for. To change something in "
+            f"production (redirect domains, Maskinporten client), write to Bits at {mailbox}.",
+        )
+    if status == "production_requested":
+        step = ONBOARDING_STEPS[next_step(case) if case else "bits_approves_production"]
+        return (
+            f"Påkobling til produksjon er allerede bestilt for {name}. Det som gjenstår nå, er {step[0]}. Du trenger "
+            "ikke sende bestillingen på nytt; du får e-post når produksjon er åpnet.",
+            f"Production has already been requested for {name}. What remains now is {step[1]}. There is no need to "
+            "send the request again; you will get an email when production is open.",
+        )
+    if case is None:
+        return (
+            f"{name} står hos Bits som «{words[0]}», men har ingen innmelding her, så påkoblingen kan ikke bestilles "
+            f"i dette skjemaet. Send bestillingen på e-post til Bits på {mailbox}, med organisasjonsnummeret "
+            f"{organisation.organisation_number} i emnet, så kobler Bits dere til.",
+            f'{name} is listed by Bits as "{words[1]}" but has no registration here, so production cannot be '
+            f"requested with this form. Email the request to Bits at {mailbox}, with the organisation number "
+            f"{organisation.organisation_number} in the subject, and Bits will connect you.",
+        )
+    step = ONBOARDING_STEPS.get(next_step(case), ONBOARDING_STEPS["none"])
+    if status in CLOSED:
+        link = services.link("onboarding/registration")
+        return (
+            f"Innmeldingen av {name} er {words[0]} og ikke lenger åpen, så produksjon kan ikke bestilles. For å koble "
+            f"virksomheten til melder dere den inn på nytt: {link}",
+            f"The registration of {name} is {words[1]} and no longer open, so production cannot be requested. To "
+            f"connect the company, register it again: {link}?lang=en",
+        )
+    return (
+        f"Påkobling til produksjon kan bestilles når {name} har testtilgang. Innmeldingen står nå på «{words[0]}», og "
+        f"det som gjenstår nå, er {step[0]}. Du får e-post når testtilgangen er gitt; send dette skjemaet da.",
+        f'Production can be requested once {name} has test access. The registration is now at "{words[1]}", and '
+        f"what remains now is {step[1]}. You will get an email when test access is given; send this form then.",
+    )
 
 
 async def request_production(
@@ -561,15 +618,19 @@ async def request_production(
 
     Whoever the address is, the answer is the same (202, "if the address may ask, a link is on its way"), so that
     the form tells no one which addresses are a company's contacts or how far its onboarding has come: a contact
-    of a company that cannot ask yet learns why by email; an address that is no contact gets nothing."""
+    of a company that cannot ask yet learns why by email; an address that is no contact gets nothing. A browser
+    that proved the address before (or Bits' staff) is told on the page, in words, where the company stands and
+    what to do next: its owner may know."""
     try:
         stored = await _production_case(services, request)
     except SubmissionRefused as refused:
+        if proof.proves(request.email):
+            raise
         if refused.why is Refusal.CONFLICT and refused.reference:
             await _tell_not_yet(services, request, refused.reference, channel)
         else:
             log.info("production request for %s: not from a technical or business contact", request.organisation_number)
-        raise _production_pending(request) from None
+        raise _production_pending(request, services.settings.shared_mailbox) from None
     payload = request.model_dump(mode="json")
     expires = services.clock.now() + timedelta(days=2)
     token = sign(
@@ -600,17 +661,23 @@ async def request_production(
     except AlreadyProcessed as done:
         if proof.key_reused(done):
             raise  # the client's Idempotency-Key went with another request: the web layer refuses it
-    raise _production_pending(request)
+    raise _production_pending(request, services.settings.shared_mailbox)
 
 
-def _production_pending(request: ProductionRequest) -> SubmissionPending:
-    """The one answer to every valid production request (no reference: that too would tell who is a contact)."""
+def _production_pending(request: ProductionRequest, mailbox: str) -> SubmissionPending:
+    """The one answer to every valid production request (no reference: that too would tell who is a contact); it
+    still says what comes next either way, so that no one waits for an email that will not come."""
     return SubmissionPending(
-        f"Er {request.email} registrert som teknisk kontakt eller fagkontakt for virksomheten, har vi sendt en lenke "
-        "dit. Bestillingen går til Bits når lenken er åpnet og bekreftet. Kommer det ingen e-post, kontakt Bits.",
-        f"If {request.email} is registered as a technical or business contact of the company, we have emailed a "
-        "link to it. The request goes to Bits once the link has been opened and confirmed. If no email comes, "
-        "contact Bits.",
+        f"Er {request.email} registrert som teknisk kontakt eller fagkontakt for virksomheten, har vi sendt en "
+        "e-post dit: en lenke som sender bestillingen til Bits når du åpner og bekrefter den, eller, hvis "
+        "virksomheten ikke kan bestille produksjon ennå, hvor innmeldingen står og hva som gjenstår. Kommer det "
+        f"ingen e-post i løpet av noen minutter, skriv til Bits på {mailbox} med organisasjonsnummeret "
+        f"{request.organisation_number} i emnet.",
+        f"If {request.email} is registered as a technical or business contact of the company, we have sent an email "
+        "there: a link that sends the request to Bits once you open and confirm it, or, if the company cannot ask "
+        "for production yet, where its registration stands and what remains. If no email comes within a few "
+        f"minutes, write to Bits at {mailbox} with the organisation number {request.organisation_number} in the "
+        "subject.",
     )
 
 

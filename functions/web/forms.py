@@ -9,11 +9,12 @@ import logging
 import re
 import secrets
 from datetime import timedelta
+from enum import Enum
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import azure.functions as func
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..core.cases import AddressProof
 from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
@@ -117,7 +118,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Adressen er ikke registrert som teknisk kontakt eller fagkontakt for virksomheten.",
         "The address is not registered as a technical or business contact of the company.",
     ),
-    "https_origin": ("Skriv https-adresser, for eksempel https://app.forsikring.no.", "Give https origins."),
+    "https_origin": (
+        "«{value}» er ikke en gyldig adresse. Skriv bare adressen til nettstedet, uten sti eller mellomrom, for "
+        "eksempel https://app.forsikring.no.",
+        '"{value}" is not a valid address. Give only the address of the site, with no path or spaces, e.g. '
+        "https://app.insurer.com.",
+    ),
+    "https_required": (
+        "«{value}» begynner med http://. Redirect-domener må bruke https, for eksempel https://app.forsikring.no.",
+        '"{value}" starts with http://. Redirect domains must use https, e.g. https://app.insurer.com.',
+    ),
+    "date_past": (
+        "Datoen har allerede vært. Velg i dag eller en dato fram i tid.",
+        "The date has passed. Choose today or a later date.",
+    ),
+    "date_future": (
+        "Datoen er fram i tid. Skriv datoen det skjedde, i dag eller tidligere.",
+        "The date is in the future. Give the date it happened, today or earlier.",
+    ),
+    # A required choice left open (a dropdown, a group of boxes): "missing" in the words for a choice.
+    "choose": ("Velg et av alternativene.", "Choose one of the options."),
+    "choose_some": ("Velg minst ett alternativ.", "Choose at least one option."),
     "identity_number": (
         "Feltet ser ut til å inneholde et fødselsnummer. Fjern det og send på nytt.",
         "The field seems to contain a national identity number. Remove it and send again.",
@@ -178,7 +199,9 @@ def message(kind: str, language: str, **context: Any) -> str:
         return text
 
 
-def field_errors(exc: ValidationError, language: str) -> dict[str, str]:
+def field_errors(exc: ValidationError, language: str, model: type[BaseModel] | None = None) -> dict[str, str]:
+    """The errors by field path (`contacts.0.email`), in the person's words. With the `model`, a required choice
+    left open is told to choose, not to fill in."""
     errors: dict[str, str] = {}
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "body"
@@ -186,8 +209,38 @@ def field_errors(exc: ValidationError, language: str) -> dict[str, str]:
         # the identity number it held: the person is told that, not that the field has characters not allowed.
         value = err.get("input")
         kind = "identity_number" if isinstance(value, str) and MASK in value else err["type"]
+        if kind == "missing" and model is not None and len(err["loc"]) == 1:
+            kind = _choice_kind(model, str(err["loc"][0])) or kind
         errors.setdefault(name, message(kind, language, **(err.get("ctx") or {})))
     return errors
+
+
+def _choice_kind(model: type[BaseModel], name: str) -> str | None:
+    """ "choose" for a field of fixed options, "choose_some" for a list of them; None for any other field."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    annotation = field.annotation
+    if get_origin(annotation) is list:
+        (annotation,) = get_args(annotation) or (None,)
+        return "choose_some" if _is_choice(annotation) else None
+    return "choose" if _is_choice(annotation) else None
+
+
+def _is_choice(annotation: Any) -> bool:
+    return get_origin(annotation) is Literal or (isinstance(annotation, type) and issubclass(annotation, Enum))
+
+
+def at_fields(errors: dict[str, str]) -> dict[str, str]:
+    """A browser form's errors at its fields: an error of one item of a list (`production_redirect_domains.1`,
+    `services.0`) belongs to the field that holds the list, since the form has no field per item."""
+    shown: dict[str, str] = {}
+    for name, text in errors.items():
+        parts = name.split(".")
+        while len(parts) > 1 and parts[-1].isdigit():
+            parts.pop()
+        shown.setdefault(".".join(parts), text)
+    return shown
 
 
 def general(kind: str, language: str) -> str:
@@ -254,12 +307,12 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
     try:
         model = form.model.model_validate(form.from_browser(data) if is_browser and form.from_browser else data)
     except ValidationError as exc:
-        errors = field_errors(exc, language)
+        errors = field_errors(exc, language, form.model)
         if not is_browser:
             return json_response(
                 {"error": "validation", "message": general("invalid", language), "errors": errors}, 422
             )
-        return again(data, errors, general("invalid", language), 422)
+        return again(data, at_fields(errors), general("invalid", language), 422)
     replayed = False
     try:
         # Anonymous submissions only (Bits' staff, signed in with a staff role, are no relay; a principal without a
@@ -530,11 +583,14 @@ def _render(
     nonce = secrets.token_urlsafe(16)
     token = form_token(services, nonce, submission)
     cookie = form_cookie(services, nonce)
+    if errors and notice == general("invalid", language):
+        notice = None  # the error summary says it, with a link to every field
     body = services.renderer.page(
         form.template,
         language=language,
         values={k: v for k, v in values.items() if k not in (CSRF_FIELD, HONEYPOT_FIELD)},
         errors=errors,
+        field_labels={},  # filled in by the fields as they are drawn, for the error summary above them
         notice=notice,
         csrf_field=CSRF_FIELD,
         csrf_token=token,

@@ -9,6 +9,8 @@ from typing import Any
 
 import azure.functions as func
 
+from ..core.page_address import note_page_query
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -34,7 +36,9 @@ def html_response(body: str, status: int = 200, headers: dict[str, str] | None =
 
 
 def requested_language(req: func.HttpRequest, fallback: str = "nb") -> str:
-    """en when the query says lang=en (or the body's language field said so), else nb."""
+    """en when the query says lang=en (or the body's language field said so), else nb. Every page asks this
+    first, so it notes the request's query here for the page's language switch (templates/base/page.html)."""
+    note_page_query(req.params)
     value = (req.params.get("lang") or fallback).lower()
     return "en" if value == "en" else "nb"
 

@@ -153,6 +153,10 @@ _REFUSED: dict[str, tuple[str, str]] = {
         "Velg en av kommandoene i skjemaet. Ingenting er endret.",
         "Choose one of the commands in the form. Nothing was changed.",
     ),
+    "empty": (
+        "Skriv teksten først: et tomt svar eller notat lagres ikke. Ingenting er endret.",
+        "Write the text first: an empty answer or note is not kept. Nothing was changed.",
+    ),
     "too_long": (
         f"Teksten er for lang (høyst {MAX_REASON} tegn). Ingenting er endret.",
         f"The text is too long (at most {MAX_REASON} characters). Nothing was changed.",
@@ -180,6 +184,7 @@ _STATUS = {
     "not_asked": 409,
     "bad_command": 400,
     "too_long": 400,
+    "empty": 400,
     "role": 403,
     "already_decided": 409,
     "unavailable": 503,
@@ -254,6 +259,8 @@ async def take_action(
             return _refused(services, "bad_command", language, reference)
         if len(text) > MAX_REASON:
             return _refused(services, "too_long", language, reference)
+        if not text and command_name in (ANSWER.name, TEXT):
+            return _refused(services, "empty", language, reference)
         message_id = action_message_id(services, action_id)
         decider = Decider(
             address=member.email,

@@ -165,6 +165,15 @@ _REFUSED: dict[str, tuple[int, Words]] = {
             "Nothing was changed.",
         ),
     ),
+    "own_address": (
+        422,
+        (
+            "Avsenderadressen er Bits' egen postkasse ({address}). E-post fra den blir aldri en sak, og den er ingen "
+            "kontaktperson hos en virksomhet. Legg meldingen til en sak eller forkast den. Ingenting er endret.",
+            "The sender address is Bits' own mailbox ({address}). Mail from it never becomes a case, and it is no "
+            "company's contact. Attach the message to a case or discard it. Nothing was changed.",
+        ),
+    ),
     "no_organisation": (
         422,
         (
@@ -222,7 +231,10 @@ class Held:
         if "sender_address" in self.data:
             name, address = str(self.data.get("sender_name") or ""), str(self.data["sender_address"])
         else:
-            name, address = parseaddr(str(self.data.get("claimed_sender") or ""))
+            # Recorded before the address was kept as mail servers read it: the claim is decoded text, in which an
+            # encoded word can put another address before the real one. Only a claim with one address is used.
+            claimed = str(self.data.get("claimed_sender") or "")
+            name, address = parseaddr(claimed) if claimed.count("@") == 1 else ("", "")
         return name, address if _ADDRESS.match(address) else ""
 
     @property
@@ -477,7 +489,9 @@ async def take_held_action(
     if action_id is None:
         log.info("workspace: an action on held message %s without a valid form token; refused", key[:20])
         return _refused(services, "expired", language)
-    action, reason = str(data.get("action", "")), str(data.get("reason", "")).strip()
+    action = str(data.get("action", ""))
+    # What Bits types is masked before it is stored, as in every form (core/privacy.py).
+    reason = mask_identity_numbers(str(data.get("reason", "")).strip())[0]
     if action not in ACTIONS:
         return _refused(services, "bad_action", language)
     if len(reason) > MAX_REASON:
@@ -508,6 +522,11 @@ async def take_held_action(
         try:
             await services.store.append(held.reference, event, markers=[marker, f"held-handled-{key}"])
         except AlreadyProcessed as done:
+            if done.reference != held.reference:
+                # The form's one-time id was taken by an action on another held message (they share a partition):
+                # a form of that message, not of this one.
+                log.info("workspace: a used form of %s sent to held message %s; refused", done.reference, key)
+                return _refused(services, "expired", language)
             again = await load(services, key)
             assert again is not None and again.handled is not None
             if done.marker != marker:
@@ -541,6 +560,8 @@ async def _choice(
 ) -> dict[str, str] | tuple[str, dict[str, str]]:
     """What the action's form chose, checked (the details the handled event records); or the refusal's kind."""
     name, address = held.sender
+    if action in ("open_case", "known_contact") and address and own_address(services, address):
+        return "own_address", {"address": address}
     if action == "attach":
         reference = str(data.get("reference") or held.case or "").strip().upper()[:40]
         if parse_reference(reference) is None or await services.store.load(reference) is None:
@@ -559,6 +580,17 @@ async def _choice(
             return "no_organisation", {}
         return {"organisation_number": number, "contact_email": address, "contact_name": name}
     return {}
+
+
+def own_address(services: Services, address: str) -> bool:
+    """Whether `address` is Bits' shared mailbox, one of its plus tags (ssu+feil@...) or an alias address: mail
+    from it is our own, which intake never takes in as a case (intake/noise.py)."""
+    settings = services.settings
+    local, _, domain = address.casefold().partition("@")
+    mailbox_local, _, mailbox_domain = settings.shared_mailbox.casefold().partition("@")
+    if domain == mailbox_domain and local.split("+", 1)[0] == mailbox_local:
+        return True
+    return address.casefold() in {a.casefold() for a in settings.mail_aliases if "@" in a}
 
 
 async def follow_through(services: Services, catalogue: Catalogue, held: Held) -> str | None:

@@ -428,7 +428,9 @@ async def lift(req: func.HttpRequest, services: Services, member: StaffMember) -
         return _refused(services, "bad_address", language)
     marker = _marker("lift", action_id)
     try:
-        if await services.state.get(marker) is not None:
+        if (remembered := await services.state.get(marker)) is not None:
+            if remembered.get("address") != address.casefold():
+                return _refused(services, "expired", language)  # the used form of another address's lift
             return _back(language, "again")
         now = services.clock.now()
         lifted = await services.limits.lift(address, member.email, now, by_id=member.object_id)
@@ -483,7 +485,17 @@ async def resend(req: func.HttpRequest, services: Services, member: StaffMember)
         try:
             await services.store.resend_failed(again, now, event, markers=[marker])
         except AlreadyProcessed:
-            return _back(language, "again")
+            # Markers are kept per partition (cases of one process and year): this form's id may have resent
+            # another mail, and then it is that mail's form, not this one's.
+            events = await services.store.events(reference)
+            if any(
+                e.kind == RESENT
+                and e.data.get("resend_form") == marker
+                and e.data.get("message_id") == event.data["message_id"]
+                for e in events
+            ):
+                return _back(language, "again")
+            return _refused(services, "expired", language)
         except ConcurrentUpdate:
             return await _gone(services, reference, mail_id, marker, language)
     except StorageUnavailable as exc:

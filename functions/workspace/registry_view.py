@@ -37,6 +37,7 @@ from ..core.model import (
     Service,
     registry_reference,
 )
+from ..core.privacy import mask_fields
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StorageUnavailable
@@ -741,6 +742,11 @@ async def change_company(req: func.HttpRequest, services: Services, member: Staf
     if not member.may("admin"):
         log.warning("workspace: %s is no admin and may not edit %s", member.email, number)
         return await _refused(req, services, member, language, number, "role")
+    # Identity numbers in what is typed (a name, say) are never stored or mailed (core/privacy.py); the form's own
+    # fields (the entry's version, a hash) are no text.
+    typed = {k: v for k, v in data.items() if k not in ("action", "version")}
+    mask_fields(typed)
+    data.update(typed)
     action = str(data.get("action", ""))
     if action not in _MODELS:
         return await _refused(req, services, member, language, number, "bad_action")
@@ -803,7 +809,19 @@ async def change_company(req: func.HttpRequest, services: Services, member: Staf
         try:
             await services.store.append(reference, event, mails, markers=[marker])
         except AlreadyProcessed:
-            again = True  # recorded by an earlier send that stopped before the registry: finished below
+            # Recorded by an earlier send that stopped before the registry: finished below - only when that record
+            # is this very edit of this company. The one-time id taken by another edit or another company (a token
+            # kept and sent with other fields) records nothing here, so it changes nothing.
+            mine = [e for e in await services.store.events(reference) if e.data.get("marker") == marker]
+            if not any(
+                e.kind == "registry_changed"
+                and e.data.get("before") == before_part
+                and e.data.get("after") == after_part
+                for e in mine
+            ):
+                log.warning("workspace: %s sent a used registry form for another edit of %s", member.email, number)
+                return await _refused(req, services, member, language, number, "expired")
+            again = True
         try:
             await _apply(services, number, before_part, after_part)
         except _Stale:

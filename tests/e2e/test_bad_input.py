@@ -94,7 +94,10 @@ def test_form_errors_stand_next_to_their_fields(devhost: DevHostProcess) -> None
         )
     assert response.status_code == 422
     html = response.text
-    assert re.search(r'id="organisation_number-error">[^<]*kontrollsiffer', html)
+    # The message after its hidden "Feil:" (read out with it), in the element the field's aria-describedby names.
+    assert re.search(
+        r'id="organisation_number-error">(<span class="visually-hidden">Feil: </span>)?[^<]*kontrollsiffer', html
+    )
     assert 'aria-invalid="true"' in html and 'value="310000018"' in html
 
 

@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     reply,
     sign_in,
 )
+from tests.fakes import GO_LIVE
 
 BITS = "support@bits.example"
 
@@ -42,7 +43,7 @@ def registration(number: str) -> dict[str, Any]:
         ],
         "services": ["ufore"],
         "finans_norge_member": True,
-        "desired_go_live": "2027-03-01",
+        "desired_go_live": GO_LIVE,
         "comments": "Vi bruker egen integrasjon.",
     }
 

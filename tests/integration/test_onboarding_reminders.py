@@ -10,6 +10,7 @@ from functions.core.services import Services
 from functions.onboarding.models import Registration
 from functions.onboarding.workflow import register, remind_onboarding
 from tests.conftest import FakeClock
+from tests.fakes import GO_LIVE
 
 
 def registration() -> Registration:
@@ -25,7 +26,7 @@ def registration() -> Registration:
             ],
             "services": ["aap"],
             "finans_norge_member": False,
-            "desired_go_live": "2027-06-01",
+            "desired_go_live": GO_LIVE,
         }
     )
 

@@ -23,6 +23,7 @@ from functions.onboarding.workflow import register
 from functions.registry_import import parse_registry_file
 from tests.conftest import DEMO_REGISTRY, FakeClock
 from tests.e2e.helpers import new_organisation_number
+from tests.fakes import GO_LIVE
 
 LIMIT = 2
 
@@ -60,7 +61,7 @@ def attack(number: str, **changes: Any) -> Registration:
         ],
         "services": ["ufore"],
         "finans_norge_member": True,
-        "desired_go_live": "2027-03-01",
+        "desired_go_live": GO_LIVE,
         **changes,
     }
     return Registration.model_validate(body)

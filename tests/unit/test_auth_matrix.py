@@ -72,6 +72,7 @@ PUBLIC = {
     "health",
     "openapi",
     "overview",  # a redirect to the work queue, which asks for sign-in itself
+    "start_page",
     "case_page",
     "confirm_submitter",
     "questions",

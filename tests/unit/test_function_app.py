@@ -56,6 +56,7 @@ EXPECTED = {
     "bits_publishing": ("httpTrigger", "bits/publishing"),
     "bits_publishing_draft": ("httpTrigger", "bits/publishing/drafts/{reference}"),
     "bits_publishing_terms": ("httpTrigger", "bits/publishing/terms"),
+    "start_page": ("httpTrigger", "start"),
     "case_page": ("httpTrigger", "case-page/{reference}"),
     "confirm_submitter": ("httpTrigger", "confirm"),
     "cases_get": ("httpTrigger", "cases/{reference}"),

@@ -16,7 +16,7 @@ from functions.incidents.models import SecurityBreach
 from functions.onboarding import workflow as onboarding
 from functions.onboarding.models import Registration
 from functions.web.rate_limit import UNKNOWN, client_network, parse_address
-from tests.fakes import clock_of, fake_services
+from tests.fakes import GO_LIVE, clock_of, fake_services
 
 HOUR = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
@@ -95,7 +95,7 @@ def registration() -> Registration:
             ],
             "services": ["ufore"],
             "finans_norge_member": True,
-            "desired_go_live": "2027-03-01",
+            "desired_go_live": GO_LIVE,
         }
     )
 
