@@ -23,10 +23,11 @@ from ..core.model import Case, Channel, DecisionToken, parse_reference
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StorageUnavailable
 from ..intake.commands import Decider, Reading, apply_decision
-from ..web.forms import CSRF_FIELD, BodyRejected, form_cookie, form_submission, form_token, page_nonce, read_body
+from ..web.forms import form_cookie, form_token, page_nonce
 from ..web.http import html_response, requested_language
 from ..web.staff import Role, StaffMember
 from .case_view import QUEUE_PATH, case_path
+from .forms import FORM_STATUS, FORM_WORDS, read_posted
 
 log = logging.getLogger(__name__)
 
@@ -129,21 +130,7 @@ def panel(
 # -- POST /api/bits/cases/{reference}/actions -----------------------------------------------------------------------
 
 _REFUSED: dict[str, tuple[str, str]] = {
-    "expired": (
-        "Skjemaet er utløpt eller ble ikke sendt fra denne siden. Åpne saken på nytt og prøv igjen. "
-        "Ingenting er endret.",
-        "The form has expired or was not sent from this page. Open the case again and try again. Nothing was changed.",
-    ),
-    "form_only": (
-        "Handlinger tas fra skjemaene på sakssiden (application/x-www-form-urlencoded). Ingenting er endret.",
-        "Actions are taken from the forms on the case page (application/x-www-form-urlencoded). Nothing was changed.",
-    ),
-    "unsafe": (
-        "Teksten inneholder kontrolltegn eller usynlige tegn som endrer skriveretningen. Fjern dem og send på nytt. "
-        "Ingenting er endret.",
-        "The text contains control characters or invisible characters that change the writing direction. Remove "
-        "them and send again. Nothing was changed.",
-    ),
+    **FORM_WORDS,
     "not_found": ("Det finnes ingen sak med dette saksnummeret.", "There is no case with this reference."),
     "not_asked": (
         "Denne beslutningen er ikke etterspurt i saken. Ingenting er endret.",
@@ -171,15 +158,9 @@ _REFUSED: dict[str, tuple[str, str]] = {
         "The case is already decided or has moved on, so the form no longer applies. Nothing was changed. See the "
         "case as it is now.",
     ),
-    "unavailable": (
-        "Lagringen svarte ikke. Prøv igjen om litt: skjemaet blir ikke utført to ganger.",
-        "Storage did not answer. Try again shortly: the form will not be applied twice.",
-    ),
 }
 _STATUS = {
-    "expired": 403,
-    "form_only": 415,
-    "unsafe": 422,
+    **FORM_STATUS,
     "not_found": 404,
     "not_asked": 409,
     "bad_command": 400,
@@ -187,7 +168,6 @@ _STATUS = {
     "empty": 400,
     "role": 403,
     "already_decided": 409,
-    "unavailable": 503,
 }
 
 
@@ -227,17 +207,13 @@ async def take_action(
     back to `back_to(reference)` (another workspace page that offers the same forms, such as the drafts')."""
     language = requested_language(req)
     reference = req.route_params.get("reference", "")
-    try:
-        data, is_browser = read_body(req, language, services.settings.max_body_bytes)
-    except BodyRejected as rejected:
-        # Text with characters we refuse is told on a page; a body we do not read at all gets the plain answer.
-        return _refused(services, "unsafe", language, reference) if rejected.fields else rejected.response
-    if not is_browser:
-        return _refused(services, "form_only", language, reference)
-    action_id = form_submission(req, services, data.pop(CSRF_FIELD, ""))
-    if action_id is None:
-        log.info("workspace: an action on %s without a valid form token; refused", reference[:40])
-        return _refused(services, "expired", language, reference)
+    posted = read_posted(req, services, language)
+    if isinstance(posted, func.HttpResponse):
+        return posted
+    if isinstance(posted, str):
+        log.info("workspace: an action on %s refused: %s", reference[:40], posted)
+        return _refused(services, posted, language, reference)
+    data, action_id = posted.data, posted.action_id
     name, about = str(data.get("decision", "")), str(data.get("about", ""))
     command_name, text = str(data.get("command", "")), str(data.get("reason", "")).strip()
     try:

@@ -32,10 +32,11 @@ from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StorageUnavailable
 from ..intake.fields import environment_in
-from ..web.forms import CSRF_FIELD, BodyRejected, form_cookie, form_submission, form_token, page_nonce, read_body
+from ..web.forms import form_cookie, form_token, page_nonce
 from ..web.http import html_response, requested_language
 from ..web.staff import StaffMember
 from .case_view import QUEUE_PATH, case_path
+from .forms import FORM_STATUS, FORM_WORDS, read_posted
 
 log = logging.getLogger(__name__)
 
@@ -97,31 +98,7 @@ DONE: dict[str, Words] = {
     ),
 }
 _REFUSED: dict[str, tuple[int, Words]] = {
-    "expired": (
-        403,
-        (
-            "Skjemaet er utløpt eller ble ikke sendt fra denne siden. Åpne listen på nytt og prøv igjen. "
-            "Ingenting er endret.",
-            "The form has expired or was not sent from this page. Open the list again and try again. "
-            "Nothing was changed.",
-        ),
-    ),
-    "form_only": (
-        415,
-        (
-            "Handlinger tas fra skjemaene i listen (application/x-www-form-urlencoded). Ingenting er endret.",
-            "Actions are taken from the forms in the list (application/x-www-form-urlencoded). Nothing was changed.",
-        ),
-    ),
-    "unsafe": (
-        422,
-        (
-            "Teksten inneholder kontrolltegn eller usynlige tegn som endrer skriveretningen. Fjern dem og send på "
-            "nytt. Ingenting er endret.",
-            "The text contains control characters or invisible characters that change the writing direction. "
-            "Remove them and send again. Nothing was changed.",
-        ),
-    ),
+    **{kind: (FORM_STATUS[kind], words) for kind, words in FORM_WORDS.items()},
     "not_found": (
         404,
         ("Det finnes ingen holdt melding med denne nøkkelen.", "There is no held message with this key."),
@@ -186,13 +163,6 @@ _REFUSED: dict[str, tuple[int, Words]] = {
         (
             "Meldingen er allerede behandlet ({what}, av {by}, {when}). Ingenting er endret.",
             "The message is already handled ({what}, by {by}, {when}). Nothing was changed.",
-        ),
-    ),
-    "unavailable": (
-        503,
-        (
-            "Lagringen svarte ikke. Prøv igjen om litt: skjemaet blir ikke utført to ganger.",
-            "Storage did not answer. Try again shortly: the form will not be applied twice.",
         ),
     ),
 }
@@ -479,16 +449,13 @@ async def take_held_action(
     """An action on a held message from the list's form, by the signed-in `member` (the trigger checked the role)."""
     language = requested_language(req)
     key = req.route_params.get("key", "")
-    try:
-        data, is_browser = read_body(req, language, services.settings.max_body_bytes)
-    except BodyRejected as rejected:
-        return _refused(services, "unsafe", language) if rejected.fields else rejected.response
-    if not is_browser:
-        return _refused(services, "form_only", language)
-    action_id = form_submission(req, services, data.pop(CSRF_FIELD, ""))
-    if action_id is None:
-        log.info("workspace: an action on held message %s without a valid form token; refused", key[:20])
-        return _refused(services, "expired", language)
+    posted = read_posted(req, services, language)
+    if isinstance(posted, func.HttpResponse):
+        return posted
+    if isinstance(posted, str):
+        log.info("workspace: an action on held message %s refused: %s", key[:20], posted)
+        return _refused(services, posted, language)
+    data, action_id = posted.data, posted.action_id
     action = str(data.get("action", ""))
     # What Bits types is masked before it is stored, as in every form (core/privacy.py).
     reason = mask_identity_numbers(str(data.get("reason", "")).strip())[0]

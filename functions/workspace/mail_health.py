@@ -26,10 +26,11 @@ from ..core.mail import MailRecord
 from ..core.model import CaseEvent, Channel, parse_reference, partition_of
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, Backlog, ConcurrentUpdate, StorageUnavailable
-from ..web.forms import CSRF_FIELD, BodyRejected, form_cookie, form_submission, form_token, page_nonce, read_body
+from ..web.forms import form_cookie, form_token, page_nonce
 from ..web.http import html_response, requested_language
 from ..web.staff import StaffMember
 from .case_view import QUEUE_PATH, case_path
+from .forms import FORM_STATUS, FORM_WORDS, read_posted
 
 log = logging.getLogger(__name__)
 
@@ -102,19 +103,7 @@ DONE: dict[str, tuple[str, str]] = {
 }
 
 _REFUSED: dict[str, tuple[str, str]] = {
-    "expired": (
-        "Skjemaet er utløpt eller ble ikke sendt fra denne siden. Åpne siden på nytt og prøv igjen. "
-        "Ingenting er endret.",
-        "The form has expired or was not sent from this page. Open the page again and try again. Nothing was changed.",
-    ),
-    "form_only": (
-        "Dette gjøres fra skjemaene på siden (application/x-www-form-urlencoded). Ingenting er endret.",
-        "This is done from the forms on the page (application/x-www-form-urlencoded). Nothing was changed.",
-    ),
-    "unsafe": (
-        "Skjemaet inneholder kontrolltegn eller usynlige tegn. Ingenting er endret.",
-        "The form contains control characters or invisible characters. Nothing was changed.",
-    ),
+    **FORM_WORDS,
     "role": (
         "Å oppheve en sperring krever rollen administrator, og den har du ikke. Ingenting er endret.",
         "Lifting a suppression needs the role admin, which you do not hold. Nothing was changed.",
@@ -137,21 +126,14 @@ _REFUSED: dict[str, tuple[str, str]] = {
         "The recipient {address} is suppressed after bounces. Have an admin lift the suppression first, then send "
         "the mail again. Nothing was changed.",
     ),
-    "unavailable": (
-        "Lagringen svarte ikke. Prøv igjen om litt: skjemaet blir ikke utført to ganger.",
-        "Storage did not answer. Try again shortly: the form will not be applied twice.",
-    ),
 }
 _STATUS = {
-    "expired": 403,
-    "form_only": 415,
-    "unsafe": 422,
+    **FORM_STATUS,
     "role": 403,
     "bad_address": 400,
     "unknown_mail": 404,
     "not_failed": 409,
     "suppressed": 409,
-    "unavailable": 503,
 }
 
 
@@ -388,16 +370,12 @@ async def _form(
     req: func.HttpRequest, services: Services, language: str
 ) -> tuple[dict[str, Any], str] | func.HttpResponse:
     """The form's fields and its one-time action id, or the refusal page."""
-    try:
-        data, is_browser = read_body(req, language, services.settings.max_body_bytes)
-    except BodyRejected as rejected:
-        return _refused(services, "unsafe", language) if rejected.fields else rejected.response
-    if not is_browser:
-        return _refused(services, "form_only", language)
-    action_id = form_submission(req, services, data.pop(CSRF_FIELD, ""))
-    if action_id is None:
-        return _refused(services, "expired", language)
-    return data, action_id
+    posted = read_posted(req, services, language)
+    if isinstance(posted, func.HttpResponse):
+        return posted
+    if isinstance(posted, str):
+        return _refused(services, posted, language)
+    return posted.data, posted.action_id
 
 
 def _stored(reference: str) -> bool:

@@ -43,18 +43,15 @@ from ..core.services import Services
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StorageUnavailable
 from ..onboarding.models import ROLES, Phone, Role
 from ..web.forms import (
-    CSRF_FIELD,
-    BodyRejected,
     field_errors,
     form_cookie,
-    form_submission,
     form_token,
     page_nonce,
-    read_body,
 )
 from ..web.http import html_response, requested_language
 from ..web.staff import StaffMember
 from .case_view import QUEUE_PATH, case_path
+from .forms import FORM_STATUS, FORM_WORDS, read_posted
 
 log = logging.getLogger(__name__)
 
@@ -534,24 +531,7 @@ async def company_response(
 # -- POST /api/bits/registry/{organisation_number}/changes ----------------------------------------------------------
 
 _REFUSED: dict[str, Words] = {
-    "expired": (
-        "Skjemaet er utløpt eller ble ikke sendt fra denne siden. Åpne virksomheten på nytt og prøv igjen. "
-        "Ingenting er endret.",
-        "The form has expired or was not sent from this page. Open the company again and try again. Nothing was "
-        "changed.",
-    ),
-    "form_only": (
-        "Endringer gjøres fra skjemaene på virksomhetens side (application/x-www-form-urlencoded). Ingenting er "
-        "endret.",
-        "Changes are made from the forms on the company's page (application/x-www-form-urlencoded). Nothing was "
-        "changed.",
-    ),
-    "unsafe": (
-        "Skjemaet inneholder kontrolltegn eller usynlige tegn som endrer skriveretningen. Fjern dem og send på nytt. "
-        "Ingenting er endret.",
-        "The form contains control characters or invisible characters that change the writing direction. Remove "
-        "them and send again. Nothing was changed.",
-    ),
+    **FORM_WORDS,
     "not_found": (
         "Registeret kjenner ingen virksomhet med dette organisasjonsnummeret. Ingenting er endret.",
         "The registry knows no company with this organisation number. Nothing was changed.",
@@ -598,15 +578,9 @@ _REFUSED: dict[str, Words] = {
         "Skjemaet endrer ingenting: virksomheten er allerede slik. Ingenting er endret.",
         "The form changes nothing: the company is like that already. Nothing was changed.",
     ),
-    "unavailable": (
-        "Lagringen svarte ikke. Prøv igjen om litt: skjemaet blir ikke utført to ganger.",
-        "Storage did not answer. Try again shortly: the form will not be applied twice.",
-    ),
 }
 _STATUS = {
-    "expired": 403,
-    "form_only": 415,
-    "unsafe": 422,
+    **FORM_STATUS,
     "not_found": 404,
     "role": 403,
     "bad_action": 400,
@@ -617,7 +591,6 @@ _STATUS = {
     "last_contact": 409,
     "role_uncovered": 409,
     "unchanged": 409,
-    "unavailable": 503,
 }
 
 
@@ -727,18 +700,13 @@ async def change_company(req: func.HttpRequest, services: Services, member: Staf
     """An edit from the company page's form, by the signed-in `member` (the trigger has checked the sign-in)."""
     language = requested_language(req)
     number = req.route_params.get("organisation_number", "")[:20]
-    try:
-        data, is_browser = read_body(req, language, services.settings.max_body_bytes)
-    except BodyRejected as rejected:
-        if not rejected.fields:
-            return rejected.response
-        return await _refused(req, services, member, language, number, "unsafe")
-    if not is_browser:
-        return await _refused(req, services, member, language, number, "form_only")
-    action_id = form_submission(req, services, data.pop(CSRF_FIELD, ""))
-    if action_id is None:
-        log.info("workspace: a registry edit of %s without a valid form token; refused", number)
-        return await _refused(req, services, member, language, number, "expired")
+    posted = read_posted(req, services, language)
+    if isinstance(posted, func.HttpResponse):
+        return posted
+    if isinstance(posted, str):
+        log.info("workspace: a registry edit of %s refused: %s", number, posted)
+        return await _refused(req, services, member, language, number, posted)
+    data, action_id = posted.data, posted.action_id
     if not member.may("admin"):
         log.warning("workspace: %s is no admin and may not edit %s", member.email, number)
         return await _refused(req, services, member, language, number, "role")
