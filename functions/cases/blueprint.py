@@ -11,9 +11,10 @@ bp = func.Blueprint()
 
 
 @bp.function_name("case_page")
-@bp.route(route="case-page/{reference}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="case-page/{reference}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def case_page(req: func.HttpRequest) -> func.HttpResponse:
-    """The submitter's view of their case, behind the signed link from their emails."""
+    """The submitter's view of their case, behind the signed link from their emails; POST adds a message or files
+    from the page's box, as a reply by email would."""
     from ..composition import get_services
     from . import views
 

@@ -14,9 +14,11 @@ from ..core.signing import verify
 from ..core.store import StorageUnavailable
 from ..web.forms import remember_address_cookie
 from ..web.http import html_response, json_response, requested_language
+from . import case_page as case_page_view
 
 
 async def case_page(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    """GET shows the case behind its signed link; POST adds the submitter's message from the page's box."""
     language = requested_language(req)
     reference = req.route_params.get("reference", "")
     payload = verify(services.settings.verification_keys, "case-page", req.params.get("k", ""), services.clock.now())
@@ -24,19 +26,16 @@ async def case_page(req: func.HttpRequest, services: Services) -> func.HttpRespo
         return html_response(services.renderer.page("not_found", language=language), 404)
     try:
         stored = await services.store.load(reference)
-        events = await services.store.events(reference) if stored else []
+        if stored is None:
+            return html_response(services.renderer.page("not_found", language=language), 404)
+        # The mailed link reached the submitter's mailbox; the receipt link only the browser that sent the form.
+        by_mail = payload.get("p") != "receipt"
+        if req.method == "POST":
+            return await case_page_view.add(req, services, stored.case, language, by_mail=by_mail)
+        events = await services.store.events(reference)
+        return await case_page_view.show(req, services, stored.case, events, language, by_mail=by_mail)
     except StorageUnavailable:
         return html_response(services.renderer.page("unavailable", language=language), 503)
-    if stored is None:
-        return html_response(services.renderer.page("not_found", language=language), 404)
-    body = services.renderer.page(
-        "case",
-        language=language,
-        case=stored.case,
-        events=[e for e in events if e.public],
-        receipt=req.params.get("receipt") == "1",
-    )
-    return html_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def confirm(req: func.HttpRequest, services: Services) -> func.HttpResponse:

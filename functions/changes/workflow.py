@@ -16,6 +16,7 @@ group, through Bits' approvers) → NAV plans and implements. Every step is a re
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from ..core.cases import (
 )
 from ..core.commands import ANSWER, Change, Command, Decision, Reply, Step, ask_by_reply
 from ..core.forms import WebForm
-from ..core.mail import OutgoingMail
+from ..core.mail import OutgoingMail, mail_id
 from ..core.model import Case, CaseEvent, Channel, DecisionToken, Process
 from ..core.registry import Registry
 from ..core.rendering import OSLO
@@ -144,12 +145,76 @@ async def request_text(services: Services, case: Case) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class Member:
+    """A committee member as the registry knows them: name, company, and the organisation numbers they speak for."""
+
+    email: str
+    name: str
+    company: str
+    organisations: frozenset[str]
+
+    def conflicted(self, case: Case) -> bool:
+        """Their own organisation submitted the request: a conflict of interest."""
+        return case.organisation_number in self.organisations
+
+
+def committee_member(registry: Registry, email: str) -> Member:
+    """Who a committee address is: a company's, a data source's or Bits' registered contact (the first that knows
+    them gives name and company); an address the registry does not know is shown as it is."""
+    wanted = email.casefold()
+    found: list[tuple[str, str, str]] = []  # (name, company, organisation number)
+    for organisation in registry.organisations_of_contact(wanted):
+        for contact in organisation.contacts:
+            if contact.email.casefold() == wanted:
+                found.append((contact.name, organisation.legal_name, organisation.organisation_number))
+    for source in registry.sources.values():
+        for contact in source.contacts:
+            if contact.email.casefold() == wanted:
+                found.append((contact.name, source.name, source.organisation_number))
+    for contact in registry.bits.contacts if registry.bits else []:
+        if contact.email.casefold() == wanted:
+            found.append((contact.name, "Bits", registry.bits.organisation_number if registry.bits else ""))
+    name = next((n for n, _, _ in found if n), "")
+    company = next((c for _, c, _ in found if c), "")
+    return Member(email, name, company, frozenset(number for _, _, number in found))
+
+
+def committee_summary(
+    registry: Registry, case: Case, committee: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The committee as the approvers see it - each member by name and company, their recommendation, and whether
+    it is set aside for a conflict of interest - and the recommendations counted, without the conflicted ones."""
+    recommendations = case.details.get("recommendations", {})
+    members: list[dict[str, Any]] = []
+    tally = dict.fromkeys(VERDICTS.values(), 0)
+    for address in committee:
+        member = committee_member(registry, address)
+        given = recommendations.get(address) or recommendations.get(address.casefold()) or {}
+        conflict = bool(given.get("conflict")) or member.conflicted(case)
+        verdict = str(given.get("verdict", ""))
+        members.append(
+            {
+                "email": address,
+                "name": member.name or str(given.get("name") or ""),
+                "company": member.company,
+                "verdict": verdict,
+                "comment": str(given.get("comment", "")),
+                "conflict": conflict,
+            }
+        )
+        if verdict in tally and not conflict:
+            tally[verdict] += 1  # a conflicted member's word is recorded and shown, never counted
+    return members, tally
+
+
 async def to_decision(
     services: Services, registry: Registry, case: Case, why: str
 ) -> tuple[Case, list[OutgoingMail], list[DecisionToken]]:
     """The request goes to the approvers with the committee's recommendations; `why` says what brought it there."""
     changed = case.model_copy(update={"status": "awaiting_decision", "updated_at": services.clock.now()})
     approvers = [c.email for c in registry.bits_contacts("approver")]
+    members, tally = committee_summary(registry, case, services.settings.committee_members)
     mails, tokens = ask_by_reply(
         services,
         registry,
@@ -158,8 +223,8 @@ async def to_decision(
         DECIDE,
         "change_request_to_approvers",
         f"decide-{len(case.details.get('decision_rounds', [])) + 1}",
-        recommendations=case.details.get("recommendations", {}),
-        committee=services.settings.committee_members,
+        members=members,
+        tally=tally,
         why=why,
         text=await request_text(services, case),
     )
@@ -227,17 +292,43 @@ async def assess(services: Services, stored: StoredCase, reply: Reply, registry:
     if reply.command is None:
         return Change(step.case, step.event("note", "Comment from the committee without a recommendation", False))
     verdict = VERDICTS[reply.command.name]
-    recommendations = {
-        **step.case.details.get("recommendations", {}),
-        reply.sender: {"verdict": verdict, "comment": step.text, "at": step.now.isoformat(), "name": reply.sender_name},
-    }
+    member = committee_member(registry, reply.sender)
+    conflict = member.conflicted(step.case)
+    given: dict[str, Any] = {"verdict": verdict, "comment": step.text, "at": step.now.isoformat()}
+    given |= {"name": reply.sender_name or member.name, "company": member.company}
+    if conflict:
+        given["conflict"] = True  # recorded on the case, and kept out of what the approvers see counted
+    recommendations = {**step.case.details.get("recommendations", {}), reply.sender: given}
     changed = step.moved("in_assessment", recommendations=recommendations)
-    event = step.event("recommendation", f"{reply.sender}: {verdict}", False, verdict=verdict, comment=step.text)
+    event = step.event(
+        "recommendation", f"{reply.sender}: {verdict}", False, verdict=verdict, comment=step.text, conflict=conflict
+    )
+    flagged = _conflict_to_bits(services, registry, changed, member, given) if conflict else []
     committee = {m.casefold() for m in services.settings.committee_members}
     if committee <= set(recommendations):
         changed, mails, tokens = await to_decision(services, registry, changed, "all_recommended")
-        return Change(changed, event, mails, tokens)
-    return Change(changed, event)
+        return Change(changed, event, [*flagged, *mails], tokens)
+    return Change(changed, event, flagged)
+
+
+def _conflict_to_bits(
+    services: Services, registry: Registry, case: Case, member: Member, given: dict[str, Any]
+) -> list[OutgoingMail]:
+    """Bits' support hears that a member recommended their own organisation's request, and that it is not counted."""
+    return [
+        services.compose(
+            reference=case.reference,
+            purpose=f"conflict-{mail_id('member', member.email)}",
+            to=contact.email,
+            template="change_request_conflict_to_bits",
+            language=contact.language,
+            case=case,
+            member={"name": given.get("name") or member.email, "email": member.email, "company": member.company},
+            verdict=given["verdict"],
+            comment=given["comment"],
+        )
+        for contact in registry.bits_contacts("support")
+    ]
 
 
 # -- decide (approvers) ----------------------------------------------------------------------------------------------

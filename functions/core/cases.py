@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .glossary import long_time
 from .mail import OutgoingMail, message_id_for
 from .model import Case, CaseEvent, CaseStatus, Channel, DecisionToken, Process
 from .rate_limits import WINDOW, recipient_limits
+from .receipts import first_response_due, sent_rows
 from .registry import Registry
 from .services import Services
 from .signing import sign, verify
@@ -319,6 +321,7 @@ def _acknowledgement_and_notice(
                 reply_to=reply_address(services, own.token) if own else None,
                 replies_decide=own is not None,
                 **context,
+                **_receipt_context(services, case, text),
             )
         ]
         if intake.acknowledgement_template and receipt
@@ -348,6 +351,16 @@ def _acknowledgement_and_notice(
             )
         )
     return mails
+
+
+def _receipt_context(services: Services, case: Case, text: dict[str, Any]) -> dict[str, Any]:
+    """What the receipt repeats (the submitted fields in words, masked as stored) and when Bits answers at the
+    latest: the first-response target from now, when the case reaches Bits (created, or its address confirmed)."""
+    due = first_response_due(services.settings.response_targets, case, services.clock.now())
+    return {
+        "sent": sent_rows(case, text, case.language),
+        "answer_due": long_time(due, case.language) if due else None,
+    }
 
 
 def submitter_proven(case: Case) -> bool:

@@ -29,6 +29,9 @@ class Command:
     ordinary_words: bool = False
     # It refuses, dismisses or withdraws: a reason after it that starts "ikke …"/"not …" says why, not when.
     refusal: bool = False
+    # The case states in which it applies, where that is fewer than its decision's (None: all of them): what a reply
+    # that could not be read offers the person instead (`Decision.commands_in`).
+    states: frozenset[str] | None = None
 
 
 # Bits answers the submitter: the text after it goes to them. One rule in every process, for Bits' own decisions:
@@ -74,6 +77,12 @@ class Decision:
     # the case view too, and a reply without a command is an internal note whatever the process (`internal_note`:
     # the handler never sees it). Decisions of the committee, the sources or the companies are theirs alone.
     bits_decides: bool = False
+
+    def commands_in(self, status: str) -> tuple[Command, ...]:
+        """The commands that apply to a case in `status`: none outside the decision's states."""
+        if status not in self.states:
+            return ()
+        return tuple(c for c in self.commands if c.states is None or status in c.states)
 
     @property
     def takes_text(self) -> bool:

@@ -437,6 +437,45 @@ ONBOARDING_STEPS: dict[str, Words] = {
 }
 
 
+# The next step on the submitter's case page (cases/views.py), by whose move it is (core/deadlines.py `whose_move`),
+# said to the submitter: who acts now and what happens then.
+NEXT_STEPS: dict[str, Words] = {
+    "confirm_address": (
+        "Din tur: åpne lenken i e-posten vi sendte deg, for å bekrefte at adressen er din. Da går saken til Bits.",
+        "Your move: open the link in the email we sent you to confirm that the address is yours. Then the case "
+        "goes to Bits.",
+    ),
+    "bits": (
+        "Bits sin tur: Bits går gjennom saken og svarer deg på e-post. Du kan legge til noe i boksen under.",
+        "Bits' move: Bits looks at the case and answers you by email. You can add something in the box below.",
+    ),
+    "insurer": (
+        "Din tur: Bits venter på svar fra deg. Skriv i boksen under, eller svar på e-posten fra Bits.",
+        "Your move: Bits is waiting for your answer. Write in the box below, or reply to Bits' email.",
+    ),
+    "sources": (
+        "NAV, Altinn eller Digdir har saken nå. Bits følger opp og gir deg beskjed på e-post.",
+        "NAV, Altinn or Digdir has the case now. Bits follows up and tells you by email.",
+    ),
+    "committee": (
+        "Fagutvalget vurderer endringsønsket og gir sin anbefaling. Deretter beslutter referansegruppen.",
+        "The expert committee assesses the change request and gives its recommendation. Then the reference group "
+        "decides.",
+    ),
+    "approver": (
+        "Referansegruppen beslutter endringsønsket. Du får beslutningen på e-post.",
+        "The reference group decides the change request. You get the decision by email.",
+    ),
+    "breach": (
+        "Bits behandler sikkerhetsbrudd fortløpende, også utenom åpningstid, og tar kontakt med deg.",
+        "Bits handles security breaches at once, also outside office hours, and will contact you.",
+    ),
+    "finished": (
+        "Saken er avsluttet. Har du noe å legge til, kan du skrive i boksen under: Bits får det.",
+        "The case is closed. If you have something to add, write in the box below: Bits gets it.",
+    ),
+}
+
 # The commands of replies, by their name: as the person wrote them, in the page's language.
 COMMANDS: dict[str, Words] = {
     "text": ("ingen – internt notat", "none – internal note"),
@@ -468,6 +507,136 @@ COMMANDS: dict[str, Words] = {
     "withdraw": ("TRUKKET", "WITHDRAWN"),
     "publish": ("PUBLISER", "PUBLISH"),
     "discard": ("FORKAST", "DISCARD"),
+}
+
+# What a command does, by decision and command name: what a reply that could not be read offers in its place.
+_ANSWERS: Words = (
+    "svarer innsenderen: teksten under går til den som meldte saken",
+    "answers the submitter: the text below goes to them",
+)
+COMMAND_EFFECTS: dict[str, Words] = {
+    "error_report.triage.answer": _ANSWERS,
+    "error_report.triage.forward": (
+        "sender feilmeldingen videre til datakilden, uten innsenderens navn; teksten under går med",
+        "forwards the error report to the data source, without the reporter's name; the text below goes with it",
+    ),
+    "error_report.triage.ask": (
+        "spør innsenderen: spørsmålet under går til dem",
+        "asks the reporter the question below",
+    ),
+    "error_report.triage.resolve": (
+        "lukker saken; teksten under går til innsenderen",
+        "closes the case; the text below goes to the reporter",
+    ),
+    "error_report.triage.alert": (
+        "lager et utkast til varsel fra feilmeldingen",
+        "drafts an alert from the error report",
+    ),
+    "security_breach.acknowledge.acknowledge": (
+        "bekrefter at Bits har tatt imot bruddet",
+        "confirms that Bits has received the breach",
+    ),
+    "security_breach.acknowledge.dismiss": (
+        "avviser meldingen som ikke et sikkerhetsbrudd",
+        "dismisses the report as no security breach",
+    ),
+    "security_breach.acknowledge.answer": _ANSWERS,
+    "security_breach.reported.reported": (
+        "sier at Datatilsynet er varslet; påminnelsene stopper",
+        "says Datatilsynet has been notified; the reminders stop",
+    ),
+    "question.bits.answer": _ANSWERS,
+    "question.bits.resolve": (
+        "lukker spørsmålet; teksten under går til den som spurte",
+        "closes the question; the text below goes to the asker",
+    ),
+    "question.bits.faq": (
+        "lukker spørsmålet og tar svaret med i ofte stilte spørsmål",
+        "closes the question and adds the answer to the FAQ",
+    ),
+    "question.bits.forward": ("sender spørsmålet videre til datakilden", "forwards the question to the data source"),
+    "question.bits.to_error_report": (
+        "gjør spørsmålet om til en feilmelding",
+        "turns the question into an error report",
+    ),
+    "question.bits.to_change_request": (
+        "gjør spørsmålet om til et endringsønske",
+        "turns the question into a change request",
+    ),
+    "change.handle.answer": _ANSWERS,
+    "change.handle.complete": (
+        "sender endringsønsket til fagutvalget, eller rett til beslutning når det ikke er noe fagutvalg",
+        "sends the change request to the expert committee, or straight to decision when there is none",
+    ),
+    "change.handle.ask": ("spør innsenderen: spørsmålet under går til dem", "asks the submitter the question below"),
+    "change.handle.duplicate": (
+        "lukker saken som duplikat av saken du skriver (SSU-E-…)",
+        "closes it as a duplicate of the case you name (SSU-E-…)",
+    ),
+    "change.handle.reject": (
+        "avslår endringsønsket; begrunnelsen under går til innsenderen",
+        "rejects the request; the reason below goes to the submitter",
+    ),
+    "change.assess.recommend": (
+        "anbefaler endringen; kommentaren under går til referansegruppen",
+        "recommends the change; the comment below goes to the reference group",
+    ),
+    "change.assess.not_recommended": (
+        "anbefaler ikke endringen; kommentaren under går til referansegruppen",
+        "does not recommend the change; the comment below goes to the reference group",
+    ),
+    "change.assess.neutral": (
+        "verken for eller mot; kommentaren under går til referansegruppen",
+        "neither for nor against; the comment below goes to the reference group",
+    ),
+    "change.decide.approve": (
+        "godkjenner endringsønsket: innsenderen, NAV og alle tilknyttede virksomheter får beskjed",
+        "approves the request: the submitter, NAV and every connected company are told",
+    ),
+    "change.decide.reject": (
+        "avslår endringsønsket; begrunnelsen under går til innsenderen",
+        "rejects the request; the reason below goes to the submitter",
+    ),
+    "change.decide.defer": (
+        "utsetter saken til datoen du skriver (for eksempel 1.3.2027)",
+        "defers it until the date you write (e.g. 2027-03-01)",
+    ),
+    "change.nav.planned": (
+        "sier når endringen kommer: versjonen eller datoen under",
+        "says when the change comes: the version or date below",
+    ),
+    "change.nav.implemented": (
+        "sier at endringen er innført; saken lukkes",
+        "says the change is implemented; the case closes",
+    ),
+    "onboarding.bits.answer": _ANSWERS,
+    "onboarding.bits.approve": (
+        "godkjenner innmeldingen, eller påkoblingen til produksjon",
+        "approves the registration, or the connection to production",
+    ),
+    "onboarding.bits.reject": (
+        "avslår innmeldingen; begrunnelsen under går til virksomheten",
+        "rejects the registration; the reason below goes to the company",
+    ),
+    "onboarding.bits.ask": ("spør virksomheten: spørsmålet under går til dem", "asks the company the question below"),
+    "onboarding.bits.signed": (
+        "bekrefter at tilknytningsavtalen er signert",
+        "confirms that the connection agreement is signed",
+    ),
+    "onboarding.bits.offboard": ("kobler virksomheten fra tjenesten", "disconnects the company from the service"),
+    "onboarding.source.test.granted": ("bekrefter at testtilgangen er gitt", "confirms that test access is granted"),
+    "onboarding.source.production.granted": (
+        "bekrefter at tilgangen til produksjon er gitt",
+        "confirms that production access is granted",
+    ),
+    "onboarding.company.withdraw": ("trekker innmeldingen", "withdraws the registration"),
+    "onboarding.company.signed": ("sier at tilknytningsavtalen er signert", "says the connection agreement is signed"),
+    "terms.accept.accepted": (
+        "aksepterer vilkårene på vegne av virksomheten",
+        "accepts the terms on the company's behalf",
+    ),
+    "alert.draft.publish": ("publiserer varselet til dem det gjelder", "publishes the alert to those it concerns"),
+    "alert.draft.discard": ("forkaster utkastet", "discards the draft"),
 }
 
 MAIL_STATES: dict[str, Words] = {
@@ -581,6 +750,12 @@ def decision_words(decision: str, language: str) -> str:
 def command_words(command: str, language: str) -> str:
     words = COMMANDS.get(command)
     return pick(words, language) if words else command.upper()
+
+
+def command_effect(decision: str, command: str, language: str) -> str:
+    """What `command` of `decision` does, in words; "" when the glossary does not say."""
+    words = COMMAND_EFFECTS.get(f"{decision}.{command}")
+    return pick(words, language) if words else ""
 
 
 def mail_state_words(state: str, language: str) -> str:

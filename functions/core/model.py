@@ -28,7 +28,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     API = "api"
     TIMER = "timer"
-    WEB = "web"  # Bits' workspace: a signed-in staff member acting in the browser
+    WEB = "web"  # a browser: Bits' workspace (a signed-in staff member), or the box on the submitter's case page
 
 
 class ContactRole(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,6 +112,48 @@ def status_name(context: Context, status: str) -> str:
     return status_words(status, "en" if context.get("language") == "en" else "nb")
 
 
+def _language(context: Context) -> str:
+    return "en" if context.get("language") == "en" else "nb"
+
+
+@pass_context
+def words(context: Context, kind: str, code: object, joiner: str = ", ") -> str:
+    """{{ words('severity', case.details.severity) }}: a code (or a list of codes) in the glossary's words, in the
+    page's or email's language; a code without words shows as it is, its underscores as spaces; none as "–".
+    `words('field', name)` is a field's name."""
+    from .glossary import field_label, word  # the glossary builds on this module's names
+
+    language = _language(context)
+    codes = code if isinstance(code, list | tuple) else [code]
+    if kind == "field":  # a field's name, as in the error lists of refused replies
+        return joiner.join(field_label(str(c), language) for c in codes)
+    said = [word(kind, c, language) or str(c).replace("_", " ") for c in codes if c not in (None, "")]
+    return joiner.join(said) or "–"
+
+
+@pass_context
+def long_time_filter(context: Context, value: datetime | str | None) -> str:
+    """{{ case.details.occurred_at | long_time }}: 30. november 2026 kl. 09.15 (nb), 30 November 2026, 09:15 (en),
+    Oslo time; a datetime or an ISO string, "–" for none."""
+    from .glossary import long_time
+
+    if value in (None, ""):
+        return "–"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return long_time(moment, _language(context))
+
+
+@pass_context
+def long_date_filter(context: Context, value: date | str | None) -> str:
+    """{{ case.details.desired_go_live | long_date }}: 1. januar 2027 (nb), 1 January 2027 (en); "–" for none."""
+    from .glossary import long_date
+
+    if value in (None, ""):
+        return "–"
+    day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return long_date(day, _language(context))
+
+
 class Renderer:
     def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
         self.env = Environment(
@@ -126,6 +168,9 @@ class Renderer:
         self.env.globals["t"] = translate
         self.env.globals["process_name"] = process_name
         self.env.globals["status_name"] = status_name
+        self.env.globals["words"] = words
+        self.env.filters["long_time"] = long_time_filter
+        self.env.filters["long_date"] = long_date_filter
         self.env.globals["language_switch_href"] = language_switch_href
 
     def page(self, name: str, **context: Any) -> str:

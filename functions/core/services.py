@@ -168,10 +168,13 @@ class Services:
     def link(self, path: str) -> str:
         return f"{self.settings.public_base_url.rstrip('/')}/api/{path.lstrip('/')}"
 
-    def case_page_link(self, reference: str, language: str = "nb") -> str:
+    def case_page_link(self, reference: str, language: str = "nb", *, receipt: bool = False) -> str:
         """The submitter's signed link to the case page, opening in `language` (`lang` is outside the signature:
-        the page checks `k` alone, so the reader may switch language on it)."""
-        token = sign(self.settings.effective_signing_key, "case-page", {"r": reference})
+        the page checks `k` alone, so the reader may switch language on it). A `receipt` link is the one the form's
+        sender gets at once, before anyone knows whose the address is: it shows what was sent and where the case
+        stands, but neither Bits' answers nor the box to write in; those need the link we mail."""
+        payload = {"r": reference, "p": "receipt"} if receipt else {"r": reference}
+        token = sign(self.settings.effective_signing_key, "case-page", payload)
         return with_language(self.link(f"case-page/{reference}?k={token}"), language)
 
     def compose(

@@ -8,6 +8,11 @@ the content is text.
 
 from __future__ import annotations
 
+import hashlib
+
+from ..core.inbound import Attachment
+from ..core.privacy import mask_identity_numbers
+
 # Labels that say "some bytes" and nothing more.
 GENERIC_TYPES = frozenset(
     {
@@ -170,3 +175,27 @@ def content_type_of(data: bytes, filename: str, declared: str) -> str:
     if data and _looks_like_text(data):
         return _TEXT.get(extension, "text/plain")
     return declared
+
+
+def judged(
+    data: bytes, filename: str, declared: str, *, max_bytes: int, allowed_types: tuple[str, ...], inline: bool = False
+) -> Attachment:
+    """A file as we keep it, whichever channel brought it (a part of an email, a file on the case page): its type
+    as the content shows it, refused when that type is not one we keep or it is over `max_bytes` (then its bytes
+    are dropped), its name masked (`vedtak_<fødselsnummer>.pdf`) and bounded."""
+    content_type = content_type_of(data, filename, declared)
+    if content_type not in allowed_types:
+        refused = "type"
+    elif len(data) > max_bytes:
+        refused = "size"
+    else:
+        refused = ""
+    return Attachment(
+        filename=mask_identity_numbers(" ".join(filename.split()))[0][:200] or "vedlegg",
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content=b"" if refused else data,
+        inline=inline,
+        refused=refused,
+    )

@@ -14,17 +14,18 @@ import asyncio
 import logging
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from ..core.commands import ANSWER, Command, Decision, Reply, internal_note
+from ..core.glossary import command_effect, event_words, long_time, status_words
 from ..core.inbound import InboundMessage, Outcome
 from ..core.mail import mail_id
 from ..core.model import CaseEvent, Channel, DecisionToken
 from ..core.privacy import mask_identity_numbers
-from ..core.rendering import local_time
 from ..core.services import Services
 from ..core.store import AlreadyQueued, ConcurrentUpdate, StoredCase, StoredToken
 from ..core.tokens import reply_address
@@ -357,7 +358,14 @@ async def apply_decision(
         command = reading.command.name if reading.command else "text"
         # Every decision's event says who took it by name as well as address, through which channel, and what the
         # reply said: the command and the reason as read (masked), whatever else the process records.
-        said = {"command": command, "reason": mask_identity_numbers(reading.text)[0], "message_id": decider.action_id}
+        # The decision and the status it left the case in, so that a reply too late can be told who decided it.
+        said = {
+            "command": command,
+            "reason": mask_identity_numbers(reading.text)[0],
+            "message_id": decider.action_id,
+            "decision": decision.name,
+            "status": change.case.status,
+        }
         change.event = change.event.model_copy(
             update={
                 "channel": decider.channel,
@@ -420,9 +428,9 @@ async def take_decision(
         return await _refuse(services, message, stored, applied.detail, tell_bits=claimed)
     assert found is not None and applied.decision is not None  # an email decision always has its token
     if applied.status == "already_decided":
-        return await _already(services, message, stored, found)
+        return await _already(services, message, stored, found, applied.decision)
     if applied.status == "unclear":
-        return await _unclear(services, message, stored, found, applied.decision, applied.detail)
+        return await _unclear(services, message, stored, found, applied.decision, applied.detail, decisions)
     log.info("decision: %s %s by token %s…", stored.case.reference, applied.detail, token[:4])
     return Outcome("decided", applied.detail, stored.case.reference, message.key)
 
@@ -503,20 +511,29 @@ async def _unclear(
     found: StoredToken,
     decision: Decision,
     problem: str,
+    decisions: dict[str, Decision],
 ) -> Outcome:
+    """Tell the person what we read and what they may answer instead: the commands of their step that apply to the
+    case as it stands now, each with what it does."""
     registry = await services.registry()
+    language = registry.language_of(message.from_address)
+    understood = understood_in(message, decision, problem, decisions)
     mail = services.compose(
         reference=stored.case.reference,
         purpose=f"clarify-{message.key[:16]}",
         to=message.from_address,
         template="decision_unclear",
-        language=registry.language_of(message.from_address),
+        language=language,
         in_reply_to=message.message_id,
         reply_to=reply_address(services, found.token.token),
         token=found.token.token,
         case=stored.case,
         problem=problem,
-        commands=[c.words for c in decision.commands],
+        understood=understood.kind,
+        seen=list(understood.seen),
+        foreign=list(understood.foreign),
+        commands=[c.words for c in decision.commands_in(stored.case.status)],
+        applicable=applicable_commands(decision, stored.case.status, language),
     )
     event = _event(
         services, message, "decision_unclear", f"A reply could not be read as a decision ({problem})", problem=problem
@@ -525,20 +542,116 @@ async def _unclear(
     return Outcome("unclear", problem, stored.case.reference, message.key)
 
 
-async def _already(services: Services, message: InboundMessage, stored: StoredCase, found: StoredToken) -> Outcome:
+@dataclass(frozen=True)
+class Understood:
+    """What we read in a reply that decided nothing, for the answer that says so: `kind` is two_commands,
+    not_as_command, negation, only_in_quote, forwarded, other_step, no_command or empty; `seen` the step's command
+    words found in the person's own text, `foreign` the words of other steps' commands found there."""
+
+    kind: str
+    seen: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()
+
+
+def understood_in(
+    message: InboundMessage, decision: Decision, problem: str, decisions: dict[str, Decision]
+) -> Understood:
+    """What the reply said, as far as we read it, given the problem `read_reply` found."""
+    if problem == "forwarded":
+        return Understood("forwarded")
+    words = [w for c in decision.commands for w in c.words]
+    own, _ = split_reply(_normalised(message.text), sender_name=message.from_name, keep=words)
+    seen = _unique(f.word.upper() for f in _words_in(own, decision))
+    if problem == "quoted_only":
+        return Understood("only_in_quote")
+    if problem == "negated":
+        return Understood("negation", seen)
+    if problem == "ambiguous":
+        named = {c.name for c in decision.commands for w in c.words if w in seen}
+        return Understood("two_commands" if len(named) > 1 else "not_as_command", seen)
+    if not own.strip():
+        return Understood("empty")
+    # Words of another step's commands ("Ja, godkjent!" to a committee member, whose words are ANBEFALER, …): the
+    # person answered a question they were not asked.
+    mine = {c.name for c in decision.commands}
+    others = [d for d in decisions.values() if d.name != decision.name]
+    foreign = _unique(f.word.upper() for other in others for f in _words_in(own, other) if f.command.name not in mine)
+    return Understood("other_step" if foreign else "no_command", seen, foreign)
+
+
+def _unique(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(words))
+
+
+def applicable_commands(decision: Decision, status: str, language: str) -> list[dict[str, str]]:
+    """The decision's commands that apply to a case in `status`, each as the word to write and what it does."""
+    return [
+        {
+            "word": c.words[-1] if language == "en" else c.words[0],
+            "does": command_effect(decision.name, c.name, language),
+        }
+        for c in decision.commands_in(status)
+    ]
+
+
+async def _already(
+    services: Services, message: InboundMessage, stored: StoredCase, found: StoredToken, decision: Decision
+) -> Outcome:
+    """Tell the person the case was decided: what, by whom (name and address) and when, from the case's events."""
     registry = await services.registry()
+    language = registry.language_of(message.from_address)
+    events = await services.store.events(stored.case.reference)
     decided_at: datetime = found.token.used_at or stored.case.updated_at
     mail = services.compose(
         reference=stored.case.reference,
         purpose=f"already-{message.key[:16]}",
         to=message.from_address,
         template="decision_already_taken",
-        language=registry.language_of(message.from_address),
+        language=language,
         in_reply_to=message.message_id,
         case=stored.case,
         decided_by=found.token.used_by or "",
-        decided_at=local_time(decided_at),
+        decided_at=long_time(decided_at, language),
+        decided=decided_in(events, decision, found.token, message.from_address, language),
+        status_now=status_words(stored.case.status, language),
     )
     event = _event(services, message, "decision_too_late", "A reply came after the case was decided")
     await services.store.append(stored.case.reference, event, [mail], markers=[message.key])
     return Outcome("already_decided", "", stored.case.reference, message.key)
+
+
+def decided_in(
+    events: list[CaseEvent], decision: Decision, token: DecisionToken, reader: str, language: str
+) -> dict[str, Any] | None:
+    """What took the case out of the decision's hands, in words: a reply (the command, who by name and address,
+    when, and whether it was the reader's own) or a deadline; None when the events do not say."""
+    mine = {c.name: c for c in decision.commands}
+    last_reply = -1
+    chosen: CaseEvent | None = None
+    for i, event in enumerate(events):
+        said = event.data.get("reply")
+        if not isinstance(said, dict) or said.get("command") not in mine:
+            continue
+        if said.get("decision", decision.name) != decision.name:
+            continue
+        last_reply = i
+        if token.used_at is not None and token.used_by and event.actor.casefold() == token.used_by.casefold():
+            chosen = event  # the reader's own token was used: their reply decided it (the latest one)
+        elif token.used_at is None and said.get("status", "") not in decision.states:
+            chosen = event  # it left the decision's states (older events do not say: the latest one counts)
+    if chosen is not None:
+        said = chosen.data["reply"]
+        command = mine[str(said["command"])]
+        return {
+            "command": command.words[-1] if language == "en" else command.words[0],
+            "does": command_effect(decision.name, command.name, language),
+            "name": str(chosen.data.get("by_name") or ""),
+            "address": chosen.actor,
+            "at": long_time(chosen.at, language),
+            "yours": chosen.actor.casefold() == reader.casefold(),
+        }
+    # No reply of this step moved it: a deadline did (the first one after the step's last reply).
+    timer = next((e for e in events[last_reply + 1 :] if e.channel == Channel.TIMER), None)
+    if timer is not None:
+        return {"deadline": event_words(timer.kind, language) or "", "at": long_time(timer.at, language)}
+    return None

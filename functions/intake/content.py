@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from ..core.inbound import InboundMessage
+from ..core.inbound import Attachment, InboundMessage
 from ..core.privacy import mask_identity_numbers
 from ..core.services import Services
 
@@ -33,8 +34,14 @@ def masked_subject(message: InboundMessage) -> tuple[str, int]:
 
 
 async def store_attachments(services: Services, message: InboundMessage) -> list[dict[str, Any]]:
-    """Store kept attachments in Blob Storage (by content hash: storing twice is a no-op); return their metadata."""
-    kept = [a for a in message.attachments if a.content]
+    """Store a message's kept attachments (`keep_attachments`); return their metadata."""
+    return await keep_attachments(services, message.attachments)
+
+
+async def keep_attachments(services: Services, attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """Store kept attachments in Blob Storage (by content hash: storing twice is a no-op); return their metadata,
+    as every event that carries files lists them."""
+    kept = [a for a in attachments if a.content]
     await asyncio.gather(*(services.blobs.put(a.sha256, a.content, a.content_type) for a in kept))
     # The name is the sender's free text too (`vedtak_<fødselsnummer>.pdf`): masked where it is stored and shown.
     return [
@@ -47,7 +54,7 @@ async def store_attachments(services: Services, message: InboundMessage) -> list
             "inline": a.inline,
             "refused": a.refused,
         }
-        for a in message.attachments
+        for a in attachments
     ]
 
 

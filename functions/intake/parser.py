@@ -31,7 +31,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from ..core.inbound import Attachment, DeliveryReport, InboundMessage
 from ..core.privacy import mask_identity_numbers
-from .attachments import content_type_of
+from .attachments import judged
 from .flowed import unflow
 from .html_text import html_to_text
 from .quotes import split_reply
@@ -333,21 +333,8 @@ def _attachment(part: Message, inline: bool, max_bytes: int, allowed_types: tupl
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
     filename = _words(part.get_filename() or "")
-    content_type = content_type_of(data, filename, part.get_content_type())
-    if content_type not in allowed_types:
-        refused = "type"
-    elif len(data) > max_bytes:
-        refused = "size"
-    else:
-        refused = ""
-    return Attachment(
-        filename=mask_identity_numbers(" ".join(filename.split()))[0][:200] or "vedlegg",
-        content_type=content_type,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        content=b"" if refused else data,
-        inline=inline,
-        refused=refused,
+    return judged(
+        data, filename, part.get_content_type(), max_bytes=max_bytes, allowed_types=allowed_types, inline=inline
     )
 
 

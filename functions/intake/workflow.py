@@ -156,31 +156,73 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
         detail = f"the sender is not a participant of {case.reference}"
         return await hold_for_bits(services, message, "not_participant", detail, case.reference)
     text, masked = masked_text(message.new_text or message.text)
-    attachments = await store_attachments(services, message)
-    proven = message.sender.proven
-    from_bits = part == "bits" and proven
-    subject = masked_subject(message)[0]
-    if not proven:
-        # Never attributed to the person it names: kept on the case for Bits alone, and Bits is told it is unproven.
-        event_kind, summary = "message_unverified", f"Unconfirmed message by email (claims {part}): {subject}"
-    elif from_bits:
-        event_kind, summary = "note", f"Note from Bits by email: {subject}"
-    else:
-        event_kind, summary = "message", f"Message by email: {subject}"
-    event = CaseEvent(
-        at=now,
-        actor=message.from_address,
+    said = CaseMessage(
+        sender=message.from_address,
+        name=sender_name(message),
+        shown_sender=_shown_sender(message),
+        text=text,
+        identity_numbers_removed=masked,
+        attachments=await store_attachments(services, message),
+        message_id=message.message_id,
+        key=message.key,
+        proven=message.sender.proven,
+        evidence=message.sender.evidence,
         channel=Channel.EMAIL,
+        subject=masked_subject(message)[0],
+    )
+    await add_message(services, registry, case, part, said, markers=[message.key])
+    return Outcome("appended", part if said.proven else f"{part}, unverified", case.reference)
+
+
+@dataclass(frozen=True)
+class CaseMessage:
+    """A participant's message on a case, from whichever channel brought it (a reply by email, the box on the case
+    page): what it says (masked), its stored attachments, and how its sender is known."""
+
+    sender: str  # the address, as mail servers read it or as the signed link proves it
+    name: str  # the sender's name (masked), for the mail that tells them of files not kept
+    shown_sender: str  # as Bits reads it: the name beside the address
+    text: str
+    identity_numbers_removed: int
+    attachments: list[dict[str, Any]]
+    message_id: str
+    key: str  # what its mails' purposes are keyed by: sent again, it queues nothing twice
+    proven: bool
+    evidence: str
+    channel: Channel
+    subject: str = ""  # an email's subject (masked); none on the case page
+
+
+async def add_message(
+    services: Services, registry: Registry, case: Case, part: str, said: CaseMessage, markers: list[str]
+) -> None:
+    """The one way a participant's message lands on a case: its event, Bits' support told
+    (`case_message_to_bits`), the sender told of files we did not keep; in one write with `markers`, so that the
+    same message twice is stored once (AlreadyProcessed)."""
+    from_bits = part == "bits" and said.proven
+    by_email = said.channel == Channel.EMAIL
+    via, subject = ("by email", f": {said.subject}") if by_email else ("on the case page", "")
+    if not said.proven:
+        # Never attributed to the person it names: kept on the case for Bits alone, and Bits is told it is unproven.
+        event_kind, summary = "message_unverified", f"Unconfirmed message {via} (claims {part}){subject}"
+    elif from_bits:
+        event_kind, summary = "note", f"Note from Bits {via}{subject}"
+    else:
+        event_kind, summary = "message", f"Message {via}{subject}"
+    event = CaseEvent(
+        at=services.clock.now(),
+        actor=said.sender,
+        channel=said.channel,
         kind=event_kind,
-        public=proven and not from_bits,
+        public=said.proven and not from_bits,
         summary=summary,
         data={
-            "message": text,
-            "message_id": message.message_id,
-            "attachments": attachments,
-            "identity_numbers_removed": masked,
-            "sender_proven": proven,
-            "sender_evidence": message.sender.evidence,
+            "message": said.text,
+            "message_id": said.message_id,
+            "attachments": said.attachments,
+            "identity_numbers_removed": said.identity_numbers_removed,
+            "sender_proven": said.proven,
+            "sender_evidence": said.evidence,
         },
     )
     mails: list[OutgoingMail] = []
@@ -189,36 +231,35 @@ async def _follow_up(services: Services, message: InboundMessage, kind: Kind, st
             mails.append(
                 services.compose(
                     reference=case.reference,
-                    purpose=f"message-{message.key[:16]}",
+                    purpose=f"message-{said.key[:16]}",
                     to=contact.email,
                     template="case_message_to_bits",
                     language=contact.language,
-                    in_reply_to=message.message_id,
+                    in_reply_to=said.message_id,
                     case=case,
-                    sender=_shown_sender(message),
-                    text={"message": text, "attachments": attachments},
-                    unverified=not proven,
-                    evidence=message.sender.evidence,
+                    sender=said.shown_sender,
+                    text={"message": said.text, "attachments": said.attachments},
+                    unverified=not said.proven,
+                    evidence=said.evidence,
                 )
             )
-    if proven and not from_bits and any(a["refused"] for a in attachments):
+    if said.proven and not from_bits and any(a["refused"] for a in said.attachments):
         # The sender is told which files were not kept and why, so that they can send them in a form we keep.
         mails.append(
             services.compose(
                 reference=case.reference,
-                purpose=f"attachments-{message.key[:16]}",
-                to=message.from_address,
+                purpose=f"attachments-{said.key[:16]}",
+                to=said.sender,
                 template="attachments_not_kept",
-                language=registry.language_of(message.from_address),
-                in_reply_to=message.message_id,
+                language=registry.language_of(said.sender),
+                in_reply_to=said.message_id,
                 case=case,
-                person=sender_name(message),
-                text={"attachments": attachments},
+                person=said.name,
+                text={"attachments": said.attachments},
                 max_mb=services.settings.attachment_max_bytes // (1024 * 1024),
             )
         )
-    await services.store.append(case.reference, event, mails, markers=[message.key])
-    return Outcome("appended", part if proven else f"{part}, unverified", case.reference)
+    await services.store.append(case.reference, event, mails, markers=markers)
 
 
 def _shown_sender(message: InboundMessage) -> str:

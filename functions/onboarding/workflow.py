@@ -53,10 +53,15 @@ SOURCE_TEST = "onboarding.source.test"  # NAV's and Altinn's test-access tokens 
 SOURCE_PRODUCTION = "onboarding.source.production"  # NAV's production token only on production
 COMPANY = "onboarding.company"
 
-APPROVE = Command("approve", ("GODKJENT", "APPROVE", "APPROVED"))
+# Where GODKJENT and SIGNERT apply (the handlers refuse them elsewhere): what an unclear reply offers in each state.
+APPROVE = Command(
+    "approve",
+    ("GODKJENT", "APPROVE", "APPROVED"),
+    states=frozenset({"registered", AWAITING_CONTACT, "production_requested"}),
+)
 REJECT = Command("reject", ("AVSLÅTT", "REJECT", "REJECTED"), refusal=True)
 ASK = Command("ask", ("SPØRSMÅL", "ASK"), ordinary_words=True)
-SIGNED = Command("signed", ("SIGNERT", "SIGNED"))
+SIGNED = Command("signed", ("SIGNERT", "SIGNED"), states=frozenset({"accepted"}))
 OFFBOARD = Command("offboard", ("AVSLUTT", "OFFBOARD"), refusal=True)
 GRANTED = Command("granted", ("TILGANG GITT", "ACCESS GRANTED"))
 WITHDRAW = Command("withdraw", ("TRUKKET", "WITHDRAWN", "WITHDRAW"), refusal=True)

@@ -109,7 +109,7 @@ async def publish_page(req: func.HttpRequest, services: Services, admin: StaffMe
     except StorageUnavailable:
         # A version is published once, however often it is sent: sending it again is safe.
         return _answer(services, post, 503, "unavailable", general("unconfirmed", language), {})
-    case_link = services.case_page_link(case.reference)
+    case_link = services.case_page_link(case.reference, receipt=True)
     if post.is_browser:
         # Post/Redirect/Get, as every form: reloading the receipt page never publishes twice.
         return func.HttpResponse(status_code=303, headers={"Location": f"{case_link}&receipt=1&lang={language}"})

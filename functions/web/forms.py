@@ -376,7 +376,7 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
         page = again(data, {}, general("unconfirmed", language), 503)
         page.headers["Retry-After"] = RETRY_AFTER
         return page
-    case_link = services.case_page_link(case.reference)
+    case_link = services.case_page_link(case.reference, receipt=True)
     if not is_browser:
         created = {"reference": case.reference, "status": case.status, "identity_numbers_removed": masked}
         if replayed:

@@ -71,7 +71,7 @@ def test_an_unverified_breach_reaches_bits_at_once_marked_unverified_and_nav_not
     text = plain(alert)
     assert UNCONFIRMED in text and "Privat nøkkel" in text, "Bits gets the whole report, marked unverified"
     assert "NAV varsles når Bits svarer MOTTATT" in text and "En bekreftelse fra noen andre varsler ikke NAV" in text
-    assert "svar AVVIST" in text, "Bits is told how to dismiss a bogus report"
+    assert "AVVIST     er meldingen falsk" in text, "Bits is told how to dismiss a bogus report"
     html = alert.get_body(("html",))
     assert html is not None and UNCONFIRMED in html.get_content() and "AVVIST" in html.get_content()
     assert mails_to(devhost, reference, NAV_SECURITY) == [], "NAV is not paged by an unverified sender"
@@ -197,7 +197,7 @@ def test_an_emailed_breach_from_an_unknown_sender_waits_for_nav_too(own_devhost:
     sender = f"ukjent-{uuid.uuid4().hex[:8]}@annen-leverandor.example"
     reference = emailed_breach(devhost, sender)
     alert = emailed_alert(devhost, reference)
-    assert UNCONFIRMED in plain(alert) and "svar AVVIST" in plain(alert)
+    assert UNCONFIRMED in plain(alert) and "AVVIST     er meldingen falsk" in plain(alert)
     confirm_address(devhost, reference, sender)
     assert mails_to(devhost, reference, NAV_SECURITY) == [], "a stranger's confirmation by email tells NAV nothing"
     mottatt(devhost, alert)

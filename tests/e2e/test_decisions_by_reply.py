@@ -31,7 +31,7 @@ def test_notice_carries_the_token_in_reply_to_and_subject(devhost: DevHostProces
     assert token, notice["Reply-To"]
     assert str(notice["Subject"]).endswith(f"#{token.group(1)}")
     body = notice.get_body(("plain",))
-    assert body is not None and "Skriv LØST alene på første linje" in body.get_content()
+    assert body is not None and "LØST             alene på første linje" in body.get_content()
 
 
 def test_bits_answers_then_closes_by_reply(devhost: DevHostProcess) -> None:

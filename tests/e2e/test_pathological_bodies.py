@@ -62,6 +62,8 @@ NOTIFICATIONS = "mailbox/notifications"  # Graph's, behind the function key: not
 WORKSPACE_FORMS = {"bits/held/{key}/actions", "bits/cases/{reference}/actions", "bits/publishing/drafts/{reference}"}
 WORKSPACE_FORMS |= {"bits/mail/lift", "bits/mail/resend"}  # bad bodies: test_workspace_mail.py
 WORKSPACE_FORMS |= {"bits/registry/{organisation_number}/changes"}  # bad bodies: test_workspace_registry.py
+# Not the workspace's, but a browser form too: the box on the submitter's case page (test_case_page_in_browser.py).
+WORKSPACE_FORMS |= {"case-page/{reference}"}
 CLIENT = httpx.Client(timeout=30)  # one connection kept open: some hundred requests in a few seconds
 
 # (name, the JSON text that takes the field's place, the status, the error)

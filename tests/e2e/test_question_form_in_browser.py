@@ -16,7 +16,7 @@ def fill_question(page: Page, organisation_number: str) -> None:
     page.get_by_label("Tjeneste").select_option("aap")
     page.get_by_label("Miljø").select_option("test")
     page.get_by_label("Hva gjelder det?").select_option("consent")
-    page.get_by_label("Emne").fill("Samtykke som utløper")
+    page.get_by_label("Tittel").fill("Samtykke som utløper")
     page.get_by_label("Spørsmål").fill("Hva skjer med et samtykke som utløper midt i en periode?")
 
 
@@ -46,7 +46,7 @@ def test_wrong_organisation_number_is_shown_next_to_the_field(devhost: DevHostPr
     assert field.get_attribute("aria-invalid") == "true"
     assert "organisation_number-error" in (field.get_attribute("aria-describedby") or "")
     assert field.input_value() == "310000018"
-    assert page.get_by_label("Emne").input_value() == "Samtykke som utløper", "the other values are kept"
+    assert page.get_by_label("Tittel").input_value() == "Samtykke som utløper", "the other values are kept"
     page.close()
 
 

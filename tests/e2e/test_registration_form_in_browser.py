@@ -22,7 +22,7 @@ def row(page: Page, index: int, name: str, email: str, phone: str) -> None:
 def fill(page: Page, number: str) -> None:
     page.get_by_label("Organisasjonsnummer").first.fill(number)
     page.get_by_label("Juridisk navn").fill("Nettleser Forsikring AS")
-    page.get_by_label("Uføreopplysninger").check()
+    page.get_by_label("Uføretrygd").check()
     page.get_by_label("Arbeidsavklaringspenger (AAP)").check()
     row(page, 0, "Berit Fag", "berit@nettleser.example", "+47 22 00 00 01")
     row(page, 1, "Tom Tekniker", "tom@nettleser.example", "+47 22 00 00 02")

@@ -22,8 +22,8 @@ def test_breach_alerts_bits_and_nav_at_once_with_the_clocks(devhost: DevHostProc
         assert "HASTER" in str(alert["Subject"]) and "Privat nøkkel" in plain(alert)
     [receipt] = mails_to(devhost, reference, BREACH["email"])
     text = plain(receipt)
-    assert "innen 01.12.2026 10:55" in text, "72 hours from discovery, Oslo time"
-    assert "senest 29.11.2026 10:55" in text, "DORA initial report within 24 hours"
+    assert "innen 1. desember 2026 kl. 10.55" in text, "72 hours from discovery, Oslo time"
+    assert "senest 29. november 2026 kl. 10.55" in text, "DORA initial report within 24 hours"
     assert str(receipt["Reply-To"]).startswith("ssu+"), "the reporter can answer MELDT"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser
 
+from functions.core.glossary import field_label
 from functions.devhost.azurite import PROJECT_ROOT
 from functions.web.staff import PRINCIPAL_HEADER
 from tests.conftest import DevHostProcess
@@ -229,4 +230,5 @@ def test_a_vilkar_email_with_a_bad_version_or_a_past_date_publishes_nothing_and_
         [answer] = outbox_mails(devhost, refused["reference"])
         assert str(answer["To"]) == "admin@bits.example" and "ikke publisert" in str(answer["Subject"])
         text = answer.get_body(("plain",))
-        assert text is not None and field in text.get_content()
+        # The field by its name, as the line to write begins ("Versjon", "Gjelder fra"), not its code.
+        assert text is not None and f"  {field_label(field, 'nb')}: " in text.get_content()
