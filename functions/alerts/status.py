@@ -216,7 +216,7 @@ def notice(case: Case, events: list[CaseEvent], language: str) -> Notice:
     details = case.details
     facts = [
         _words("kind", case.kind, language),
-        f"{field_label('severity', language)}: {_words('severity', str(details.get('severity')), language).lower()}",
+        f"{field_label('severity', language)}: {_words('severity', str(details.get('severity')), language)}",
         f"{pick(('Gjelder', 'Affects'), language)} "
         f"{_listed([_in_sentence(_words('component', c, language)) for c in details.get('components', [])], language)} "
         f"{pick(('i', 'in'), language)} {_environments(details.get('environments', []), language)}",

@@ -259,7 +259,10 @@ async def revise_alert(services: Services, stored: StoredCase, changes: dict[str
     await resume_fan_out(services, registry, case)
     await services.store.transition(stored, changed, event)
     people = await first_recipients(services, registry, case)
-    await fan_out(services, registry, changed, description or previous, details.get("description_en"), people=people)
+    # A new text without an English one reaches English readers as it was given, as the status page shows it: never
+    # the English text of an earlier revision under the new one's subject.
+    english = changes.get("description_en") if description else details.get("description_en")
+    await fan_out(services, registry, changed, description or previous, english, people=people)
     return changed
 
 

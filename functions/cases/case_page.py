@@ -66,6 +66,10 @@ _WORDS: dict[str, tuple[str, str]] = {
         "Det du sendte, er for stort til at vi kan ta imot det. Hver fil kan være høyst {max} MB.",
         "What you sent is too large for us to take. Each file may be at most {max} MB.",
     ),
+    "zero": (
+        "«{name}» er tom (0 byte). Velg filen på nytt.",
+        '"{name}" is empty (0 bytes). Choose the file again.',
+    ),
     "too_many": ("Legg ved høyst {max} filer om gangen.", "Attach at most {max} files at a time."),
     "not_yet": (
         "Bekreft e-postadressen din med lenken vi sendte deg, så kan du skrive til Bits her.",
@@ -162,13 +166,15 @@ def first_answer(found: Deadlines | None, events: list[CaseEvent], language: str
 
 
 def _entries(case: Case, events: list[CaseEvent], language: str, by_mail: bool = True) -> list[Entry]:
-    """The public entries; Bits' words in them (an answer, a question) only to the holder of the mailed link."""
+    """The public entries; the words in them (Bits' answer or question, the submitter's own messages and files) only
+    to the holder of the mailed link: the receipt link's holder sent the form, whoever's address they typed, and
+    what the address's owner writes later is not theirs to read."""
     own = case.submitter_email.casefold()
     shown: list[Entry] = []
     for event in events:
         if not event.public:
             continue
-        mine = event.kind == "message" and event.actor.casefold() == own
+        mine = by_mail and event.kind == "message" and event.actor.casefold() == own
         text = ""
         if mine or (by_mail and event.kind in ("answered", "resolved", "question_to_reporter")):
             text = str(event.data.get("message") or event.data.get("text") or "")
@@ -279,7 +285,9 @@ async def add(
             max_bytes=settings.attachment_max_bytes,
             allowed_types=tuple(settings.attachment_types),
         )
-        if found.refused:
+        if not found.size:  # nothing to keep: no file on the case, nor a message of nothing to Bits
+            errors.setdefault(FILE_FIELD, _said("zero", language, name=found.filename))
+        elif found.refused:
             size = f"{found.size / (1024 * 1024):.1f}"
             errors.setdefault(
                 FILE_FIELD,

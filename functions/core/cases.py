@@ -282,7 +282,9 @@ def tell_submitter(
         language=language or case.language,
         in_reply_to=acknowledgement_id(services, case) if to == case.submitter_email else None,
         case=case,
-        case_link=services.case_page_link(case.reference),
+        # The link that writes on the case writes as the submitter: another of the company's people (or Bits) gets
+        # the one that follows the case, as the form's sender does.
+        case_link=services.case_page_link(case.reference, receipt=to.casefold() != case.submitter_email.casefold()),
         **context,
     )
 

@@ -446,12 +446,14 @@ NEXT_STEPS: dict[str, Words] = {
         "goes to Bits.",
     ),
     "bits": (
-        "Bits sin tur: Bits går gjennom saken og svarer deg på e-post. Du kan legge til noe i boksen under.",
-        "Bits' move: Bits looks at the case and answers you by email. You can add something in the box below.",
+        "Bits sin tur: Bits går gjennom saken og svarer deg på e-post. Du kan legge til noe under «Skriv til Bits» "
+        "nedenfor.",
+        'Bits\' move: Bits looks at the case and answers you by email. You can add something under "Write to Bits" '
+        "below.",
     ),
     "insurer": (
-        "Din tur: Bits venter på svar fra deg. Skriv i boksen under, eller svar på e-posten fra Bits.",
-        "Your move: Bits is waiting for your answer. Write in the box below, or reply to Bits' email.",
+        "Din tur: Bits venter på svar fra deg. Skriv under «Skriv til Bits» nedenfor, eller svar på e-posten fra Bits.",
+        'Your move: Bits is waiting for your answer. Write under "Write to Bits" below, or reply to Bits\' email.',
     ),
     "sources": (
         "NAV, Altinn eller Digdir har saken nå. Bits følger opp og gir deg beskjed på e-post.",
@@ -471,8 +473,8 @@ NEXT_STEPS: dict[str, Words] = {
         "Bits handles security breaches at once, also outside office hours, and will contact you.",
     ),
     "finished": (
-        "Saken er avsluttet. Har du noe å legge til, kan du skrive i boksen under: Bits får det.",
-        "The case is closed. If you have something to add, write in the box below: Bits gets it.",
+        "Saken er avsluttet. Har du noe å legge til, kan du skrive under «Skriv til Bits» nedenfor: Bits får det.",
+        'The case is closed. If you have something to add, write under "Write to Bits" below: Bits gets it.',
     ),
 }
 

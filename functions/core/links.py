@@ -8,10 +8,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .mail import Letter
 
-# What ends a link in running text and in HTML attributes (quotes, angle brackets, white space).
-_URL_CHARS = r"[^\s\"'<>]*"
+# What ends a link in running text and in HTML attributes (quotes of any kind, angle brackets, white space): none
+# of them is a character of a URL. In HTML an entity ends it too (`&#34;`, `&gt;`, `&nbsp;` around a link a person
+# typed), but for the `&amp;` of the link's own query.
+_ENDS = "\\s\"'<>«»“”‘’"
+_URL_CHARS = {False: f"[^{_ENDS}]*", True: f"(?:[^{_ENDS}&]|&amp;)*"}
+# A link begins where a word does: our address inside another URL (`https://elsewhere/?next=…`, a mailto:'s body)
+# belongs to that URL, which is not ours to change.
+_STARTS = r"(?<![^\s\"'<>«“‘(\[;])"
 # Punctuation that closes the sentence around a link rather than belonging to it ("… /api/onboarding/production.").
-_TRAILING = ".,;:!?)]"
+_TRAILING = ".,;:!?)]…"
 
 
 def with_language(url: str, language: str, *, html: bool = False) -> str:
@@ -35,7 +41,7 @@ def links_in_language(letter: Letter, base: str, language: str) -> Letter:
     attributes and text. Links elsewhere (a source's page, mailto:) are left alone."""
     if language != "en":
         return letter
-    pattern = re.compile(re.escape(base) + _URL_CHARS)
+    patterns = {html: re.compile(_STARTS + re.escape(base) + _URL_CHARS[html]) for html in (False, True)}
 
     def rewrite(html: bool) -> Callable[[re.Match[str]], str]:
         def one(match: re.Match[str]) -> str:
@@ -45,4 +51,5 @@ def links_in_language(letter: Letter, base: str, language: str) -> Letter:
 
         return one
 
-    return Letter(letter.subject, pattern.sub(rewrite(False), letter.text), pattern.sub(rewrite(True), letter.html))
+    text, html = patterns[False].sub(rewrite(False), letter.text), patterns[True].sub(rewrite(True), letter.html)
+    return Letter(letter.subject, text, html)

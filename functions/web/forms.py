@@ -211,6 +211,9 @@ def field_errors(exc: ValidationError, language: str, model: type[BaseModel] | N
         kind = "identity_number" if isinstance(value, str) and MASK in value else err["type"]
         if kind == "missing" and model is not None and len(err["loc"]) == 1:
             kind = _choice_kind(model, str(err["loc"][0])) or kind
+        elif kind == "too_short" and model is not None and len(err["loc"]) == 1:
+            # An empty list of typed values (one a line in a text box) is to be filled in; only options are chosen.
+            kind = "too_short" if _choice_kind(model, str(err["loc"][0])) else "missing"
         errors.setdefault(name, message(kind, language, **(err.get("ctx") or {})))
     return errors
 

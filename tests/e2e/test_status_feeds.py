@@ -35,7 +35,7 @@ def test_atom_entries_have_the_full_text_in_the_feeds_language(devhost: DevHostP
     ]
     text = nb.content[0].value
     assert nb.title == "Sommervedlikehold av uføre-API-et" and nb.content[0].type == "text/plain"
-    assert "Planlagt vedlikehold · Alvorlighet: middels · Gjelder Uføre-API-et i produksjon" in text
+    assert "Planlagt vedlikehold · Alvorlighet: Middels · Gjelder Uføre-API-et i produksjon" in text
     assert "Fra 10. juni 2027 kl. 22.00 til 11. juni 2027 kl. 02.00" in text and "API-et er nede i fire timer." in text
     assert not re.search(r"ufore-api|\bproduction\b|\bmedium\b|\bmaintenance\b|\d{4}-\d\d-\d\dT", text), text
     en_feed = feedparser.parse(httpx.get(f"{devhost.url}/api/status/feed.atom?lang=en").content)

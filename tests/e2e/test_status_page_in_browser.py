@@ -124,7 +124,7 @@ def test_the_status_page_shows_the_headline_and_grid_in_words(host: DevHostProce
     article = page.locator(f"[id='{incident}']")
     assert article.get_by_role("heading", name="Samtykke i Altinn svarer ikke").is_visible()
     assert (
-        "Driftshendelse · Alvorlighet: kritisk · Gjelder Samtykke i Altinn i produksjon og test" in article.inner_text()
+        "Driftshendelse · Alvorlighet: Kritisk · Gjelder Samtykke i Altinn i produksjon og test" in article.inner_text()
     )
     updates = article.locator("ol.updates li").all_inner_texts()
     assert [u.split(" – ")[0] for u in updates] == ["Varselet ble oppdatert", "Publisert"], "newest first"

@@ -25,7 +25,7 @@ OUTAGE = "uføre-API-et i produksjon svarer med feilkode 503 siden 08:40. Vi fei
 # The demo registry's people an outage in production reaches; other tests may connect more companies on this host.
 OUTAGE_TO = {"api@fjordtrygd.example", BITS, "teknisk@demo-forsikring.example"}
 MAINTENANCE = "uføre-API-et i produksjon er nede for vedlikehold natt til fredag 22:00–02:00."
-ALERT_SUBJECT = r"\] (Driftsavbrudd|Planlagt vedlikehold|Endring) \("
+ALERT_SUBJECT = r"\] (Driftshendelse|Planlagt vedlikehold|Endring) \("
 TIMES = "slutt: 4.12.2026 02:00\nstart: 3.12.2026 22:00"
 
 
@@ -76,7 +76,7 @@ def test_a_draft_waits_with_its_preview_and_publishing_it_from_the_page_sends_ex
         assert subject in item and "NAV" in item and "drift@nav.example" in item
         assert "Driftshendelse" in item and "Produksjon" in item, "the proposal in words"
         preview_subject, preview_text = preview_of(item)
-        assert preview_subject == f"[{reference}] Driftsavbrudd (produksjon): {subject}", "the environment in words"
+        assert preview_subject == f"[{reference}] Driftshendelse (produksjon): {subject}", "the environment in words"
         assert "feilkode 503" in preview_text
         assert not alert_mails(devhost, reference), "nothing is sent before Bits publishes"
 

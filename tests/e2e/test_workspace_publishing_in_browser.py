@@ -41,7 +41,7 @@ def test_the_publishing_page_passes_axe_fits_a_phone_and_publishes_a_draft(
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{devhost.url}{PAGE}")
     draft = page.locator(f'li[data-draft="{outage}"]')
-    assert draft.locator(".subject").inner_text().startswith(f"[{outage}] Driftsavbrudd")
+    assert draft.locator(".subject").inner_text().startswith(f"[{outage}] Driftshendelse (")
     draft.get_by_role("button", name="Publiser").click()
     page.wait_for_url(re.compile(r"done=decided"))
     assert page.get_by_role("status").inner_text() == "Beslutningen er registrert i saken."

@@ -140,7 +140,7 @@ async def test_an_incident_reads_in_words_with_its_updates_newest_first_in_the_p
     await revise(services, incident.reference, severity="critical")
     [nb] = (await status_page(services, "nb")).now
     assert nb.title.text == "Samtykke i Altinn svarer ikke" and nb.title.lang is None
-    assert nb.facts[:3] == ["Driftshendelse", "Alvorlighet: kritisk", "Gjelder Samtykke i Altinn i produksjon og test"]
+    assert nb.facts[:3] == ["Driftshendelse", "Alvorlighet: Kritisk", "Gjelder Samtykke i Altinn i produksjon og test"]
     assert nb.facts[3] == "Startet 29. november 2026 kl. 10.00"  # 09.00 UTC is 10.00 in Oslo
     assert nb.text.text == "Vi har funnet feilen."
     assert [(u.label, u.at, u.text.text, u.changed) for u in nb.updates] == [
@@ -152,7 +152,7 @@ async def test_an_incident_reads_in_words_with_its_updates_newest_first_in_the_p
     assert en.title.text == "Consent in Altinn does not answer", "the English page shows the English title"
     assert en.facts[:4] == [
         "Incident",
-        "Severity: critical",
+        "Severity: Critical",
         "Affects Consent in Altinn in production and test",
         "Started 29 November 2026, 10:00",
     ]
@@ -204,7 +204,7 @@ async def test_atom_entries_carry_the_full_text_in_words(language: str) -> None:
     if language == "en":
         assert title == "Consent in Altinn does not answer"
         for words in (
-            "Incident · Severity: high · Affects Consent in Altinn in production and test",
+            "Incident · Severity: High · Affects Consent in Altinn in production and test",
             "We found the cause.",
             "Consent requests fail.",
             "Updates:",
@@ -215,7 +215,7 @@ async def test_atom_entries_carry_the_full_text_in_words(language: str) -> None:
     else:
         assert title == "Samtykke i Altinn svarer ikke"
         for words in (
-            "Driftshendelse · Alvorlighet: høy · Gjelder Samtykke i Altinn i produksjon og test",
+            "Driftshendelse · Alvorlighet: Høy · Gjelder Samtykke i Altinn i produksjon og test",
             "Startet 29. november 2026 kl. 10.00",
             "Vi har funnet feilen.",
             "Forespørsler om samtykke feiler.",

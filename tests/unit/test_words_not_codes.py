@@ -283,6 +283,7 @@ FOREIGN = {
 CODE_WORDS = {
     language: {
         code: {glossary.pick(words, language) for v in glossary.VALUES.values() if (words := v.get(code))}
+        | ({STATUS_NAMES[language][code]} if code in STATUS_NAMES[language] else set())  # "Status: new" is a word
         for code in CODES
     }
     for language in ("nb", "en")
@@ -335,7 +336,8 @@ def codes_in(text: str, language: str) -> list[str]:
     for token in re.findall(r"(?<![\w-])[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])", text):
         if token in FOREIGN[language]:
             found.append(token)
-    for match in LABELLED.finditer(text):
+    # "Tjeneste: Uføretrygd · Hastegrad: normal": each part of a line of facts is a heading and its value.
+    for match in LABELLED.finditer(re.sub(r"\s+·\s+", "\n", text)):
         for value in re.split(r",\s*", match.group(1)):
             if value in CODES and value not in CODE_WORDS[language][value]:
                 found.append(f"{match.group(0).strip()!r}")
@@ -357,6 +359,8 @@ def test_the_checker_catches_the_offenders_of_issue_17_and_lets_words_through() 
     assert codes_in("Status: «awaiting_decision»", "nb") == ["awaiting_decision"]
     assert codes_in("Innmeldingen står nå på: none.", "nb") == ["none"]
     assert codes_in("Value: None", "en") == ["None"]
+    assert codes_in("Tjeneste: Uføretrygd · Hastegrad: normal", "nb") == ["'Hastegrad: normal'"]
+    assert codes_in("Environment: Production · Severity: high", "en") == ["'Severity: high'"]
     words = "Tidspunkt: 30. november 2026 kl. 09.15. Skriv LØST i svaret. Se https://x.example/a_b og kari_n@x.example"
     assert codes_in(readable(words, False), "nb") == []
     assert codes_in("The error report is in production. Severity: High", "en") == []
@@ -616,6 +620,23 @@ async def test_every_page_says_words_and_dates_not_codes(language: str) -> None:
     assert not problems, f"{language}: " + "; ".join(sorted(set(problems)))
 
 
+@pytest.mark.parametrize("language", ["nb", "en"])
+async def test_no_page_puts_a_colon_after_a_question_mark(language: str) -> None:
+    """The error summary put "label: error" for every field, so the question form said "Hva gjelder det?: Velg et
+    av alternativene."; a label that asks is followed by its error alone."""
+    problems = [name for name, page in await pages(language) if "?:" in readable(page, True)]
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+async def test_every_page_leads_back_to_the_start_page_in_its_language(language: str) -> None:
+    """Only the start page linked the forms together: a receipt, a refusal or "case not found" left a person with
+    no way to the other forms, the status page or help but to guess an address."""
+    home = {"en": 'href="/api/start?lang=en"', "nb": 'href="/api/start"'}
+    problems = [name for name, page in await pages(language) if home[page_language(page)] not in page]
+    assert not problems, problems
+
+
 async def test_the_two_tests_above_draw_every_template(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every template file is drawn by the email or the page test: a new one cannot slip past the vocabulary."""
     drawn: set[str] = set()
@@ -664,3 +685,117 @@ def test_the_offenders_of_issue_17_now_say_words() -> None:
         "contacts_confirm", language="nb", token="t", outcome=None, case=sample_case(Process.ONBOARDING)
     )
     assert "<li>Forretningskontakt: Kari Nordmann" in page and "<li>Signaturberettiget: Ola Nordmann" in page
+
+
+@pytest.mark.parametrize("name", ["alert_notice", "alert_closed", "alert_reminder"])
+def test_an_english_alert_mail_has_the_english_title_its_source_gave(name: str) -> None:
+    """The status page shows `title_en` on the English page; the mail to an English contact did not (subject and
+    body kept the Norwegian title under an English description)."""
+    case = sample_case(Process.NOTIFICATION)
+    english = "Maintenance of the disability API"
+    alert = {**email_context(case)["alert"], "title_en": english}
+    context = {**email_context(case), "alert": alert}
+    en = RENDERER.letter(name, "en", REFERENCE, **context)
+    nb = RENDERER.letter(name, "nb", REFERENCE, **context)
+    for part in (en.subject, en.text, en.html):
+        assert english in part and TYPED["title"] not in part
+    for part in (nb.subject, nb.text, nb.html):
+        assert TYPED["title"] in part and english not in part
+    without = RENDERER.letter(name, "en", REFERENCE, **email_context(case))
+    assert TYPED["title"] in without.subject, "without an English title, the one given"
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_an_incident_has_one_name_in_its_mails_and_on_the_pages(language: str) -> None:
+    """The status page and the workspace say "Driftshendelse" (the glossary's word); the mails said "Driftsavbrudd",
+    the status page's heading "Driftsproblemer" and the start page "driftsforstyrrelser": four names for one thing."""
+    word = glossary.word("kind", "incident", language)
+    assert word
+    case = sample_case(Process.NOTIFICATION).model_copy(update={"kind": "incident"})
+    context = {**email_context(case), "alert": {**email_context(case)["alert"], "outcome": "resolved"}}
+    notice = RENDERER.letter("alert_notice", language, REFERENCE, **context)
+    assert notice.subject.startswith(f"[{REFERENCE}] {word} (")
+    others = ("driftsavbrudd", "driftsproblem", "driftsforstyrr")
+    closed = RENDERER.letter("alert_closed", language, REFERENCE, **context)
+    for text in (notice.text, notice.html, closed.text, closed.html):
+        assert not any(other in text.lower() for other in others), text
+    if language == "nb":
+        assert "en driftshendelse" in notice.text and "driftshendelsen er løst" in closed.text
+    for name in ("status", "start"):
+        source = (TEMPLATES_DIR / "forms" / f"{name}.html").read_text(encoding="utf-8").lower()
+        assert not any(other in source for other in others), name
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_an_empty_list_of_typed_values_is_told_to_be_filled_in_not_chosen(language: str) -> None:
+    """The production form's redirect domains are a text box, one address a line; left empty, it said "Velg minst
+    ett alternativ" (choose at least one option), as a group of check boxes does."""
+    from pydantic import ValidationError
+
+    from functions.onboarding.models import ProductionRequest, Registration
+    from functions.web.forms import field_errors, message
+
+    with pytest.raises(ValidationError) as typed:
+        ProductionRequest.model_validate({"production_redirect_domains": []})
+    assert field_errors(typed.value, language, ProductionRequest)["production_redirect_domains"] == message(
+        "missing", language
+    )
+    with pytest.raises(ValidationError) as boxes:
+        Registration.model_validate({"services": []})
+    assert field_errors(boxes.value, language, Registration)["services"] == message("choose_some", language)
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+async def test_the_receipt_link_of_a_confirmed_address_says_where_to_write_not_to_confirm(language: str) -> None:
+    """Opened by its receipt link (no box there), the case of an address confirmed by the emailed link told the
+    person to confirm the address first - done already - and its next step pointed at "the box below" that the page
+    does not have."""
+    services, stored = await seeded()
+    case = stored[Process.QUESTION].model_copy(
+        update={"status": "new", "submitter_verified": False, "details": {**stored[Process.QUESTION].details}}
+    )
+    case.details["address_confirmed"] = True
+    events = await services.store.events(case.reference)
+    url = f"http://localhost/api/case-page/{case.reference}"
+    receipt = html_of(
+        await case_page.show(request(url, {"lang": language}), services, case, events, language, by_mail=False)
+    )
+    text = readable(receipt, True).lower()
+    assert "bekreftet e-postadressen" not in text and "confirmed your email address" not in text
+    assert ("lenken i e-posten" if language == "nb" else "the link in the email") in text
+    assert "boksen under" not in text and "box below" not in text
+    mailed = html_of(await case_page.show(request(url, {"lang": language}), services, case, events, language))
+    assert 'enctype="multipart/form-data"' in mailed, "the mailed link has the box"
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_a_revised_alert_says_it_is_an_update(language: str) -> None:
+    """A revision went out with the first mail's subject and opening word for word: two mails that look alike, and
+    nothing told the reader that the second changes the first."""
+    case = sample_case(Process.NOTIFICATION)
+    first = RENDERER.letter("alert_notice", language, REFERENCE, **email_context(case))
+    context = {**email_context(case), "alert": {**email_context(case)["alert"], "revision": 2}}
+    revised = RENDERER.letter("alert_notice", language, REFERENCE, **context)
+    updated = "Oppdatert" if language == "nb" else "Updated"
+    assert updated not in first.subject and updated not in first.text
+    assert revised.subject.startswith(f"[{REFERENCE}] {updated}: ")
+    opening = "oppdaterer varselet" if language == "nb" else "updates its notice"
+    assert opening in revised.text and opening in revised.html and opening not in first.text
+
+
+CHANGE_REQUEST_MAILS = ["change_request_to_bits", "change_request_to_committee", "change_request_to_approvers"]
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+@pytest.mark.parametrize("name", [*CHANGE_REQUEST_MAILS, "change_request_to_nav"])
+def test_a_change_request_has_the_same_words_for_bits_and_the_committee_as_for_its_submitter(
+    name: str, language: str
+) -> None:
+    """The receipt says "Tjeneste: Uføretrygd · Type endring: Nytt eller endret dataelement · Hastegrad: Normal";
+    Bits, the committee, the approvers and NAV read "Tjeneste: uføre · Gjelder: dataelement · Hastegrad: normal" from
+    a dictionary of the template's own (lower-case codes that the checker lets through as words)."""
+    case = sample_case(Process.CHANGE_REQUEST)
+    letter = RENDERER.letter(name, language, REFERENCE, **email_context(case))
+    for code in ("service", "change_type", "urgency"):
+        said = f"{glossary.field_label(code, language)}: {glossary.word(code, case.details[code], language)}"
+        assert said in letter.text and said in html.unescape(letter.html), (code, said)
