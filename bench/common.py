@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -43,8 +44,11 @@ def devhost(storage: Azurite, mail_dir: Path, *, queues: bool = True) -> Iterato
     """The dev host as `make run` starts it, timers off; `queues=False` also leaves the queue trigger off (the outbox
     then sends nothing by itself: a benchmark of the request alone)."""
     port = free_port()
+    # The schedules the example settings give: the host refuses a timer whose %SETTING% is not set, as Azure's would.
+    example = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
     env = {
         **os.environ,
+        **{k: v for k, v in example.items() if k.endswith("_SCHEDULE") and k not in os.environ},
         "SSU_STORAGE_CONNECTION_STRING": storage.connection_string,
         "SSU_TABLE_PREFIX": "b" + uuid.uuid4().hex[:10],
         "SSU_MAIL_LOCAL_DIR": str(mail_dir),

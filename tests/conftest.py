@@ -62,6 +62,17 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     await built.close()
 
 
+# The timers' schedule settings of local.settings.example.json (its queue name is not taken: each test's host has its
+# own, after its table prefix).
+TIMER_SCHEDULES = {
+    name: value
+    for name, value in json.loads((PROJECT_ROOT / "local.settings.example.json").read_text(encoding="utf-8"))[
+        "Values"
+    ].items()
+    if name.endswith("_SCHEDULE")
+}
+
+
 @dataclass
 class DevHostProcess:
     url: str
@@ -83,9 +94,14 @@ def start_devhost(tmp: Path, extra_env: dict[str, str], *, queues: bool = False)
     on a mail the test is waiting for."""
     port = free_port()
     mail_dir = tmp / "mail"
+    prefix = unique_prefix()
     env = {
+        **TIMER_SCHEDULES,  # the host refuses a timer whose %SETTING% is not set, as Azure's would
         **os.environ,
-        "SSU_TABLE_PREFIX": unique_prefix(),
+        "SSU_TABLE_PREFIX": prefix,
+        # A queue of its own, whatever a developer's local.settings.json names: hosts on one Azurite never wake
+        # each other's dispatchers.
+        "SSU_OUTBOX_QUEUE": f"{prefix.lower()}-outbox-wake",
         "SSU_MAIL_LOCAL_DIR": str(mail_dir),
         "SSU_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SSU_OUTBOX_RETRY_BASE_SECONDS": "0",
@@ -96,6 +112,9 @@ def start_devhost(tmp: Path, extra_env: dict[str, str], *, queues: bool = False)
         ),
         **extra_env,
     }
+    if "SSU_STORAGE_CONNECTION_STRING" in env:
+        # The queue trigger's storage is the app's own, whatever a developer's local.settings.json names.
+        env.setdefault("AzureWebJobsStorage", env["SSU_STORAGE_CONNECTION_STRING"])
     log = (tmp / "devhost.log").open("wb")
     process = subprocess.Popen(
         [

@@ -15,6 +15,8 @@ from .model import Process
 # Records in the state store that the notification endpoint and the subscription keeper share.
 SUBSCRIPTION_STATE = "mailbox-subscription"
 NOTIFIED_STATE = "mailbox-notified"
+# When the mailbox was last read through (the intake poll); /api/health says how long ago.
+POLL_STATE = "mailbox-poll"
 
 
 @dataclass(frozen=True)

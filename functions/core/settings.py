@@ -160,6 +160,16 @@ class Settings(BaseSettings):
     mailbox_schedule: str = "0 */1 * * * *"
     mailbox_batch_size: int = Field(200, ge=1, le=2000)
     mailbox_concurrency: int = Field(32, ge=1, le=128)
+
+    # /api/health: past these figures it answers 503 (the availability test and alerts watch it).
+    # Mail is normally sent within a minute (woken at once, the timer every minute; retries wait at most an hour
+    # but only after a failure): a due mail waiting 15 minutes means the dispatcher is stuck or the transport down.
+    health_outbox_max_minutes: float = Field(15.0, gt=0, le=24 * 60)
+    # The mailbox is polled every minute: ten minutes without a successful poll is ten missed runs, not one slow one.
+    health_poll_max_minutes: float = Field(10.0, gt=0, le=24 * 60)
+    # The keeper renews the Graph subscription 24 hours before it expires, every 6 hours: with under 12 hours left
+    # at least two renewals have failed, and half a day remains to fix it before notifications stop.
+    health_subscription_min_hours: float = Field(12.0, ge=0, le=24 * 7)
     mail_aliases: dict[str, str] = Field(
         default_factory=lambda: {
             "varsel": "B",

@@ -8,7 +8,7 @@ import sys
 
 from aiohttp import web
 
-from .server import AZURE_MODE_REFUSED, DevHost, azure_mode_requested, load_local_settings
+from .server import AZURE_MODE_REFUSED, DevHost, UnresolvedSetting, azure_mode_requested, load_local_settings
 
 
 def main() -> None:
@@ -25,7 +25,10 @@ def main() -> None:
         sys.exit(f"devhost: {AZURE_MODE_REFUSED}")  # exit status 1, the message on stderr
     from function_app import app
 
-    host = DevHost(app, run_timers=not args.no_timers, run_queues=not args.no_queues)
+    try:
+        host = DevHost(app, run_timers=not args.no_timers, run_queues=not args.no_queues)
+    except UnresolvedSetting as exc:
+        sys.exit(f"devhost: {exc}")  # exit status 1, the message on stderr
     names = ", ".join(sorted(host.functions))
     logging.getLogger("devhost").info("functions: %s", names)
     web.run_app(host.web_app(), host=args.host, port=args.port, print=None, access_log=None)

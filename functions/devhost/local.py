@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .azurite import PROJECT_ROOT, start_azurite
+from .server import load_local_settings
 
 
 def main() -> None:
@@ -27,6 +28,10 @@ def main() -> None:
     # A demo expert committee (business contacts of three demo companies), so change requests can be assessed.
     committee = ["fag@demo-forsikring.example", "kari.nordmann@fjordtrygd.example", "ingrid@nordlys-forsikring.example"]
     os.environ.setdefault("SSU_COMMITTEE_MEMBERS", json.dumps(committee))
+    # The dev host reads local.settings.json (Core Tools' file, git-ignored); without one, the committed example's
+    # settings, so that a fresh checkout runs: the host refuses timers whose %SETTING% is not set.
+    if not (PROJECT_ROOT / "local.settings.json").exists():
+        load_local_settings(PROJECT_ROOT / "local.settings.example.json")
     for folder in ("inbox", "outbox", "processed", "failed"):
         (Path(os.environ["SSU_MAIL_LOCAL_DIR"]) / folder).mkdir(parents=True, exist_ok=True)
     try:

@@ -1,8 +1,9 @@
 """The local dev host: serves `function_app.app` the way Azure Functions Core Tools does.
 
 - every HTTP function under `/api/<route>`, with its methods and route parameters;
-- every timer function on its 6-field NCRONTAB schedule (`%SETTING%` resolved from the environment or the
-  app's defaults), never two runs of one function at a time (Azure runs a timer as a singleton);
+- every timer function on its 6-field NCRONTAB schedule, never two runs of one function at a time (Azure runs a
+  timer as a singleton). A `%SETTING%` schedule is the app setting alone, as in Azure: when it is not set (or
+  empty) the host refuses to start at all, naming the function and the setting (see `timer_schedules`);
 - every queue-triggered function against its queue on Azurite (devhost/queues.py): dequeued with a visibility
   timeout, deleted when the function returns, seen again when it raises, moved to `<queue>-poison` after
   host.json's `maxDequeueCount`. The connection is the app setting the trigger names (`AzureWebJobsStorage`:
@@ -74,8 +75,44 @@ def load_local_settings(path: Path = Path("local.settings.json")) -> None:
         os.environ.setdefault(name, str(value))
 
 
+class UnresolvedSetting(RuntimeError):
+    """A trigger names an app setting (`%NAME%`) that is not set."""
+
+
+def timer_schedules(functions: dict[str, Any], environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Each timer function's schedule, its `%NAME%` read from the app settings alone.
+
+    The real host puts a timer whose setting does not resolve in error and serves the rest; a log line nobody reads
+    on a developer's machine. Here the whole host refuses to start, naming every such function and setting: a host
+    that looks healthy while (say) the outbox never runs is worse than one that does not start, and the same
+    missing setting in Azure would leave that function dead. Checked with or without `--no-timers`: a function is
+    in error whether or not this host would fire it, so the tests' hosts prove the settings are given too."""
+    environ = dict(os.environ) if environ is None else environ
+    schedules: dict[str, str] = {}
+    missing: list[str] = []
+    for name, function in sorted(functions.items()):
+        trigger = function.get_trigger()
+        if trigger is None or trigger.get_binding_name() != "timerTrigger":
+            continue
+        match = _SETTING.match(trigger.schedule)
+        if not match:
+            schedules[name] = trigger.schedule
+        elif environ.get(match.group(1), "").strip():
+            schedules[name] = environ[match.group(1)].strip()
+        else:
+            missing.append(f"{name} (app setting {match.group(1)})")
+    if missing:
+        raise UnresolvedSetting(
+            "these timer functions name an app setting that is not set, so the Functions host would put them in "
+            f"error: {', '.join(missing)}. Set it in local.settings.json (local.settings.example.json has them all) "
+            "or in the environment."
+        )
+    return schedules
+
+
 def resolve_setting(value: str) -> str:
-    """`%NAME%` is the app setting NAME; when it is not set, the app's own default for it."""
+    """`%NAME%` is the app setting NAME; when it is not set, the app's own default for it. Only for the queue
+    trigger's queue, whose default follows the table prefix (each test's host its own queue); timers are strict."""
     match = _SETTING.match(value)
     if not match:
         return value
@@ -102,6 +139,7 @@ class DevHost:
         get_settings.cache_clear()
         # Function objects of the SDK are loosely typed; the dev host reads their triggers as Any.
         self.functions: dict[str, Any] = {str(f.get_function_name()): f for f in app.get_functions()}
+        self.timer_schedules = timer_schedules(self.functions)
         self.run_timers = run_timers
         self.run_queues = run_queues
         self._running: dict[str, asyncio.Lock] = {}
@@ -218,12 +256,9 @@ class DevHost:
     async def _start_timers(self, _app: web.Application) -> None:
         if not self.run_timers:
             return
-        for name, function in self.functions.items():
-            trigger = function.get_trigger()
-            if trigger is not None and trigger.get_binding_name() == "timerTrigger":
-                schedule = resolve_setting(trigger.schedule)
-                self._timer_tasks.append(asyncio.create_task(self._timer_loop(name, schedule)))
-                log.info("timer %s: %s", name, schedule)
+        for name, schedule in self.timer_schedules.items():
+            self._timer_tasks.append(asyncio.create_task(self._timer_loop(name, schedule)))
+            log.info("timer %s: %s", name, schedule)
 
     async def _timer_loop(self, name: str, schedule: str) -> None:
         times = croniter(schedule, datetime.now(UTC), second_at_beginning=True)

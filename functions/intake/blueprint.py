@@ -13,10 +13,11 @@ async def mailbox_poll(timer: func.TimerRequest) -> None:
     """Take in what waits in the shared mailbox: new cases, messages on cases, bounces; set aside the rest."""
     from ..catalogue import CATALOGUE
     from ..composition import get_services
+    from ..core.timer_runs import timed_run
     from .workflow import poll_mailbox
 
     services = get_services()
-    await poll_mailbox(services, services.mailbox, CATALOGUE)
+    await timed_run(services, "mailbox_poll", lambda: poll_mailbox(services, services.mailbox, CATALOGUE))
 
 
 @bp.function_name("mailbox_notifications")
@@ -46,5 +47,7 @@ async def mailbox_subscription_renew(timer: func.TimerRequest) -> None:
     """Create the Graph subscription on the shared inbox, or renew it before it expires."""
     from ..adapters.graph_subscription import keep_subscription
     from ..composition import get_services
+    from ..core.timer_runs import timed_run
 
-    await keep_subscription(get_services())
+    services = get_services()
+    await timed_run(services, "mailbox_subscription_renew", lambda: keep_subscription(services))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.cases import Submission, open_case
-from ..core.inbound import InboundMessage, Mailbox, Outcome
+from ..core.inbound import POLL_STATE, InboundMessage, Mailbox, Outcome
 from ..core.mail import OutgoingMail, TransientSendError, message_id_for
 from ..core.model import Case, CaseEvent, Channel
 from ..core.privacy import mask_identity_numbers
@@ -388,6 +388,8 @@ async def poll_mailbox(services: Services, mailbox: Mailbox, catalogue: Catalogu
     # batches: on a crash before this, a later reply still threads by our Message-IDs and the subject's reference.
     await services.store.remember_messages(to_index)
     await mailbox.checkpoint(complete=report.left_for_later == 0)
+    # The mailbox was read and every message handled or left for the next poll: a successful poll (health reads it).
+    await services.state.put(POLL_STATE, {"at": services.clock.now().isoformat()})
     if items:
         log.info("intake: %s", report)
     return report

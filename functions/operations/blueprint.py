@@ -13,18 +13,14 @@ log = logging.getLogger(__name__)
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
-    """Is storage reachable, and which mail transport is in use."""
+    """Storage, the mail transport, the outbox's oldest due mail, the last mailbox poll, the Graph subscription's
+    expiry and each timer's last run, each with its figure: 503 when any is degraded (operations/health.py)."""
     from ..composition import get_services
     from ..web.http import json_response
+    from .health import health_report
 
-    services = get_services()
-    storage_ok = await services.storage.ping()
-    body = {
-        "status": "ok" if storage_ok else "degraded",
-        "storage": "ok" if storage_ok else "unreachable",
-        "mail_transport": services.transport.name,
-    }
-    return json_response(body, 200 if storage_ok else 503)
+    body = await health_report(get_services())
+    return json_response(body, 200 if body["status"] == "ok" else 503)
 
 
 @bp.function_name("openapi")
@@ -44,18 +40,23 @@ async def outbox_dispatch(timer: func.TimerRequest) -> None:
     """Send the emails that are due, retrying the ones that failed before."""
     from ..composition import get_services
     from ..core.outbox import dispatch_outbox, own_people
+    from ..core.timer_runs import timed_run
 
     services = get_services()
-    await dispatch_outbox(
-        services.store,
-        services.transport,
-        services.clock,
-        services.retry_policy,
-        limits=services.limits,
-        daily_cap=services.settings.daily_cap_per_recipient,
-        never_capped=own_people(await services.registry()),
-        concurrency=services.settings.outbox_concurrency,
-    )
+
+    async def body() -> object:
+        return await dispatch_outbox(
+            services.store,
+            services.transport,
+            services.clock,
+            services.retry_policy,
+            limits=services.limits,
+            daily_cap=services.settings.daily_cap_per_recipient,
+            never_capped=own_people(await services.registry()),
+            concurrency=services.settings.outbox_concurrency,
+        )
+
+    await timed_run(services, "outbox_dispatch", body)
 
 
 @bp.function_name("outbox_wake")
@@ -109,8 +110,10 @@ async def deadlines_check(timer: func.TimerRequest) -> None:
     from ..catalogue import CATALOGUE
     from ..composition import get_services
     from ..core.processes import run_deadline_jobs
+    from ..core.timer_runs import timed_run
 
-    await run_deadline_jobs(get_services(), CATALOGUE.deadline_jobs)
+    services = get_services()
+    await timed_run(services, "deadlines_check", lambda: run_deadline_jobs(services, CATALOGUE.deadline_jobs))
 
 
 @bp.function_name("overview")

@@ -113,11 +113,22 @@ RESPONSES: dict[str, dict[str, Any]] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "storage", "mail_transport"],
+        "required": ["status", "storage", "mail_transport", "failing", "checks"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "degraded"]},
             "storage": {"type": "string", "enum": ["ok", "unreachable"]},
             "mail_transport": {"type": "string", "enum": ["local", "graph"]},
+            "failing": {"type": "array", "items": {"type": "string"}, "description": "The degraded checks' names."},
+            "checks": {
+                "type": "object",
+                "description": "Each check (storage, mail_transport, outbox, mailbox_poll, graph_subscription, "
+                "timer:<name>) with its status and figures.",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"type": "string", "enum": ["ok", "degraded"]}},
+                },
+            },
         },
     },
     "TermsAcceptances": {
@@ -460,9 +471,12 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/health": {
                 "get": {
                     "operationId": "health",
-                    "summary": "Is storage reachable, and which mail transport is in use.",
+                    "summary": "Storage, outbox, mailbox poll, Graph subscription and timers, each checked.",
                     "tags": ["operations"],
-                    "responses": {"200": _json("Health", "Healthy."), "503": _json("Health", "Storage unreachable.")},
+                    "responses": {
+                        "200": _json("Health", "Healthy."),
+                        "503": _json("Health", "Degraded: see the failing checks."),
+                    },
                 }
             },
             "/alerts": {

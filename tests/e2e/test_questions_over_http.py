@@ -140,7 +140,10 @@ def test_case_page_needs_the_signed_link(devhost: DevHostProcess) -> None:
 def test_health_reports_storage_and_transport(devhost: DevHostProcess) -> None:
     response = httpx.get(f"{devhost.url}/api/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "storage": "ok", "mail_transport": "local"}
+    body = response.json()
+    assert (body["status"], body["storage"], body["mail_transport"], body["failing"]) == ("ok", "ok", "local", [])
+    assert body["checks"]["mail_transport"] == {"status": "ok", "name": "local"}
+    assert body["checks"]["mailbox_poll"] == {"status": "ok", "last_success": "not used (SSU_MAILBOX=local)"}
 
 
 def test_cases_api_filters_and_rejects_bad_filters(devhost: DevHostProcess) -> None:

@@ -23,7 +23,7 @@ from functions.core.services import Services
 from functions.core.settings import Settings
 from functions.devhost.azurite import PROJECT_ROOT, Azurite, free_port, start_azurite, wait_for_port
 from functions.registry_import import parse_registry_file
-from tests.conftest import DEMO_REGISTRY, unique_prefix
+from tests.conftest import DEMO_REGISTRY, TIMER_SCHEDULES, unique_prefix
 from tests.integration.test_outbox import queue_question
 
 # The dev host as `make run` starts it, except that the local transport also notes every mail it writes in a
@@ -70,6 +70,7 @@ class Setup:
         port = free_port()
         env = {
             **os.environ,
+            **TIMER_SCHEDULES,  # the host refuses a timer whose %SETTING% is not set, as Azure's would
             "SSU_STORAGE_CONNECTION_STRING": self.azurite.connection_string,
             "SSU_TABLE_PREFIX": self.prefix,
             "SSU_MAIL_LOCAL_DIR": str(self.mail_dir),
