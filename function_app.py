@@ -1,4 +1,4 @@
-"""The Azure Functions entry point (v2 model): one blueprint per area, nothing else."""
+"""The Azure Functions entry point (v2 model): one blueprint per area, and telemetry set up before them."""
 
 import azure.functions as func
 
@@ -11,6 +11,7 @@ from functions.intake.blueprint import bp as intake
 from functions.onboarding.blueprint import bp as onboarding
 from functions.operations.blueprint import bp as operations
 from functions.questions.blueprint import bp as questions
+from functions.telemetry_setup import configure_from_environment
 from functions.terms.blueprint import bp as terms
 from functions.workspace.blueprint import bp as workspace
 from functions.workspace.case_blueprint import bp as workspace_case
@@ -18,6 +19,10 @@ from functions.workspace.held_blueprint import bp as workspace_held
 from functions.workspace.mail_blueprint import bp as workspace_mail
 from functions.workspace.publishing_blueprint import bp as workspace_publishing
 from functions.workspace.registry_blueprint import bp as workspace_registry
+
+# Before any client exists (blueprints import their handlers on first call), so that the Azure SDK and Graph calls
+# are traced.
+configure_from_environment()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (

@@ -30,6 +30,10 @@ param staffSignInClientId string = ''
 @description('Tenant (directory) id of that app registration: the subscription\'s tenant unless told.')
 param staffSignInTenantId string = subscription().tenantId
 
+@description('Bits\' operations address: every alert (availability, failed mails, stuck outbox, timers, mailbox, breaches) is mailed here (docs/operations.md). No default: azd asks for it.')
+@minLength(3)
+param operationsEmail string
+
 @description('Instances kept warm for the queue-triggered outbox dispatcher (0: none; see README, "Outbox").')
 @minValue(0)
 param outboxWakeAlwaysReady int = 0
@@ -42,6 +46,10 @@ var tags = {
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 // Storage and Key Vault names allow letters and digits (and Key Vault single hyphens): keep only those.
 var compact = toLower(replace(replace(replace(environmentName, '-', ''), '_', ''), '.', ''))
+var appName = 'func-${take(compact, 18)}-${take(token, 6)}'
+// The app's host name, as functionapp.bicep makes its public URL. Derived here, not taken from the app module's
+// output: the app needs monitoring's connection string first, so monitoring cannot wait for the app.
+var appHostName = '${appName}.azurewebsites.net'
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -80,6 +88,9 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     identityPrincipalId: identity.outputs.principalId
+    operationsEmail: operationsEmail
+    appHostName: appHostName
+    watchMailbox: mailbox == 'graph'
   }
 }
 
@@ -112,7 +123,7 @@ module app 'modules/functionapp.bicep' = {
   name: 'functionapp'
   scope: group
   params: {
-    name: 'func-${take(compact, 18)}-${take(token, 6)}'
+    name: appName
     location: location
     tags: tags
     identityId: identity.outputs.id

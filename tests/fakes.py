@@ -430,6 +430,41 @@ class FakeCaseStore:
         queued = [p.mail.created_at for p in self._outbox.values()]
         return Backlog(min(len(queued), limit), min(queued, default=None), more=len(queued) > limit)
 
+    async def erase_personal_data(
+        self,
+        stored: StoredCase,
+        case: Case,
+        event: CaseEvent,
+        erase_event: Callable[[CaseEvent], CaseEvent],
+        marker: str,
+    ) -> StoredCase:
+        await asyncio.sleep(0)
+        reference = case.reference
+        current = self._cases.get(reference)
+        if current is None or current[1] != stored.etag:
+            raise ConcurrentUpdate(reference)
+        partition = _partition(reference)
+        self._events[reference] = [
+            erase_event(CaseEvent.model_validate_json(e)).model_dump_json() for e in self._events.get(reference, [])
+        ]
+        for key, state in list(self._mails.items()):
+            if key[0] == reference:
+                mail = replace(state.mail, to=marker, subject=marker, text="", html="")
+                status = "failed" if state.status == "pending" else state.status  # its letter goes
+                self._mails[key] = replace(
+                    state, mail=mail, status=status, last_error=marker if state.last_error else ""
+                )
+        for key in [k for k, p in self._outbox.items() if p.mail.reference == reference]:
+            del self._outbox[key]
+        for key in [k for k in self._failed if k[0] == reference]:
+            del self._failed[key]
+        for key in [k for k, t in self._tokens.items() if k[0] == partition and t[0] == reference]:
+            del self._tokens[key]
+        etag = _etag()
+        self._cases[reference] = (case.model_dump_json(), etag)
+        self._events[reference].append(event.model_dump_json())
+        return StoredCase(case, etag)
+
 
 class FakeRegistryStore:
     """The RegistryStore port over one `Registry`, copied in and out as the adapter's JSON bodies would be."""
@@ -589,6 +624,9 @@ class FakeAttachmentStore:
 
     async def get(self, name: str) -> bytes:
         return self.blobs[name][0]
+
+    async def delete(self, name: str) -> None:
+        self.blobs.pop(name, None)
 
     async def close(self) -> None:
         return None

@@ -6,7 +6,7 @@ import asyncio
 from contextlib import suppress
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from ..core.settings import Settings
 from .tables import storage_errors
@@ -60,6 +60,12 @@ class BlobStore:
         with storage_errors():
             downloader = await self._container.download_blob(name)
             return bytes(await downloader.readall())
+
+    async def delete(self, name: str) -> None:
+        with storage_errors():
+            await self._ensure_container()
+            with suppress(ResourceNotFoundError):
+                await self._container.delete_blob(name, delete_snapshots="include")
 
     async def close(self) -> None:
         await self._container.close()

@@ -932,6 +932,59 @@ class TableCaseStore:
                         oldest = queued
         return Backlog(count, oldest)
 
+    # -- retention ---------------------------------------------------------------------------------------------
+
+    async def erase_personal_data(
+        self,
+        stored: StoredCase,
+        case: Case,
+        event: CaseEvent,
+        erase_event: Callable[[CaseEvent], CaseEvent],
+        marker: str,
+    ) -> StoredCase:
+        """Every row of the case rewritten in place or deleted, in transactions of at most _ERASE_BATCH rows; each
+        also touches the case row under the ETag the previous one left (a merge of nothing, which only moves the
+        ETag), so that nothing is erased once the case changed, and the case itself is replaced last."""
+        reference = case.reference
+        partition = _partition_of(reference)
+        by_reference = "PartitionKey eq @p and RowKey ge @low and RowKey lt @high and Reference eq @r"
+        ops: list[tuple[Any, ...]] = []
+        for row in await self._range(partition, f"event|{reference}|"):
+            erased = erase_event(CaseEvent.model_validate_json(row["Body"]))
+            ops.append(("update", {**_key(row), "Body": erased.model_dump_json()}, _MERGE))
+        for row in await self._range(partition, f"mail|{reference}|"):
+            state = {"To": marker, "Subject": marker, "LastError": marker if row.get("LastError") else ""}
+            if row.get("Status") == "pending":
+                state["Status"] = "failed"  # its letter goes below: it is never sent, and never reads as waiting
+            ops.append(("update", {**_key(row), **state}, _MERGE))
+        ops += [("delete", _key(row)) for row in await self._range(partition, f"failed|{reference}|")]
+        with storage_errors():
+            for low in ("outbox|", "token|"):
+                params = {"p": partition, "low": low, "high": low[:-1] + "}", "r": reference}
+                rows = self._cases.query_entities(by_reference, parameters=params, select=["PartitionKey", "RowKey"])
+                ops += [("delete", _key(row)) async for row in rows]
+        etag = stored.etag
+        case_key = {"PartitionKey": partition, "RowKey": f"case|{reference}"}
+        for start in range(0, len(ops), _ERASE_BATCH):
+            guard = ("update", case_key, {"mode": UpdateMode.MERGE, **_etag_is(etag)})
+            result = await self._submit_erasure(reference, [guard, *ops[start : start + _ERASE_BATCH]])
+            etag = str(result[0]["etag"])
+        final = [
+            ("update", _case_entity(partition, case), {"mode": UpdateMode.REPLACE, **_etag_is(etag)}),
+            ("create", _event_entity(partition, reference, event)),
+        ]
+        result = await self._submit_erasure(reference, final)
+        return StoredCase(case, str(result[0]["etag"]))
+
+    async def _submit_erasure(self, reference: str, ops: list[tuple[Any, ...]]) -> list[Any]:
+        with storage_errors():
+            try:
+                return list(await self._cases.submit_transaction(ops))
+            except TableTransactionError as exc:
+                if exc.status_code in (404, 412):  # the case changed, or a letter was settled meanwhile
+                    raise ConcurrentUpdate(reference) from exc
+                raise
+
     async def _settle(self, record: MailRecord, state: dict[str, Any], extra: Sequence[tuple[Any, ...]] = ()) -> None:
         await self._submit_settle(record, [*_settle_ops(record, state), *extra])
 
@@ -952,6 +1005,17 @@ _FAILED_READ = 5000  # failed mails read at most to list the newest of them
 _MERGE: dict[str, Any] = {"mode": UpdateMode.MERGE}
 _REPLACE: dict[str, Any] = {"mode": UpdateMode.REPLACE}
 _MAIL_ID = re.compile(r"[0-9a-f]{24}")
+
+
+_ERASE_BATCH = 98  # rows erased in one transaction, beside the case row that guards it (100 at most)
+
+
+def _key(row: TableEntity) -> dict[str, str]:
+    return {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]}
+
+
+def _etag_is(etag: str) -> dict[str, Any]:
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
 
 
 def _failed_key(reference: str, mail_id: str) -> str:

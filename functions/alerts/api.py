@@ -9,12 +9,13 @@ from typing import Any, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from ..core import telemetry
 from ..core.mail import MailRecord
 from ..core.model import Case, Process
 from ..core.services import Services
 from ..core.store import ConcurrentUpdate, StorageUnavailable, StoredCase
 from ..web.forms import BodyRejected, field_errors, read_body
-from ..web.http import json_response
+from ..web.http import intake_outcome, json_response
 from .models import AlertClosing, AlertIn, AlertUpdate
 from .workflow import close_alert, publish_alert, revise_alert, source_of_key
 
@@ -70,11 +71,19 @@ def _read(req: func.HttpRequest, model: type[M]) -> M | func.HttpResponse:
 
 
 async def _create(services: Services, source: str, req: func.HttpRequest) -> func.HttpResponse:
-    alert = _read(req, AlertIn)
-    if isinstance(alert, func.HttpResponse):
+    """One `intake alert` span, counted by outcome (a notice sent again is `replayed`: it changes nothing)."""
+    with telemetry.operation("intake alert", one_case=True, channel="api") as intake:
+        alert = _read(req, AlertIn)
+        if isinstance(alert, func.HttpResponse):
+            outcome = intake_outcome(alert.status_code)
+        else:
+            case, created = await publish_alert(services, source, alert)
+            link = services.link(f"alerts/{case.reference}")
+            outcome = intake_outcome(201, replayed=not created)
+            alert = json_response(_view(case), 201 if created else 200, {"Location": link})
+        intake.note(outcome=outcome)
+        telemetry.count("ssu.intake.outcome", channel="api", outcome=outcome)
         return alert
-    case, created = await publish_alert(services, source, alert)
-    return json_response(_view(case), 201 if created else 200, {"Location": services.link(f"alerts/{case.reference}")})
 
 
 async def _own_alert(req: func.HttpRequest, services: Services) -> tuple[Services, StoredCase] | func.HttpResponse:

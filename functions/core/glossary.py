@@ -82,6 +82,12 @@ FIELDS: dict[str, Words] = {
     "acknowledged_by": ("Mottatt av", "Acknowledged by"),
     "dismissed_at": ("Avvist", "Dismissed"),
     "dismissed_by": ("Avvist av", "Dismissed by"),
+    # retention (core/retention.py)
+    "personal_data_erased_at": ("Personopplysninger slettet", "Personal data erased"),
+    "retention_rule": ("Slettereglen som ble brukt", "The retention rule applied"),
+    "retention_days": ("Oppbevaringstid (dager)", "Retention period (days)"),
+    "last_activity_at": ("Siste aktivitet i saken", "The case's last activity"),
+    "attachments_deleted": ("Vedlegg slettet", "Attachments deleted"),
     # questions
     "question": ("Spørsmål", "Question"),
     "service": ("Tjeneste", "Service"),
@@ -318,7 +324,11 @@ VALUES: dict[str, dict[str, Words]] = {
         "partial": ("Delvis nede", "Partial outage"),
         "major": ("Nede", "Major outage"),
     },
-    "refused": {"size": ("for stor", "too large"), "type": ("filtypen tas ikke imot", "type not accepted")},
+    "refused": {
+        "size": ("for stor", "too large"),
+        "type": ("filtypen tas ikke imot", "type not accepted"),
+        "erased": ("slettet etter oppbevaringstiden", "erased after the retention period"),
+    },
 }
 VALUES["environments"] = VALUES["environment"]
 VALUES["components"] = VALUES["component"]
@@ -339,6 +349,10 @@ EVENTS: dict[str, Words] = {
     "note": ("Internt notat", "Internal note"),
     "answered": ("Bits svarte", "Bits answered"),
     "resolved": ("Bits avsluttet saken", "Bits closed the case"),
+    "personal_data_erased": (
+        "Personopplysningene ble slettet etter at oppbevaringstiden var ute",
+        "The personal data was erased after the retention period",
+    ),
     "forwarded": ("Sendt videre", "Passed on"),
     "asked_source": ("Spørsmål sendt til NAV, Altinn eller Digdir", "Question sent to NAV, Altinn or Digdir"),
     "question_to_reporter": ("Bits stilte innsender et spørsmål", "Bits asked the submitter"),

@@ -11,7 +11,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from . import telemetry
 from .clock import Clock
 from .mail import MailRecord, MailTransport, NotStarted, PermanentSendError, TransientSendError
 from .model import CaseEvent, Channel
@@ -61,6 +63,12 @@ def own_people(registry: Registry) -> frozenset[str]:
     people = [*(registry.bits.contacts if registry.bits else [])]
     people += [c for source in registry.sources.values() for c in source.contacts]
     return frozenset(c.email.casefold() for c in people)
+
+
+def _mail_fields(record: MailRecord) -> dict[str, Any]:
+    """A mail's telemetry fields: its purpose's family (never its keys or tokens) and its case's process."""
+    process = telemetry.case_fields(reference=record.mail.reference).get("ssu.process")
+    return {"purpose": telemetry.purpose_family(record.mail.purpose), "process": process}
 
 
 @dataclass
@@ -225,6 +233,8 @@ class _Run:
         unsent = late + [r for r, e in failed if isinstance(e, PermanentSendError)]
         unsent += [r for r, e in failed if isinstance(e, TransientSendError) and not e.maybe_sent]
         report.sent += len(sent)
+        for record in sent:
+            telemetry.count("ssu.mail.sent", **_mail_fields(record))
         await asyncio.gather(
             self._settle_sent(sent),
             self._release(unsent),
@@ -422,7 +432,10 @@ class _Run:
     async def _fail(self, record: MailRecord, error: str) -> None:
         now: datetime = self.clock.now()
         mail = record.mail
-        log.error("outbox: %s mail %s (%s) failed for good: %s", mail.reference, mail.mail_id, mail.purpose, error)
+        telemetry.count("ssu.mail.failed", **_mail_fields(record))
+        with telemetry.operation("mail failed", case_reference=mail.reference, **_mail_fields(record)):
+            purpose = telemetry.purpose_family(mail.purpose)  # a purpose may end in a decision token
+            log.error("outbox: %s mail %s (%s) failed for good: %s", mail.reference, mail.mail_id, purpose, error)
         event = CaseEvent(
             at=now,
             actor="outbox",

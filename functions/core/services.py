@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from . import telemetry
 from .clock import Clock
 from .inbound import Mailbox
 from .links import links_in_language, with_language
@@ -57,7 +58,8 @@ class NoWakeup:
 
 
 class WakingCaseStore:
-    """A CaseStore that wakes the dispatcher after each write that queued mail: one place for every process.
+    """A CaseStore that wakes the dispatcher after each write that queued mail, and tells telemetry which case the
+    operation under way is about and which mails it queued: one place for every process.
 
     A write whose outcome is unknown (storage timed out) wakes it too: the mail may be stored, and a wake-up that
     finds nothing due costs one query. A write refused outright (a conflict, a duplicate) wrote nothing."""
@@ -73,11 +75,14 @@ class WakingCaseStore:
         built: list[Sequence[OutgoingMail]] = []
 
         def noted(allocated: Case) -> Sequence[OutgoingMail]:
+            telemetry.note_case(allocated)  # the write that opens it, and all after, name the case
             built.append(mails(allocated))  # built again when a reference was taken meanwhile: the last one counts
             return built[-1]
 
         with self._waking(lambda: bool(built and built[-1])):
-            return await self._store.create_case(case, event, noted, *args, **kwargs)
+            created = await self._store.create_case(case, event, noted, *args, **kwargs)
+        _queued(built[-1] if built else ())
+        return created
 
     async def transition(
         self,
@@ -88,14 +93,19 @@ class WakingCaseStore:
         *args: Any,
         **kwargs: Any,
     ) -> StoredCase:
+        telemetry.note_case(case)
         with self._waking(lambda: bool(mails)):
-            return await self._store.transition(stored, case, event, mails, *args, **kwargs)
+            written = await self._store.transition(stored, case, event, mails, *args, **kwargs)
+        _queued(mails)
+        return written
 
     async def append(
         self, reference: str, event: CaseEvent, mails: Sequence[OutgoingMail] = (), *args: Any, **kwargs: Any
     ) -> None:
+        telemetry.note_case(reference=reference)
         with self._waking(lambda: bool(mails)):
             await self._store.append(reference, event, mails, *args, **kwargs)
+        _queued(mails)
 
     async def resend_failed(self, record: MailRecord, *args: Any, **kwargs: Any) -> None:
         with self._waking(lambda: True):
@@ -111,6 +121,15 @@ class WakingCaseStore:
             raise
         if queued_mail():
             self._wakeup.mail_queued()
+
+
+def _queued(mails: Sequence[OutgoingMail]) -> None:
+    for mail in mails:
+        telemetry.count(
+            "ssu.mail.queued",
+            purpose=telemetry.purpose_family(mail.purpose),
+            process=telemetry.case_fields(reference=mail.reference).get("ssu.process"),
+        )
 
 
 @dataclass

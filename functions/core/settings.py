@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -150,6 +151,29 @@ class Settings(BaseSettings):
         }
     )
     target_reminder_minutes: int = Field(60, ge=0, le=24 * 60)
+    # Retention of personal data (core/retention.py): days a closed case keeps its personal data, counted from its
+    # last activity (when it closed, or a message written to it later), by process, or process:kind. Why these:
+    # - A (onboarding, 1095 = 3 years): a rejected, withdrawn or offboarded company's contacts are needed as long as
+    #   a claim about the agreement can be made (foreldelsesloven § 2: three years).
+    # - B (notices, 365): the status page shows 90 days; a year covers the sources' follow-up of the year's incidents.
+    # - C (error reports, 730): reports are followed up and audited a year or two later (recurring faults, reviews).
+    # - C:security_breach (1825 = 5 years): GDPR art. 33(5) requires breaches to be documented for the supervisory
+    #   authority, and DORA/Finanstilsynet reviews go back years.
+    # - D (questions, 180): nothing follows up an answered question after half a year.
+    # - E (change requests, 730): a decision is revisited when the next change to the same part is assessed.
+    # GDPR art. 5(1)(e) (storage limitation) is the rule; these are the periods its purposes need. Every process
+    # must have one: a process left out would keep personal data for ever.
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: {
+            "A": 1095,
+            "B": 365,
+            "C": 730,
+            "C:security_breach": 1825,
+            "D": 180,
+            "E": 730,
+        }
+    )
+    retention_schedule: str = "0 30 2 * * *"
     alert_reminder_hours: int = Field(24, ge=1, le=24 * 14)
     require_dmarc: bool | None = None  # None: required in Azure, not locally
     # Whose Authentication-Results we believe: the authserv-ids of our receiving servers. Exchange Online stamps its
@@ -170,6 +194,13 @@ class Settings(BaseSettings):
     # The keeper renews the Graph subscription 24 hours before it expires, every 6 hours: with under 12 hours left
     # at least two renewals have failed, and half a day remains to fix it before notifications stop.
     health_subscription_min_hours: float = Field(12.0, ge=0, le=24 * 7)
+    # Telemetry (adapters/telemetry.py): "azure" exports spans, logs and metrics to Application Insights (the
+    # connection string is the platform's own setting; in Azure both are set by infra/), "console" prints them
+    # (a developer's look), "off" sends nothing. Unset: azure where a connection string is set, else off.
+    telemetry: Literal["off", "console", "azure"] | None = None
+    applicationinsights_connection_string: SecretStr | None = Field(
+        None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
+    )
     mail_aliases: dict[str, str] = Field(
         default_factory=lambda: {
             "varsel": "B",
@@ -247,6 +278,19 @@ class Settings(BaseSettings):
                         f"{ENV_PREFIX}ALERT_KEYS gives the same key hash to {other} and {source}: "
                         "each source needs a key of its own"
                     )
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _every_process_has_a_period(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, days in value.items():
+            if not re.fullmatch(r"[A-E](:[a-z_]+)?", key):
+                raise ValueError(f"not a process or process:kind: {key!r}")
+            if not 1 <= days <= 3650:
+                raise ValueError(f"{key}: {days} days is outside 1-3650")
+        missing = sorted({"A", "B", "C", "D", "E"} - set(value))
+        if missing:
+            raise ValueError(f"no retention period for {', '.join(missing)}: its personal data would be kept for ever")
         return value
 
     @field_validator("committee_members")

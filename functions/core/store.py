@@ -172,6 +172,22 @@ class CaseStore(Protocol):
     async def backlog(self, limit: int = 1000) -> Backlog:
         """The mails queued and not yet sent (pending, waiting to be retried, or claimed), counted up to `limit`."""
 
+    async def erase_personal_data(
+        self,
+        stored: StoredCase,
+        case: Case,
+        event: CaseEvent,
+        erase_event: Callable[[CaseEvent], CaseEvent],
+        marker: str,
+    ) -> StoredCase:
+        """Erase a case's personal data where it is stored (core/retention.py decides what): the case replaced by
+        `case`, each of its events by `erase_event(event)`, each mail's address, subject and last error by `marker`
+        (purpose, status and times kept; a mail still pending becomes failed, as its letter goes), its letters
+        (pending or failed) and decision tokens deleted, and `event` added. Guarded by the case's ETag throughout:
+        ConcurrentUpdate when the case changed since `stored` was read. A case with many rows takes several
+        transactions, the case itself replaced in the last one, so that a run that stops half-way leaves the case
+        unerased for the next run to finish."""
+
 
 class RegistryStore(Protocol):
     async def load_registry(self) -> Registry: ...
@@ -254,6 +270,9 @@ class AttachmentStore(Protocol):
     async def put(self, name: str, data: bytes, content_type: str) -> None: ...
 
     async def get(self, name: str) -> bytes: ...
+
+    async def delete(self, name: str) -> None:
+        """Remove the attachment's bytes; one that is not there is no error (deleting twice is deleting once)."""
 
     async def close(self) -> None: ...
 

@@ -40,8 +40,18 @@ OPEN_STATUSES_WITHOUT_TARGET = {
     "withdrawn",
     "offboarded",
 }
-# Statuses after which a case asks nothing more of anyone: closed one way or another, or connected for good.
-FINISHED_STATUSES = {"closed", "discarded", "rejected", "withdrawn", "offboarded", "in_production"}
+# Statuses of a case that is over: closed one way or another. Its personal data is erased once the process's
+# retention period has passed (core/retention.py).
+CLOSED_STATUSES = frozenset({"closed", "discarded", "rejected", "withdrawn", "offboarded"})
+# Statuses after which a case asks nothing more of anyone: closed, or connected for good (a company in production,
+# whose onboarding case is the record of its agreement until it is offboarded).
+FINISHED_STATUSES = {*CLOSED_STATUSES, "in_production"}
+
+
+def is_closed(case: Case) -> bool:
+    """Whether the case is over for good: the one test of "closed" (retention counts from it). A company in
+    production, a published notice or terms version is finished for Bits but not closed."""
+    return case.status in CLOSED_STATUSES
 
 
 def is_open(case: Case) -> bool:

@@ -43,6 +43,7 @@ import azure.functions as func
 from aiohttp import web
 from azure.functions.timer import TimerRequest
 from croniter import croniter
+from opentelemetry import trace
 
 from . import auth
 from .azurite import PROJECT_ROOT
@@ -349,9 +350,12 @@ def _message_handler(function: Any) -> Callable[[func.QueueMessage], Awaitable[N
 
 
 async def _call(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    if inspect.iscoroutinefunction(function):
-        return await function(**kwargs)
-    return await asyncio.to_thread(function, **kwargs)
+    # As the Functions host in OpenTelemetry mode does: a span per invocation, the app's own spans beneath it (a
+    # no-op unless SSU_TELEMETRY=console).
+    with trace.get_tracer("devhost").start_as_current_span(f"Invoke {function.__name__}", kind=trace.SpanKind.SERVER):
+        if inspect.iscoroutinefunction(function):
+            return await function(**kwargs)
+        return await asyncio.to_thread(function, **kwargs)
 
 
 def _to_aiohttp(response: func.HttpResponse | None) -> web.Response:

@@ -20,6 +20,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..core import telemetry
 from ..core.cases import (
     NO_PROOF,
     AddressProof,
@@ -364,6 +365,9 @@ async def _check_one_breach(services: Services, registry: Registry, case: Case, 
             queued += 1
         except (AlreadyQueued, ConcurrentUpdate):
             continue  # sent before: once per case and level
+        if mail.purpose.startswith("escalation-"):  # one per contact told; the alert rule fires from level 2
+            step = mail.purpose.removeprefix("escalation-")
+            telemetry.count("ssu.escalations", process=case.process.value, case_kind=case.kind, level=step)
     return queued
 
 

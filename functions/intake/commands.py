@@ -20,6 +20,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from ..core import telemetry
 from ..core.commands import ANSWER, Command, Decision, Reply, internal_note
 from ..core.glossary import command_effect, event_words, long_time, status_words
 from ..core.inbound import InboundMessage, Outcome
@@ -325,7 +326,29 @@ async def apply_decision(
     """The one way a decision is taken, whichever the channel: the token (an email reply's, authenticated) or the
     decision named (a web action, whose caller has checked the person's role), the process's states, the reading,
     the handler, and the change stored once under the case's ETag (and the token's), read again and decided again
-    when someone else changed the case first; then what follows it."""
+    when someone else changed the case first; then what follows it. One `decision` span, counted when applied."""
+    with telemetry.operation("decision", case=stored.case) as span:
+        applied = await _apply_decision(
+            services, stored, decisions, decider, read, token, authenticate, decision_name, about
+        )
+        span.note(outcome=applied.status)
+        if applied.status == "decided":
+            span.note(command=applied.detail)
+            telemetry.count("ssu.decisions", process=stored.case.process.value, command=applied.detail)
+        return applied
+
+
+async def _apply_decision(
+    services: Services,
+    stored: StoredCase,
+    decisions: dict[str, Decision],
+    decider: Decider,
+    read: Callable[[Decision], Reading],
+    token: str | None,
+    authenticate: Callable[[DecisionToken], str | None] | None,
+    decision_name: str | None,
+    about: str | None,
+) -> Applied:
     reference = stored.case.reference
     for _ in range(5):
         found = None

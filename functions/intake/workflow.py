@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import telemetry
 from ..core.cases import Submission, open_case
 from ..core.inbound import POLL_STATE, InboundMessage, Mailbox, Outcome
 from ..core.mail import OutgoingMail, TransientSendError, message_id_for
@@ -37,7 +38,17 @@ log = logging.getLogger(__name__)
 
 async def process_message(services: Services, raw: bytes, catalogue: Catalogue) -> Outcome:
     """Parse one message and hand it on: to the decision its token names, to its case, to the first process
-    handler that takes it, or to the intake its route names."""
+    handler that takes it, or to the intake its route names. One `intake email` span, counted by outcome."""
+    with telemetry.operation("intake email", one_case=True, channel="email") as intake:
+        outcome = await _process_message(services, raw, catalogue)
+        intake.note(outcome=outcome.status)
+        if outcome.reference:
+            intake.note_case(reference=outcome.reference)
+        telemetry.count("ssu.intake.outcome", channel="email", outcome=outcome.status)
+        return outcome
+
+
+async def _process_message(services: Services, raw: bytes, catalogue: Catalogue) -> Outcome:
     settings = services.settings
     try:
         message = parse_message(
@@ -48,6 +59,7 @@ async def process_message(services: Services, raw: bytes, catalogue: Catalogue) 
         )
     except MalformedMessage as problem:
         return await set_aside(services, raw, problem)
+    telemetry.note(message_id=message.key)
     kind = classify(message, own_addresses=(settings.shared_mailbox.casefold(),))
     if kind is Kind.OWN:
         return Outcome("ignored", "our own message")

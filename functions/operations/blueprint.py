@@ -97,7 +97,7 @@ async def mail_suppression_lift(req: func.HttpRequest) -> func.HttpResponse:
     address = req.route_params.get("address", "")
     lifted = await services.limits.lift(address, staff.email, services.clock.now(), by_id=staff.object_id)
     outcome = "lifted" if lifted else "address not listed"
-    log.info("mail suppressions: lift by %s (%s): %s", staff.email, staff.object_id, outcome)
+    log.info("mail suppressions: lift by staff member %s: %s", staff.object_id, outcome)
     return json_response({"lifted": lifted}, 200 if lifted else 404)
 
 
@@ -114,6 +114,18 @@ async def deadlines_check(timer: func.TimerRequest) -> None:
 
     services = get_services()
     await timed_run(services, "deadlines_check", lambda: run_deadline_jobs(services, CATALOGUE.deadline_jobs))
+
+
+@bp.function_name("retention_sweep")
+@bp.timer_trigger(arg_name="timer", schedule="%SSU_RETENTION_SCHEDULE%", run_on_startup=False, use_monitor=True)
+async def retention_sweep(timer: func.TimerRequest) -> None:
+    """Erase the personal data of closed cases whose retention period has passed, keeping the audit skeleton."""
+    from ..composition import get_services
+    from ..core.retention import erase_expired
+    from ..core.timer_runs import timed_run
+
+    services = get_services()
+    await timed_run(services, "retention_sweep", lambda: erase_expired(services))
 
 
 @bp.function_name("overview")

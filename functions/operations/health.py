@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..core import telemetry
 from ..core.inbound import POLL_STATE, SUBSCRIPTION_STATE
 from ..core.services import Services
 from ..core.store import StorageUnavailable
@@ -80,6 +81,20 @@ async def timer_checks(services: Services) -> dict[str, dict[str, Any]]:
     return checks
 
 
+def _measure(checks: dict[str, dict[str, Any]]) -> None:
+    """The figures the alert rules read (infra/modules/monitoring.bicep), at every check: the availability test
+    asks every five minutes. Nothing queued counts as 0 minutes; a subscription that is gone as 0 hours left."""
+    outbox = checks.get("outbox")
+    if outbox is not None:
+        telemetry.measure("ssu.health.outbox_oldest_due_minutes", outbox.get("oldest_minutes") or 0.0)
+    poll = checks.get("mailbox_poll", {})
+    if poll.get("minutes_ago") is not None:
+        telemetry.measure("ssu.health.poll_age_minutes", poll["minutes_ago"])
+    subscription = checks.get("graph_subscription", {})
+    if "min_hours" in subscription:
+        telemetry.measure("ssu.health.subscription_hours_left", subscription.get("hours_left") or 0.0)
+
+
 async def health_report(services: Services) -> dict[str, Any]:
     """Every check; the whole is degraded when any one is. With storage down nothing else can be read."""
     storage_ok = await services.storage.ping()
@@ -97,6 +112,7 @@ async def health_report(services: Services) -> dict[str, Any]:
         except StorageUnavailable:  # reachable for the ping, failing since: as good as down
             checks["storage"] = _check(False)
             storage_ok = False
+    _measure(checks)
     degraded = sorted(name for name, check in checks.items() if check["status"] != OK)
     return {
         "status": DEGRADED if degraded else OK,

@@ -73,7 +73,7 @@ async def publish_by_email(
     if not message.sender.proven:
         # Publishing terms is Bits' alone: a claim to be Bits that cannot be proven is refused, and the message is
         # held for Bits (recorded for the workspace, and left in the mailbox's failed folder with the reason).
-        log.warning("terms: VILKÅR claiming to be %s refused: %s", message.from_address, message.sender.evidence)
+        log.warning("terms: VILKÅR from an unproven sender refused: %s", message.sender.evidence)
         detail = f"refused: VILKÅR from {message.from_address} not proven ({message.sender.evidence})"
         return await hold_for_bits(services, message, "unproven_command", detail)
     language = (await services.registry()).language_of(message.from_address)

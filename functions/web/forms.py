@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args, get_origin
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from ..core import telemetry
 from ..core.cases import AddressProof
 from ..core.forms import Refusal, SubmissionPending, SubmissionRefused, WebForm
 from ..core.model import Channel
@@ -27,6 +28,7 @@ from .http import (
     MAX_JSON_DEPTH,
     BadBody,
     html_response,
+    intake_outcome,
     json_response,
     parse_json,
     requested_language,
@@ -270,10 +272,20 @@ async def handle_form(req: func.HttpRequest, form: WebForm, services: Services) 
 
     Sent again (a double click, a retry after a 503), a submission opens nothing more: a browser form's signed
     token carries its one-time submission id, a JSON client may send an Idempotency-Key, and the case is written
-    with markers of that id in the same transaction (`submission_markers`). The second answer is the first one."""
-    language = requested_language(req)
+    with markers of that id in the same transaction (`submission_markers`). The second answer is the first one.
+    A POST is one `intake form` span, counted by outcome (the answer's status in words)."""
     if req.method == "GET":
-        return _render(services, form, language, {}, {}, None, 200)
+        return _render(services, form, requested_language(req), {}, {}, None, 200)
+    with telemetry.operation("intake form", one_case=True, channel="form") as intake:
+        response = await _take_form(req, form, services)
+        outcome = intake_outcome(response.status_code, replayed=REPLAYED_HEADER in response.headers)
+        intake.note(outcome=outcome)
+        telemetry.count("ssu.intake.outcome", channel="form", outcome=outcome)
+        return response
+
+
+async def _take_form(req: func.HttpRequest, form: WebForm, services: Services) -> func.HttpResponse:
+    language = requested_language(req)
     try:
         data, is_browser = read_body(req, language, form.max_body_bytes or services.settings.max_body_bytes)
     except BodyRejected as rejected:

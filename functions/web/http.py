@@ -35,6 +35,19 @@ def html_response(body: str, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+# A web intake's outcome, by the answer it gave: the words the `ssu.intake.outcome` counter is split by.
+_OUTCOMES = {200: "shown", 201: "opened", 202: "pending", 303: "opened", 400: "rejected", 401: "unauthorised"}
+_OUTCOMES |= {403: "expired", 409: "conflict", 413: "too_large", 415: "unsupported", 422: "invalid"}
+_OUTCOMES |= {429: "rate_limited", 503: "unavailable"}
+
+
+def intake_outcome(status: int, replayed: bool = False) -> str:
+    """What a form or API intake did, by its answer's status: `opened`, `invalid`, `rate_limited`, ..."""
+    if replayed:
+        return "replayed"
+    return _OUTCOMES.get(status, "failed" if status >= 500 else f"status_{status}")
+
+
 def requested_language(req: func.HttpRequest, fallback: str = "nb") -> str:
     """en when the query says lang=en (or the body's language field said so), else nb. Every page asks this
     first, so it notes the request's query here for the page's language switch (templates/base/page.html)."""

@@ -228,7 +228,9 @@ async def take_action(
             return _refused(services, "not_asked", language, reference)
         role = role_for(name)
         if not member.may(role):
-            log.warning("workspace: %s lacks the role %s for %s on %s", member.email, role, name, reference)
+            log.warning(
+                "workspace: staff member %s lacks the role %s for %s on %s", member.object_id, role, name, reference
+            )
             return _refused(services, "role", language, reference, role=pick(_ROLE_WORDS[role], language))
         commands = {c.name: c for c in decision.commands}
         if command_name not in commands and not (command_name == TEXT and decision.takes_text):
@@ -263,5 +265,5 @@ async def take_action(
     except (StorageUnavailable, ConcurrentUpdate) as exc:
         log.error("workspace: action on %s not confirmed: %s", reference, exc)
         return _refused(services, "unavailable", language, reference)
-    log.info("workspace: %s took %s %s on %s", member.email, name, applied.detail, reference)
+    log.info("workspace: staff member %s took %s %s on %s", member.object_id, name, applied.detail, reference)
     return _back(back_to(reference), "decided", language)

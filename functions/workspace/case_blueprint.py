@@ -56,3 +56,18 @@ async def bits_case_attachment(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
         return staff
     return await attachment(req, services)
+
+
+@bp.function_name("bits_case_export")
+@bp.route(route="bits/cases/{reference}/export", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def bits_case_export(req: func.HttpRequest) -> func.HttpResponse:
+    """Bits (a signed-in staff member): one case as a JSON download - the case, its events, its mails' metadata and
+    its attachments' names, as stored (after retention, the erased skeleton)."""
+    from ..composition import get_services
+    from ..web.staff import require_staff
+    from .case_export import case_export
+
+    services = get_services()
+    if isinstance(staff := require_staff(req, services.settings, "support"), func.HttpResponse):
+        return staff
+    return await case_export(req, services, staff)

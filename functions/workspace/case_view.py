@@ -23,7 +23,7 @@ from ..core.mail import MailRecord
 from ..core.model import REFERENCE_PATTERN, Case, CaseEvent, DecisionToken, parse_reference
 from ..core.registry import Registry
 from ..core.services import Services
-from ..core.store import StorageUnavailable
+from ..core.store import StorageUnavailable, StoredCase
 from ..web.http import html_response, requested_language
 
 log = logging.getLogger(__name__)
@@ -425,18 +425,29 @@ def _page(
 PanelFor = Callable[[Case, list[DecisionToken], str], Any]
 
 
+CaseRecord = tuple[StoredCase, list[CaseEvent], list[MailRecord], list[DecisionToken]]
+
+
+async def read_case(services: Services, reference: str, language: str) -> CaseRecord | func.HttpResponse:
+    """A case with its events, mails and tokens as the store holds them, or the page saying no such case exists
+    (the case page and the export read it alike). StorageUnavailable is the caller's to answer."""
+    stored = await services.store.load(reference) if parse_reference(reference) else None
+    if stored is None:
+        return _page(services, "case_not_found", 404, language=language, reference=reference[:60])
+    events = await services.store.events(reference)
+    return stored, events, await services.store.mails(reference), await services.store.tokens(reference)
+
+
 async def case_page(req: func.HttpRequest, services: Services, panel_for: PanelFor | None = None) -> func.HttpResponse:
     """GET /api/bits/cases/{reference}: the case as Bits reads it (the trigger has checked the sign-in), with the
     actions `panel_for` offers."""
     language = requested_language(req)
     reference = req.route_params.get("reference", "")
     try:
-        stored = await services.store.load(reference) if parse_reference(reference) else None
-        if stored is None:
-            return _page(services, "case_not_found", 404, language=language, reference=reference[:60])
-        events = await services.store.events(reference)
-        mails = await services.store.mails(reference)
-        tokens = await services.store.tokens(reference)
+        record = await read_case(services, reference, language)
+        if isinstance(record, func.HttpResponse):
+            return record
+        stored, events, mails, tokens = record
         suppressed = await services.limits.suppressed()
         registry = await services.registry()
     except StorageUnavailable:

@@ -504,7 +504,7 @@ async def take_held_action(
     except (StorageUnavailable, ConcurrentUpdate) as exc:
         log.error("workspace: action on held message %s not confirmed: %s", key, exc)
         return _refused(services, "unavailable", language)
-    log.info("workspace: %s took %s on held message %s", member.email, action, held.reference)
+    log.info("workspace: staff member %s took %s on held message %s", member.object_id, action, held.reference)
     if action == "known_contact":
         return _to(registry_path(choice["organisation_number"], choice["contact_email"], choice["contact_name"]))
     return _back(action, language)

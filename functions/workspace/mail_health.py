@@ -399,7 +399,7 @@ async def lift(req: func.HttpRequest, services: Services, member: StaffMember) -
         return form
     data, action_id = form
     if not member.may("admin"):
-        log.warning("workspace: %s may not lift a suppression", member.email)
+        log.warning("workspace: staff member %s may not lift a suppression", member.object_id)
         return _refused(services, "role", language)
     address = data.get("address")
     if not isinstance(address, str) or not 3 <= len(address) <= _MAX_ADDRESS or "@" not in address:
@@ -418,7 +418,7 @@ async def lift(req: func.HttpRequest, services: Services, member: StaffMember) -
     except StorageUnavailable as exc:
         log.error("workspace: a lift not confirmed: %s", exc)
         return _refused(services, "unavailable", language)
-    log.info("workspace: lift by %s (%s): %s", member.email, member.object_id, "lifted" if lifted else "not listed")
+    log.info("workspace: lift by staff member %s: %s", member.object_id, "lifted" if lifted else "not listed")
     return _back(language, "lifted" if lifted else "not_listed")
 
 
@@ -479,7 +479,7 @@ async def resend(req: func.HttpRequest, services: Services, member: StaffMember)
     except StorageUnavailable as exc:
         log.error("workspace: a resend on %s not confirmed: %s", reference, exc)
         return _refused(services, "unavailable", language)
-    log.info("workspace: %s sent mail %s on %s again", member.email, mail_id, reference)
+    log.info("workspace: staff member %s sent mail %s on %s again", member.object_id, mail_id, reference)
     return _back(language, "resent")
 
 

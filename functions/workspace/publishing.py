@@ -296,7 +296,7 @@ def terms_publishing(req: func.HttpRequest, services: Services, member: StaffMem
     if member.may("admin"):
         target = f"{TERMS_FORM_PATH}{'?lang=en' if language == 'en' else ''}"
         return func.HttpResponse(status_code=303, headers={"Location": target, "Cache-Control": "no-store"})
-    log.info("workspace: %s asked to publish terms without the admin role", member.email)
+    log.info("workspace: staff member %s asked to publish terms without the admin role", member.object_id)
     return _render(
         services,
         "action_refused",

@@ -708,7 +708,7 @@ async def change_company(req: func.HttpRequest, services: Services, member: Staf
         return await _refused(req, services, member, language, number, posted)
     data, action_id = posted.data, posted.action_id
     if not member.may("admin"):
-        log.warning("workspace: %s is no admin and may not edit %s", member.email, number)
+        log.warning("workspace: staff member %s is no admin and may not edit %s", member.object_id, number)
         return await _refused(req, services, member, language, number, "role")
     # Identity numbers in what is typed (a name, say) are never stored or mailed (core/privacy.py); the form's own
     # fields (the entry's version, a hash) are no text.
@@ -787,7 +787,11 @@ async def change_company(req: func.HttpRequest, services: Services, member: Staf
                 and e.data.get("after") == after_part
                 for e in mine
             ):
-                log.warning("workspace: %s sent a used registry form for another edit of %s", member.email, number)
+                log.warning(
+                    "workspace: staff member %s sent a used registry form for another edit of %s",
+                    member.object_id,
+                    number,
+                )
                 return await _refused(req, services, member, language, number, "expired")
             again = True
         try:
@@ -805,5 +809,5 @@ async def change_company(req: func.HttpRequest, services: Services, member: Staf
     except (StorageUnavailable, ConcurrentUpdate) as exc:
         log.error("workspace: registry edit of %s not confirmed: %s", number, exc)
         return await _refused(req, services, member, language, number, "unavailable")
-    log.info("workspace: %s made %s on %s", member.email, action, number)
+    log.info("workspace: staff member %s made %s on %s", member.object_id, action, number)
     return _back(number, "again" if again else action, language, told and not again)

@@ -47,6 +47,11 @@ var appSettings = {
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // host.json's telemetryMode is OpenTelemetry: the Python worker hands each invocation's trace context to the app's
+  // spans and streams its logs itself (no duplicates through the host). The app configures Azure Monitor's distro
+  // itself (its processors, the managed identity), so PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY stays unset: it
+  // would make the worker configure the distro a second time.
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
   SSU_MODE: 'azure'
   SSU_TABLE_ENDPOINT: tableEndpoint
   SSU_BLOB_ENDPOINT: blobEndpoint
@@ -54,6 +59,10 @@ var appSettings = {
   SSU_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   SSU_PUBLIC_BASE_URL: publicBaseUrl
   SSU_SIGNING_KEY: '@Microsoft.KeyVault(${secret}/ssu-signing-key)'
+  // The key before the current one (docs/operations.md, "Rotating the signing key"): links it signed still verify.
+  // infra/scripts/set-secrets.sh creates it with a random value that never signed anything, so the reference always
+  // resolves (an unresolved reference would leave its own, public, text as the key).
+  SSU_SIGNING_KEY_PREVIOUS: '@Microsoft.KeyVault(${secret}/ssu-signing-key-previous)'
   SSU_GRAPH_NOTIFICATION_CLIENT_STATE: '@Microsoft.KeyVault(${secret}/ssu-graph-client-state)'
   // SHA-256 hashes of NAV's, Altinn's and Digdir's alert API keys, as JSON (docs/deploy.md, "Alert API keys").
   SSU_ALERT_KEYS: '@Microsoft.KeyVault(${secret}/ssu-alert-keys)'
@@ -67,6 +76,7 @@ var appSettings = {
   SSU_MAILBOX_SCHEDULE: '0 */1 * * * *'
   SSU_SUBSCRIPTION_SCHEDULE: '0 0 */6 * * *'
   SSU_DEADLINES_SCHEDULE: '0 */5 * * * *'
+  SSU_RETENTION_SCHEDULE: '0 30 2 * * *'
   // The queue trigger's queue: the host resolves %SSU_OUTBOX_QUEUE% from app settings too. Its connection is the
   // host's own AzureWebJobsStorage (above): the same account as SSU_QUEUE_ENDPOINT.
   SSU_OUTBOX_QUEUE: outboxQueue

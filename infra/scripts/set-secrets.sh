@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates the app's secrets in Key Vault when they do not exist yet (azd runs this after provisioning).
-# Rotate one by setting a new version: az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name ssu-signing-key --value "$(openssl rand -base64 48)"
-# (a new signing key invalidates links already sent in emails; a new client state needs the Graph subscription renewed).
+# Rotating: docs/operations.md ("Rotating the signing key": the current key moves to ssu-signing-key-previous first,
+# so that links already sent keep working; a new client state needs the Graph subscription renewed).
 set -euo pipefail
 vault="${AZURE_KEY_VAULT_NAME:?run through azd, or set AZURE_KEY_VAULT_NAME}"
 created=0
@@ -10,7 +10,8 @@ if ! az keyvault secret show --vault-name "$vault" --name ssu-alert-keys --query
   echo "created secret ssu-alert-keys (empty: add the sources' key hashes, see docs/deploy.md)"
   created=1
 fi
-for name in ssu-signing-key ssu-graph-client-state; do
+# ssu-signing-key-previous starts as a random key that never signed anything: the app setting always resolves.
+for name in ssu-signing-key ssu-signing-key-previous ssu-graph-client-state; do
   if ! az keyvault secret show --vault-name "$vault" --name "$name" --query id -o tsv >/dev/null 2>&1; then
     az keyvault secret set --vault-name "$vault" --name "$name" --value "$(openssl rand -base64 48 | tr -d '\n')" --output none
     echo "created secret $name"

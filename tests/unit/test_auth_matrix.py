@@ -45,6 +45,7 @@ STAFF_ROUTES: dict[str, tuple[str, str, dict[str, str]]] = {
     "bits_queue": ("support", "GET", {}),
     "bits_case": ("support", "GET", {"reference": "SSU-D-2026-0001"}),
     "bits_case_attachment": ("support", "GET", {"reference": "SSU-D-2026-0001", "sha256": "0" * 64}),
+    "bits_case_export": ("support", "GET", {"reference": "SSU-D-2026-0001"}),
     # The trigger asks for support; the decision's own role (approver for change.decide) is checked by the action.
     "bits_case_action": ("support", "POST", {"reference": "SSU-D-2026-0001"}),
     "bits_registry": ("support", "GET", {}),

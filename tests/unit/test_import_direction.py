@@ -45,6 +45,7 @@ PLACEMENT: dict[str, str] = {
     # -- layer 3: top -------------------------------------------------------------------------------------------------
     "functions.catalogue": "top",
     "functions.composition": "top",
+    "functions.telemetry_setup": "top",
     "functions.registry_import": "top",
     "functions.cases": "top",
     "functions.operations": "top",

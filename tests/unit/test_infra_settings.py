@@ -19,6 +19,7 @@ HOST_SETTINGS = {
     "AzureWebJobsStorage__clientId",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "PYTHON_ENABLE_OPENTELEMETRY",  # the Python worker's: it hands each invocation's trace context to the app
 }
 
 
@@ -34,6 +35,7 @@ STAND_INS = {
     "mailbox": "graph",
     "string(committeeMembers)": '["fag@demo-forsikring.example"]',
     "'@Microsoft.KeyVault(${secret}/ssu-signing-key)'": "s" * 48,
+    "'@Microsoft.KeyVault(${secret}/ssu-signing-key-previous)'": "p" * 48,
     "'@Microsoft.KeyVault(${secret}/ssu-graph-client-state)'": "c" * 48,
     "'@Microsoft.KeyVault(${secret}/ssu-alert-keys)'": '{"NAV": ["' + "a" * 64 + '"]}',
 }
@@ -70,3 +72,14 @@ def test_every_timer_schedule_setting_is_set_by_infra() -> None:
     source = "\n".join(p.read_text(encoding="utf-8") for p in (PROJECT_ROOT / "functions").rglob("blueprint.py"))
     schedules = set(re.findall(r'schedule="%([A-Z0-9_]+)%"', source))
     assert schedules and schedules <= set(infra_settings())
+
+
+def test_every_key_vault_secret_the_app_reads_is_created_before_it_starts() -> None:
+    """An unresolved Key Vault reference leaves its own text as the setting's value: for a signing key, a key
+    anyone can read in infra/. set-secrets.sh (run by azd after provisioning) creates each one."""
+    referenced = set(re.findall(r"@Microsoft\.KeyVault\(\$\{secret\}/([a-z-]+)\)", FUNCTION_APP.read_text("utf-8")))
+    script = (PROJECT_ROOT / "infra" / "scripts" / "set-secrets.sh").read_text(encoding="utf-8")
+    created = set(re.findall(r"--name (ssu-[a-z-]+)", script))
+    created |= {n for line in re.findall(r"^for name in (.+); do$", script, flags=re.MULTILINE) for n in line.split()}
+    assert {"ssu-signing-key", "ssu-signing-key-previous"} <= referenced
+    assert referenced <= created, referenced - created

@@ -1,0 +1,114 @@
+"""Retention against a real Azurite: erasing a case rewrites its stored rows (case, events, mail states) so that no
+personal data is left in any property, deletes its letters (failed and pending), its tokens and its file's blob, in
+ETag-guarded transactions however many rows it has; a stale read erases nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from functions.core.model import CaseEvent, Channel
+from functions.core.outbox import RetryPolicy, dispatch_outbox
+from functions.core.retention import ERASED, ERASED_KIND, erase_expired
+from functions.core.services import Services
+from functions.core.store import ConcurrentUpdate
+from functions.questions.workflow import QUESTION_DECISION, RESOLVE, ask_question
+from tests.unit.test_process_workflows import ASKER, BITS, PROVEN_ASKER, decide, question
+
+NAME, PHONE = "Frida Fagerli", "98765432"
+TEXT = f"Ring meg på {PHONE}, hilsen {NAME}"
+FILE = b"%PDF-1.4 et vedtak " + NAME.encode()
+FILE_HASH = hashlib.sha256(FILE).hexdigest()
+MESSAGES = 110  # more rows than one transaction takes
+
+
+async def rows(services: Services, reference: str) -> list[dict[str, Any]]:
+    """Every row of the case's partition that belongs to it (by key or by its Reference property), as stored."""
+    table = services.storage.table("cases")  # type: ignore[attr-defined]
+    partition = f"D-{reference.split('-')[2]}"
+    found = [dict(e) async for e in table.query_entities("PartitionKey eq @p", parameters={"p": partition})]
+    return [r for r in found if reference in r["RowKey"] or r.get("Reference") == reference]
+
+
+def text_of(found: list[dict[str, Any]]) -> str:
+    def readable(value: Any) -> str:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+    return json.dumps([{k: readable(v) for k, v in r.items()} for r in found], ensure_ascii=False)
+
+
+async def closed_question(services: Services) -> str:
+    for _ in range(3):  # the receipt fails for good: its letter is kept (`failed|`) until Bits sends it again
+        await services.limits.record_bounce(ASKER, services.clock.now(), 3, status="5.1.1")
+    case = await ask_question(services, question(question=TEXT), Channel.FORM, proof=PROVEN_ASKER)
+    policy = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=3600)
+    await dispatch_outbox(services.store, services.transport, services.clock, policy, limits=services.limits)
+    await services.blobs.put(FILE_HASH, FILE, "application/pdf")
+    attachment = {"filename": f"vedtak {NAME}.pdf", "content_type": "application/pdf", "size": len(FILE)}
+    attachment |= {"sha256": FILE_HASH, "stored": True, "inline": False, "refused": False}
+    for i in range(MESSAGES):
+        data: dict[str, Any] = {"message": f"{TEXT} ({i})", "attachments": [attachment] if i == 0 else []}
+        event = CaseEvent(
+            at=services.clock.now(), actor=ASKER, channel=Channel.EMAIL, kind="message", public=True, summary=NAME
+        )
+        await services.store.append(case.reference, event.model_copy(update={"data": data}))
+    # The closing mail stays queued (`outbox|`, with its letter): nothing dispatches it here.
+    await decide(services, QUESTION_DECISION, case.reference, BITS, RESOLVE, f"Ringte {NAME}.")
+    return case.reference
+
+
+async def test_erasure_removes_the_data_from_the_stored_rows_and_the_blob(services: Services) -> None:
+    reference = await closed_question(services)
+    before = await rows(services, reference)
+    kinds = {r["RowKey"].split("|")[0] for r in before}
+    assert {"case", "event", "mail", "failed", "outbox", "token"} <= kinds, kinds
+    assert all(s in text_of(before) for s in (NAME, ASKER, PHONE)), "the data is there to be erased"
+
+    now = datetime.now(UTC) + timedelta(days=services.settings.retention_days["D"])
+    assert (await erase_expired(services, now - timedelta(days=1))).erased == [], "not a day early"
+    assert text_of(await rows(services, reference)) == text_of(before)
+
+    assert (await erase_expired(services, now + timedelta(minutes=1))).erased == [reference]
+    after = await rows(services, reference)
+    stored = text_of(after)
+    for personal in (NAME, ASKER, PHONE, "Ring meg", "demo-forsikring"):
+        assert personal not in stored, personal
+    assert {r["RowKey"].split("|")[0] for r in after} == {"case", "event", "mail"}, "letters and tokens deleted"
+    # received, the failed receipt's event, the messages, resolved, erased
+    assert len([r for r in after if r["RowKey"].startswith("event|")]) == MESSAGES + 4
+    with pytest.raises(Exception) as gone:
+        await services.blobs.get(FILE_HASH)
+    assert getattr(gone.value, "status_code", None) == 404, gone.value
+
+    events = await services.store.events(reference)
+    assert events[-1].kind == ERASED_KIND and events[-2].kind == "resolved" and events[-2].actor == BITS
+    mails = await services.store.mails(reference)
+    assert {(m.mail.purpose, m.status) for m in mails} >= {("acknowledgement", "failed"), ("resolved", "failed")}
+    assert {m.mail.to for m in mails} == {ERASED}
+    assert all(r.mail.reference != reference for r in await services.store.failed_mails())
+    assert all(r.mail.reference != reference for r in await services.store.due_mails(now + timedelta(days=1), 1000))
+
+    # The next run skips it, and changes nothing.
+    assert (await erase_expired(services, now + timedelta(days=1))).erased == []
+    assert text_of(await rows(services, reference)) == stored
+
+
+async def test_a_stale_read_erases_nothing(services: Services) -> None:
+    reference = await closed_question(services)
+    stale = await services.store.load(reference)
+    assert stale is not None
+    note = CaseEvent(
+        at=services.clock.now(), actor=BITS, channel=Channel.WEB, kind="note", public=False, summary="changed"
+    )
+    await services.store.transition(stale, stale.case, note)
+    before = text_of(await rows(services, reference))
+    erased = stale.case.model_copy(update={"submitter_name": ERASED})
+    with pytest.raises(ConcurrentUpdate):
+        await services.store.erase_personal_data(
+            stale, erased, note, lambda e: e.model_copy(update={"summary": ""}), ERASED
+        )
+    assert text_of(await rows(services, reference)) == before

@@ -1,0 +1,273 @@
+"""Retention over the fakes: a closed case past its period is erased to its skeleton, on time and not before; open
+cases are untouched; a second run changes nothing; Bits' deciders keep their names, the data subject does not."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from functions.core.model import CaseEvent, Channel
+from functions.core.outbox import dispatch_outbox
+from functions.core.retention import ERASED, ERASED_KIND, Deciders, RetentionSweepFailed, erase_event, erase_expired
+from functions.core.services import Services
+from functions.core.settings import Settings
+from functions.core.store import ConcurrentUpdate
+from functions.questions.workflow import QUESTION_DECISION, RESOLVE, ask_question
+from functions.registry_import import parse_registry_file
+from tests.conftest import DEMO_REGISTRY
+from tests.fakes import FakeAttachmentStore, FakeCaseStore, clock_of, fake_services
+from tests.unit.test_process_workflows import ASKER, BITS, PROVEN_ASKER, decide, question
+
+NAME, PHONE = "Frida Fagerli", "98765432"
+SECRET_TEXT = f"Ring meg på {PHONE}, hilsen {NAME}"
+FILE = b"%PDF-1.4 vedtak for en person"
+FILE_HASH = hashlib.sha256(FILE).hexdigest()
+
+
+async def closed_question(services: Services, subject: str = "Hvordan tolke uføregrad?") -> str:
+    """A question with a personal text, a message with a stored file, answered and closed by Bits' support."""
+    case = await ask_question(
+        services, question(subject=subject, question=SECRET_TEXT), Channel.FORM, proof=PROVEN_ASKER
+    )
+    await services.blobs.put(FILE_HASH, FILE, "application/pdf")
+    attachment = {"filename": "vedtak_frida.pdf", "content_type": "application/pdf", "size": len(FILE)}
+    attachment |= {"sha256": FILE_HASH, "stored": True, "inline": False, "refused": False}
+    message = CaseEvent(
+        at=services.clock.now(),
+        actor=ASKER,
+        channel=Channel.EMAIL,
+        kind="message",
+        public=True,
+        summary=f"Message by email: {NAME}",
+        data={"message": SECRET_TEXT, "message_id": "<abc@demo-forsikring.example>", "attachments": [attachment]},
+    )
+    await services.store.append(case.reference, message)
+    await decide(services, QUESTION_DECISION, case.reference, BITS, RESOLVE, f"Besvart på telefon {PHONE}.")
+    stored = await services.store.load(case.reference)
+    assert stored is not None and stored.case.status == "closed"
+    return case.reference
+
+
+def everything(dumped: Any) -> str:
+    return json.dumps(dumped, default=str, ensure_ascii=False)
+
+
+async def stored_text(services: Services, reference: str) -> str:
+    """Every row the store holds of the case, as text (the fake's own rows, letters included)."""
+    store = services.store
+    assert isinstance(store, FakeCaseStore)
+    loaded = await store.load(reference)
+    assert loaded is not None
+    rows: list[Any] = [loaded.case.model_dump(), *(e.model_dump() for e in await store.events(reference))]
+    rows += [vars(s.mail) | {"error": s.last_error} for (ref, _), s in store._mails.items() if ref == reference]
+    rows += [vars(p.mail) for p in store._outbox.values() if p.mail.reference == reference]
+    rows += [vars(r.mail) for (ref, _), r in store._failed.items() if ref == reference]
+    rows += [t.model_dump() for t in await store.tokens(reference)]
+    return everything(rows)
+
+
+async def sent(services: Services) -> None:
+    await dispatch_outbox(services.store, services.transport, services.clock, services.retry_policy)
+
+
+async def test_a_closed_question_is_erased_after_its_period_and_keeps_its_skeleton() -> None:
+    services = fake_services()
+    reference = await closed_question(services)
+    await sent(services)
+    before = await stored_text(services, reference)
+    assert NAME in before and ASKER in before and PHONE in before, "the test's data is there to be erased"
+    clock = clock_of(services)
+    days = services.settings.retention_days["D"]
+
+    clock.advance(days=days - 1)
+    assert (await erase_expired(services)).erased == []
+    assert await stored_text(services, reference) == before, "a day before the period nothing changes"
+    assert FILE_HASH in blobs(services)
+
+    clock.advance(days=1, seconds=1)
+    assert (await erase_expired(services)).erased == [reference]
+    after = await stored_text(services, reference)
+    for personal in (NAME, ASKER, PHONE, "vedtak_frida", "uføregrad", "demo-forsikring.example"):
+        assert personal not in after, personal
+    assert FILE_HASH not in blobs(services), "the file's bytes are gone"
+
+    loaded = await services.store.load(reference)
+    assert loaded is not None
+    case = loaded.case
+    assert (case.reference, case.process.value, case.status, case.kind) == (reference, "D", "closed", "question")
+    assert (case.submitter_name, case.submitter_email, case.title) == (ERASED, ERASED, ERASED)
+    assert case.organisation_number == "310000019" and case.details["service"] == "ufore"
+    events = await services.store.events(reference)
+    assert [e.kind for e in events] == ["received", "message", "resolved", ERASED_KIND]
+    received, message, resolved, erased = events
+    assert received.actor == ERASED and message.actor == ERASED, "the data subject's address goes"
+    [attachment] = message.data["attachments"]
+    assert (attachment["filename"], attachment["sha256"], attachment["stored"]) == (ERASED, ERASED, False)
+    assert attachment["refused"] == "erased" and attachment["size"] == len(FILE)
+    # Who decided stays (Bits' support); what they wrote goes (it may quote the data subject).
+    assert resolved.actor == BITS and resolved.data["text"] == ERASED and resolved.summary == ERASED
+    assert erased.data["retention_rule"] == "D" and erased.data["retention_days"] == days and erased.at == clock.now()
+    mails = await services.store.mails(reference)
+    assert mails and all(m.mail.to == ERASED and m.mail.subject == ERASED for m in mails)
+    assert {m.mail.purpose for m in mails} >= {"acknowledgement", "resolved"} and {m.status for m in mails} == {"sent"}
+    assert await services.store.tokens(reference) == [], "no token decides anything on an erased case"
+
+    # A second run (the next night) changes nothing.
+    clock.advance(days=1)
+    assert (await erase_expired(services)).erased == []
+    assert await stored_text(services, reference) == after
+
+
+async def test_open_cases_are_never_touched_however_old() -> None:
+    services = fake_services()
+    case = await ask_question(services, question(question=SECRET_TEXT), Channel.FORM, proof=PROVEN_ASKER)
+    unconfirmed = await ask_question(services, question(email="ukjent@annet.example"), Channel.API)
+    answered = await ask_question(services, question(subject="Svart, ikke lukket"), Channel.FORM, proof=PROVEN_ASKER)
+    await decide(services, QUESTION_DECISION, answered.reference, BITS, None, "Svar.")
+    before = {r: await stored_text(services, r) for r in (case.reference, unconfirmed.reference, answered.reference)}
+    clock_of(services).advance(days=3650)
+    assert (await erase_expired(services)).erased == []
+    for reference, text in before.items():
+        assert await stored_text(services, reference) == text
+
+
+async def test_a_message_on_a_closed_case_restarts_its_period() -> None:
+    services = fake_services()
+    reference = await closed_question(services)
+    clock = clock_of(services)
+    clock.advance(days=100)
+    late = CaseEvent(at=clock.now(), actor=ASKER, channel=Channel.WEB, kind="message", public=True, summary="x")
+    await services.store.append(reference, late.model_copy(update={"data": {"message": SECRET_TEXT}}))
+    clock.advance(days=services.settings.retention_days["D"] - 1)
+    assert (await erase_expired(services)).erased == [], "the late message is kept the whole period"
+    clock.advance(days=2)
+    assert (await erase_expired(services)).erased == [reference]
+
+
+async def test_a_file_another_case_still_lists_stays() -> None:
+    services = fake_services()
+    old = await closed_question(services, "Gammelt")
+    clock_of(services).advance(days=services.settings.retention_days["D"] + 1)
+    fresh = await closed_question(services, "Nytt, samme vedlegg")
+    assert (await erase_expired(services)).erased == [old]
+    assert FILE_HASH in blobs(services), f"{fresh} still lists it"
+    clock_of(services).advance(days=services.settings.retention_days["D"] + 1)
+    assert (await erase_expired(services)).erased == [fresh]
+    assert FILE_HASH not in blobs(services)
+
+
+async def test_the_period_is_per_process_and_kind() -> None:
+    settings = Settings(retention_days={"A": 10, "B": 10, "C": 10, "D": 30, "E": 10})
+    services = fake_services(retention_days=settings.retention_days)
+    reference = await closed_question(services)
+    clock_of(services).advance(days=29)
+    assert (await erase_expired(services)).erased == []
+    clock_of(services).advance(days=2)
+    assert (await erase_expired(services)).erased == [reference]
+
+
+def test_every_process_needs_a_period() -> None:
+    with pytest.raises(ValueError, match="no retention period for D"):
+        Settings(retention_days={"A": 10, "B": 10, "C": 10, "E": 10})
+    with pytest.raises(ValueError, match="outside"):
+        Settings(retention_days={"A": 0, "B": 10, "C": 10, "D": 10, "E": 10})
+    with pytest.raises(ValueError, match="not a process"):
+        Settings(retention_days={"A": 1, "B": 1, "C": 1, "D": 1, "E": 1, "X": 1})
+    defaults = Settings().retention_days
+    assert defaults["C:security_breach"] > defaults["C"] > defaults["D"], "breaches longest, questions shortest"
+
+
+async def test_a_case_changed_meanwhile_is_left_for_the_next_run() -> None:
+    services = fake_services()
+    reference = await closed_question(services)
+    clock_of(services).advance(days=services.settings.retention_days["D"] + 1)
+    store = services.store
+    assert isinstance(store, FakeCaseStore)
+    real = store.erase_personal_data
+
+    async def raced(*args: Any, **kwargs: Any) -> Any:
+        raise ConcurrentUpdate(reference)
+
+    store.erase_personal_data = raced  # type: ignore[method-assign]
+    with pytest.raises(RetentionSweepFailed, match=reference):
+        await erase_expired(services)
+    store.erase_personal_data = real  # type: ignore[method-assign]
+    assert NAME in await stored_text(services, reference)
+    assert (await erase_expired(services)).erased == [reference]
+
+
+async def test_the_fake_refuses_a_stale_etag() -> None:
+    services = fake_services()
+    reference = await closed_question(services)
+    stale = await services.store.load(reference)
+    assert stale is not None
+    await services.store.transition(stale, stale.case.model_copy(update={"updated_at": stale.case.updated_at}), _note())
+    with pytest.raises(ConcurrentUpdate):
+        await services.store.erase_personal_data(stale, stale.case, _note(), lambda e: e, ERASED)
+
+
+def test_deciders_keep_their_names_and_the_command_the_data_subject_does_not() -> None:
+    deciders = Deciders.of(Settings(committee_members=["fagutvalg@nav.example"]), parse_registry_file(DEMO_REGISTRY))
+    reply = {
+        "command": "resolve",
+        "reason": f"ring {PHONE}",
+        "message_id": "<x@y>",
+        "decision": "q",
+        "status": "closed",
+    }
+    by_mail = CaseEvent(
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+        actor="godkjenner1@bits.example",
+        channel=Channel.EMAIL,
+        kind="rejected",
+        public=True,
+        summary=f"Rejected: {NAME}",
+        data={
+            "by_name": "Godkjenner 1",
+            "reply": reply,
+            "decision": {"by": "godkjenner1@bits.example", "at": "2026-01-01"},
+        },
+    )
+    kept = erase_event(by_mail, deciders)
+    assert kept.actor == "godkjenner1@bits.example" and kept.data["by_name"] == "Godkjenner 1"
+    assert kept.data["reply"] == {**reply, "reason": ERASED, "message_id": ERASED}
+    assert kept.data["decision"] == {"by": "godkjenner1@bits.example", "at": "2026-01-01"}
+    # Staff signed in to the workspace decide under their Entra identity, whatever the registry lists.
+    in_browser = by_mail.model_copy(update={"actor": "ny.ansatt@bits.example", "channel": Channel.WEB})
+    assert erase_event(in_browser, deciders).actor == "ny.ansatt@bits.example"
+    # A company's signatory answering by reply is the data subject: name and address go, the command stays.
+    company = by_mail.model_copy(
+        update={"actor": ASKER, "data": {"by_name": NAME, "reply": reply, "decision": {"by": ASKER}}}
+    )
+    erased = erase_event(company, deciders)
+    assert (erased.actor, erased.data["by_name"], erased.data["decision"]["by"]) == (ERASED, ERASED, ERASED)
+    assert erased.data["reply"]["command"] == "resolve"
+    committee = by_mail.model_copy(update={"actor": "fagutvalg@nav.example"})
+    assert erase_event(committee, deciders).actor == "fagutvalg@nav.example"
+    nav = by_mail.model_copy(update={"actor": "NAV", "channel": Channel.API})
+    assert erase_event(nav, deciders).actor == "NAV"
+    # Contacts in a case's details: every name, address and phone goes, their roles stay.
+    contacts = {
+        "contacts": [{"name": NAME, "email": ASKER, "phone": PHONE, "roles": ["technical"]}],
+        "severity": "high",
+    }
+    scrubbed = erase_event(by_mail.model_copy(update={"data": contacts}), deciders).data
+    assert scrubbed == {
+        "contacts": [{"name": ERASED, "email": ERASED, "phone": ERASED, "roles": ["technical"]}],
+        "severity": "high",
+    }
+
+
+def _note() -> CaseEvent:
+    return CaseEvent(
+        at=datetime(2026, 11, 29, tzinfo=UTC), actor="x", channel=Channel.TIMER, kind="note", public=False, summary=""
+    )
+
+
+def blobs(services: Services) -> dict[str, Any]:
+    assert isinstance(services.blobs, FakeAttachmentStore)
+    return services.blobs.blobs
