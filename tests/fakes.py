@@ -576,6 +576,11 @@ class FakeDeliveryLimits:
         counts[address.casefold()] = counts.get(address.casefold(), 0) + taken
         return taken
 
+    async def forget_sent_before(self, day: str) -> int:
+        gone = [d for d in self.sent if d < day]
+        rows = sum(len(self.sent.pop(d)) for d in gone)
+        return rows
+
     async def release_sent(self, day: str, address: str, count: int) -> None:
         counts = self.sent.setdefault(day, {})
         counts[address.casefold()] = max(0, counts.get(address.casefold(), 0) - count)
@@ -616,17 +621,27 @@ class FakeStateStore:
 
 
 class FakeAttachmentStore:
+    """Blobs with the time each was last stored (by the services' clock, as Blob Storage keeps Last-Modified)."""
+
     def __init__(self) -> None:
         self.blobs: dict[str, tuple[bytes, str]] = {}
+        self.stored_at: dict[str, datetime] = {}
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # fake_services reads its services' clock
 
     async def put(self, name: str, data: bytes, content_type: str) -> None:
         self.blobs[name] = (data, content_type)
+        self.stored_at[name] = self.now()
 
     async def get(self, name: str) -> bytes:
         return self.blobs[name][0]
 
-    async def delete(self, name: str) -> None:
+    async def delete(self, name: str, unless_stored_since: datetime | None = None) -> bool:
+        at = self.stored_at.get(name)
+        if unless_stored_since is not None and at is not None and at >= unless_stored_since:
+            return False
         self.blobs.pop(name, None)
+        self.stored_at.pop(name, None)
+        return True
 
     async def close(self) -> None:
         return None
@@ -706,7 +721,8 @@ def fake_services(registry: Registry | None = None, clock: Clock | None = None, 
     """Services over the fakes, with the real settings (local mode), renderer and, by default, the demo registry."""
     settings = Settings(**setting_overrides)
     registry_store = FakeRegistryStore(registry or parse_registry_file(DEMO_REGISTRY))
-    return Services(
+    blobs = FakeAttachmentStore()
+    built = Services(
         settings=settings,
         storage=FakeStorageAccount(),
         store=FakeCaseStore(settings.reference_prefix),
@@ -715,12 +731,14 @@ def fake_services(registry: Registry | None = None, clock: Clock | None = None, 
         renderer=Renderer(),
         transport=FakeTransport(),
         clock=clock or FakeClock(),
-        blobs=FakeAttachmentStore(),
+        blobs=blobs,
         mailbox=FakeMailbox(),
         limits=FakeDeliveryLimits(),
         state=FakeStateStore(),
         rate_limits=FakeRateLimits(),
     )
+    blobs.now = lambda: built.clock.now()  # whichever clock a test gives the services later
+    return built
 
 
 def transport_of(services: Services) -> FakeTransport:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from ..core.settings import Settings
 from .tables import storage_errors
@@ -51,21 +52,33 @@ class BlobStore:
 
         with storage_errors():
             await self._ensure_container()
-            with suppress(ResourceExistsError):
+            try:
                 await self._container.upload_blob(
                     name, data, overwrite=False, content_settings=ContentSettings(content_type=content_type)
                 )
+            except ResourceExistsError:
+                # Stored before: touching it moves its Last-Modified to now, which a retention sweep under way
+                # reads (`delete`'s condition) and then keeps the file for the case that brought it again.
+                await self._container.get_blob_client(name).set_blob_metadata({"stored": "again"})
 
     async def get(self, name: str) -> bytes:
         with storage_errors():
             downloader = await self._container.download_blob(name)
             return bytes(await downloader.readall())
 
-    async def delete(self, name: str) -> None:
+    async def delete(self, name: str, unless_stored_since: datetime | None = None) -> bool:
         with storage_errors():
             await self._ensure_container()
-            with suppress(ResourceNotFoundError):
-                await self._container.delete_blob(name, delete_snapshots="include")
+            try:
+                # Conditional on the server's own Last-Modified: no read-then-delete window.
+                await self._container.delete_blob(
+                    name, delete_snapshots="include", if_unmodified_since=unless_stored_since
+                )
+            except ResourceNotFoundError:
+                return True
+            except ResourceModifiedError:
+                return False
+            return True
 
     async def close(self) -> None:
         await self._container.close()

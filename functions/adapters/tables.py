@@ -669,10 +669,14 @@ class TableCaseStore:
             return None
         with storage_errors():
             await self._storage.ensure_tables()
-            try:
-                entity = await self._cases.get_entity(_partition_of(reference), f"token|{token}")
-            except ResourceNotFoundError:
-                return None
+            # A query, not a point read by key: the key would put the token (a credential) in the request's path,
+            # which the Azure SDK's tracing records as the dependency's URL; a query's values it redacts.
+            params = {"p": _partition_of(reference), "k": f"token|{token}"}
+            rows = self._cases.query_entities("PartitionKey eq @p and RowKey eq @k", parameters=params)
+            found = [e async for e in rows]
+        if not found:
+            return None
+        entity = found[0]
         if entity.get("Reference") != reference:
             return None  # a token of another case in the same partition decides nothing here
         return StoredToken(DecisionToken.model_validate_json(entity["Body"]), str(entity.metadata["etag"]))
@@ -1322,6 +1326,21 @@ class TableDeliveryLimits:
 
     async def release_sent(self, day: str, address: str, count: int) -> None:
         await self._change_sent(day, address, lambda stored: -min(count, stored))
+
+    async def forget_sent_before(self, day: str) -> int:
+        query = "PartitionKey ge 'sent|' and PartitionKey lt @before"
+        with storage_errors():
+            await self._storage.ensure_tables()
+            params = {"before": f"sent|{day}"}
+            rows = self._meta.query_entities(query, parameters=params, select=["PartitionKey", "RowKey"])
+            by_day: dict[str, list[str]] = {}
+            async for row in rows:
+                by_day.setdefault(row["PartitionKey"], []).append(row["RowKey"])
+            for partition, keys in by_day.items():
+                for start in range(0, len(keys), 100):  # a transaction holds at most 100 operations
+                    ops = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in keys[start : start + 100]]
+                    await self._meta.submit_transaction(ops)
+        return sum(len(keys) for keys in by_day.values())
 
     async def _change_sent(self, day: str, address: str, change: Callable[[int], int]) -> int:
         """Add `change(stored count)` to the day's count for the address, ETag-guarded (two dispatchers reserving

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 from opentelemetry.context import Context
@@ -46,16 +48,20 @@ _INSTRUMENTATIONS = {
 }
 
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-_PHONE = re.compile(r"\+\d[\d \u00a0-]{6,16}\d")
+_PHONE = re.compile(r"(?:\+|\b00)\d[\d \u00a0-]{6,16}\d")
+# A Norwegian number written without +47 (912 34 567, 91 23 45 67, 91234567): eight digits, the first 2-9, standing
+# alone (not part of a longer number: an identity number is masked first, an organisation number has nine).
+_NATIONAL_PHONE = re.compile(r"(?<![\w+-])[2-9]\d(?:[ \u00a0]?\d){6}(?![\w-])")
 # The exception texts the logging handler copies into attributes (semantic conventions).
 _TEXT_ATTRIBUTES = ("exception.message", "exception.stacktrace", "code.function.name")
 
 
 def scrub(text: str) -> str:
-    """The text with addresses, identity numbers and international phone numbers masked."""
+    """The text with addresses, identity numbers and phone numbers (international, and Norwegian without +47) masked."""
     text = _ADDRESS.sub("[adresse]", text)
     text = _PHONE.sub("[telefon]", text)
-    return mask_identity_numbers(text)[0]
+    text = mask_identity_numbers(text)[0]
+    return _NATIONAL_PHONE.sub("[telefon]", text)
 
 
 class CaseFieldsSpanProcessor(SpanProcessor):
@@ -156,6 +162,33 @@ def _azure(
         metric_readers=list(metric_readers),
         enable_live_metrics=False,
     )
+    # The Functions worker also forwards every record that reaches the root logger to the host, which exports it
+    # itself: past these processors. So the app's records are masked where they are made, and the Azure SDK's HTTP
+    # log lines (request URLs with entity keys, headers) do not go that way either.
+    mask_app_records()
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+
+
+def mask_app_records() -> None:
+    """Mask the app's log records as they are made, for every handler (ours and the worker's): the message is
+    formatted and scrubbed once, and an exception's formatted text too (what logging's formatters print). Installed
+    once; a record of another logger is left as it is."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "ssu_masking", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name == APP_LOGGER or record.name.startswith(APP_LOGGER + "."):
+            # A record that cannot be formatted is left for logging to report, as it would.
+            with suppress(Exception):
+                record.msg, record.args = scrub(record.getMessage()), None
+                if record.exc_info and record.exc_info[1] is not None:
+                    record.exc_text = scrub("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        return record
+
+    factory.ssu_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def _console(
@@ -194,5 +227,6 @@ def _console(
     set_logger_provider(logger_provider)
     metrics.set_meter_provider(MeterProvider(metric_readers=readers))
     logging.getLogger(APP_LOGGER).addHandler(LoggingHandler(logger_provider=logger_provider))
+    mask_app_records()
     azure_settings.tracing_implementation = OpenTelemetrySpan  # what the distro's azure_sdk instrumentation does
     HTTPXClientInstrumentor().instrument()

@@ -173,6 +173,10 @@ class Settings(BaseSettings):
             "E": 730,
         }
     )
+    # A submission whose address was never confirmed: anyone can type someone else's name and address into a form,
+    # and its confirmation link lives SSU_CONFIRMATION_LINK_HOURS (72) at most: 30 days after its last activity
+    # nobody can take it further, so what it says about a person goes.
+    retention_unconfirmed_days: int = Field(30, ge=1, le=3650)
     retention_schedule: str = "0 30 2 * * *"
     alert_reminder_hours: int = Field(24, ge=1, le=24 * 14)
     require_dmarc: bool | None = None  # None: required in Azure, not locally

@@ -236,6 +236,10 @@ class DeliveryLimits(Protocol):
         lose (every dispatcher checks the cap against the stored count); returns how many were taken (0 at the
         cap). Raises ConcurrentUpdate when the count keeps changing under it."""
 
+    async def forget_sent_before(self, day: str) -> int:
+        """Delete the daily counts (which hold addresses) of the days before `day`; returns how many rows went."""
+        ...
+
     async def release_sent(self, day: str, address: str, count: int) -> None:
         """Give back `count` reserved mails that surely did not go (never below 0)."""
 
@@ -267,12 +271,16 @@ class StateStore(Protocol):
 class AttachmentStore(Protocol):
     """Attachments' bytes by content hash (Blob Storage in Azure and Azurite)."""
 
-    async def put(self, name: str, data: bytes, content_type: str) -> None: ...
+    async def put(self, name: str, data: bytes, content_type: str) -> None:
+        """Store the bytes under their hash; when they are stored already, mark them as stored again now (the
+        retention sweep keeps a file that a case brought while it ran: `delete`'s `unless_stored_since`)."""
 
     async def get(self, name: str) -> bytes: ...
 
-    async def delete(self, name: str) -> None:
-        """Remove the attachment's bytes; one that is not there is no error (deleting twice is deleting once)."""
+    async def delete(self, name: str, unless_stored_since: datetime | None = None) -> bool:
+        """Remove the attachment's bytes, unless they were stored (or stored again) at or after
+        `unless_stored_since`: then keep them and return False. One that is not there is no error (deleting twice
+        is deleting once)."""
 
     async def close(self) -> None: ...
 

@@ -82,9 +82,14 @@ async def case_export(req: func.HttpRequest, services: Services, staff: StaffMem
             for t in tokens
         ],
     }
-    log.info("workspace: %s exported %s", staff.email, reference)
+    log.info("workspace: staff member %s exported %s", staff.object_id, reference)
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    # A decision-by-reply mail's purpose ends in its token (core/commands.py ask_by_reply), and an event may quote
+    # the purpose: every value of the case's tokens goes, wherever it stands (a multi-use token decides after use).
+    for value in sorted(issued, key=len, reverse=True):
+        text = text.replace(value, "[token]")
     return func.HttpResponse(
-        json.dumps(document, ensure_ascii=False, indent=2),
+        text,
         status_code=200,
         mimetype="application/json",
         charset="utf-8",

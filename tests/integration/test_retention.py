@@ -4,6 +4,7 @@ ETag-guarded transactions however many rows it has; a stale read erases nothing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from functions.core.cases import AddressProof
 from functions.core.model import CaseEvent, Channel
 from functions.core.outbox import RetryPolicy, dispatch_outbox
 from functions.core.retention import ERASED, ERASED_KIND, erase_expired
@@ -112,3 +114,64 @@ async def test_a_stale_read_erases_nothing(services: Services) -> None:
             stale, erased, note, lambda e: e.model_copy(update={"summary": ""}), ERASED
         )
     assert text_of(await rows(services, reference)) == before
+
+
+async def test_a_message_that_lands_while_the_case_is_erased_is_erased_too_or_the_case_is_left(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #18: `append` writes no case row, so the case's ETag does not guard against it. A message (or a mail
+    queued with it) that lands after the sweep read the case's events and before its transactions must not survive
+    the erasure with its personal data under a case marked erased, which no later sweep reads again."""
+    reference = await closed_question(services)
+    erase = services.store.erase_personal_data
+    late = CaseEvent(
+        at=datetime.now(UTC), actor=ASKER, channel=Channel.EMAIL, kind="message", public=True, summary=NAME
+    ).model_copy(update={"data": {"message": TEXT}})
+
+    raced: list[bool] = []
+
+    async def racing(*args: Any, **kwargs: Any) -> Any:
+        await services.store.append(reference, late)  # the submitter writes again, just now
+        raced.append(True)
+        return await erase(*args, **kwargs)
+
+    monkeypatch.setattr(services.store, "erase_personal_data", racing)
+    now = datetime.now(UTC) + timedelta(days=services.settings.retention_days["D"], minutes=1)
+    await erase_expired(services, now)
+    monkeypatch.undo()
+    assert raced == [True]
+    await erase_expired(services, now + timedelta(days=1))  # a later run does not mend it either
+    stored = text_of(await rows(services, reference))
+    assert NAME not in stored and PHONE not in stored
+
+
+async def test_no_daily_send_counter_keeps_the_erased_submitters_address(services: Services) -> None:
+    """Review of #18: the daily send counters (`sent|<day>`, by address) name each recipient in clear and are only
+    needed on their day (the daily cap); nothing prunes them, so the address of a person whose only case was erased
+    stays for ever."""
+    asker = "kari.fjell@demo-forsikring.example"
+    case = await ask_question(services, question(email=asker, question=TEXT), Channel.FORM, proof=AddressProof(asker))
+    policy = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=3600)
+    await dispatch_outbox(services.store, services.transport, services.clock, policy, limits=services.limits)
+    await decide(services, QUESTION_DECISION, case.reference, BITS, RESOLVE, "Lukket.")
+    await dispatch_outbox(services.store, services.transport, services.clock, policy, limits=services.limits)
+    now = datetime.now(UTC) + timedelta(days=services.settings.retention_days["D"], minutes=1)
+    assert (await erase_expired(services, now)).erased == [case.reference]
+    meta = services.storage.table("meta")  # type: ignore[attr-defined]
+    holding = [e["PartitionKey"] async for e in meta.query_entities("") if asker in str(dict(e)).casefold()]
+    assert holding == []
+
+
+async def test_blob_storage_keeps_a_file_stored_again_after_the_sweep_began(services: Services) -> None:
+    """The conditional delete over real Azurite: a file stored again (a new case brought the same bytes) after the
+    sweep's moment is kept; one not stored since is deleted; deleting one that is gone is no error."""
+    name = hashlib.sha256(b"felles vedlegg").hexdigest()
+    await services.blobs.put(name, b"felles vedlegg", "application/pdf")
+    await asyncio.sleep(1.1)  # Last-Modified has whole seconds
+    sweep_began = datetime.now(UTC)
+    await asyncio.sleep(1.1)
+    await services.blobs.put(name, b"felles vedlegg", "application/pdf")  # stored again: touched
+    assert await services.blobs.delete(name, unless_stored_since=sweep_began) is False
+    assert await services.blobs.get(name) == b"felles vedlegg"
+    assert await services.blobs.delete(name, unless_stored_since=datetime.now(UTC) + timedelta(minutes=1)) is True
+    assert await services.blobs.delete(name) is True, "gone already: deleting twice is deleting once"

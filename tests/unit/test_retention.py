@@ -125,14 +125,31 @@ async def test_a_closed_question_is_erased_after_its_period_and_keeps_its_skelet
 async def test_open_cases_are_never_touched_however_old() -> None:
     services = fake_services()
     case = await ask_question(services, question(question=SECRET_TEXT), Channel.FORM, proof=PROVEN_ASKER)
-    unconfirmed = await ask_question(services, question(email="ukjent@annet.example"), Channel.API)
     answered = await ask_question(services, question(subject="Svart, ikke lukket"), Channel.FORM, proof=PROVEN_ASKER)
     await decide(services, QUESTION_DECISION, answered.reference, BITS, None, "Svar.")
-    before = {r: await stored_text(services, r) for r in (case.reference, unconfirmed.reference, answered.reference)}
+    before = {r: await stored_text(services, r) for r in (case.reference, answered.reference)}
     clock_of(services).advance(days=3650)
     assert (await erase_expired(services)).erased == []
     for reference, text in before.items():
         assert await stored_text(services, reference) == text
+
+
+async def test_a_submission_never_confirmed_is_erased_after_its_own_shorter_period() -> None:
+    """Anyone can type another person's name and address into a form: when nobody confirmed it, nobody can take it
+    further once its link has expired, and what it says about that person goes after SSU_RETENTION_UNCONFIRMED_DAYS."""
+    services = fake_services()
+    victim = "ukjent@annet.example"
+    unconfirmed = await ask_question(services, question(email=victim, question=SECRET_TEXT), Channel.API)
+    assert unconfirmed.status == "awaiting_confirmation"
+    days = services.settings.retention_unconfirmed_days
+    clock_of(services).advance(days=days - 1)
+    assert (await erase_expired(services)).erased == []
+    clock_of(services).advance(days=1, minutes=1)
+    assert (await erase_expired(services)).erased == [unconfirmed.reference]
+    text = await stored_text(services, unconfirmed.reference)
+    assert victim not in text and SECRET_TEXT not in text
+    stored = await services.store.load(unconfirmed.reference)
+    assert stored is not None and stored.case.details["retention_rule"] == "unconfirmed"
 
 
 async def test_a_message_on_a_closed_case_restarts_its_period() -> None:
@@ -271,3 +288,15 @@ def _note() -> CaseEvent:
 def blobs(services: Services) -> dict[str, Any]:
     assert isinstance(services.blobs, FakeAttachmentStore)
     return services.blobs.blobs
+
+
+async def test_a_run_out_of_time_leaves_the_rest_for_the_next_night(monkeypatch: pytest.MonkeyPatch) -> None:
+    services = fake_services()
+    first = await closed_question(services, "Først")
+    second = await closed_question(services, "Deretter")
+    clock_of(services).advance(days=services.settings.retention_days["D"] + 1)
+    monkeypatch.setattr("functions.core.retention.RUN_SECONDS", -1.0)  # out of time before the first case
+    sweep = await erase_expired(services)
+    assert sweep.erased == [] and sweep.kept == 2
+    monkeypatch.setattr("functions.core.retention.RUN_SECONDS", 240.0)
+    assert sorted((await erase_expired(services)).erased) == sorted([first, second])

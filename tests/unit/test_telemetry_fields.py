@@ -4,9 +4,11 @@ addresses, identity numbers and phone numbers however they are written."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from functions.adapters.telemetry import scrub
+from functions.adapters.telemetry import mask_app_records, scrub
 from functions.core import telemetry
 from functions.core.settings import get_settings
 from functions.telemetry_setup import configure_from_environment, telemetry_mode
@@ -90,3 +92,49 @@ def test_a_malformed_telemetry_setting_leaves_the_app_running_without_it(monkeyp
         assert configure_from_environment() == "off"
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("phone", ["912 34 567", "91 23 45 67", "91234567", "22\u00a012 34 56", "0047 912 34 567"])
+def test_the_scrubber_masks_norwegian_phone_numbers_written_without_plus_47(phone: str) -> None:
+    masked = scrub(f"could not reach the reporter ({phone}) about it")
+    assert masked == "could not reach the reporter ([telefon]) about it", masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SSU-REG-912345678 opened",  # an organisation number (nine digits) in a reference
+        "outbox: sent=12 reconciled=0 retried=3",
+        "intake: 3f2a91234567bc0d opened SSU-D-2026-0001",  # a key
+    ],
+)
+def test_the_scrubber_leaves_our_references_keys_and_counts(text: str) -> None:
+    assert scrub(text) == text
+
+
+def test_the_apps_records_are_masked_for_every_handler_the_workers_too() -> None:
+    """The Functions worker forwards root-logger records to the host, past the OpenTelemetry processors: with
+    telemetry on, the app's records are masked where they are made, whatever handler formats them."""
+    seen: list[str] = []
+
+    class Worker(logging.Handler):  # what the worker does: format the record, send the text on
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(self.format(record))
+
+    handler, factory = Worker(), logging.getLogRecordFactory()
+    logging.getLogger().addHandler(handler)
+    try:
+        mask_app_records()
+        mask_app_records()  # installed once
+        try:
+            raise ValueError("recipient kari.nordmann@forsikring.no not found; call 912 34 567")
+        except ValueError:
+            logging.getLogger("functions.core.outbox").exception("outbox: refused: %s", "kari@forsikring.no")
+        logging.getLogger("someone.else").warning("left alone: %s", "ola@x.example")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.setLogRecordFactory(factory)
+    ours, theirs = seen
+    assert "kari" not in ours and "912 34 567" not in ours, ours
+    assert ours.startswith("outbox: refused: [adresse]") and "ValueError: recipient [adresse] not found" in ours
+    assert theirs == "left alone: ola@x.example"
