@@ -19,6 +19,7 @@ from ..core.deadlines import whose_move
 from ..core.glossary import NEXT_STEPS, ONBOARDING_STEPS, field_label, long_time, pick
 from ..core.model import Case, CaseEvent, Channel, Process
 from ..core.receipts import sent_rows
+from ..core.retention import is_erased
 from ..core.services import Services
 from ..core.store import AlreadyProcessed
 from ..core.targets import FIRST_RESPONSES, OPEN_STATUSES_WITHOUT_TARGET, Deadlines, deadlines, is_open, target_hours
@@ -71,6 +72,12 @@ _WORDS: dict[str, tuple[str, str]] = {
         '"{name}" is empty (0 bytes). Choose the file again.',
     ),
     "too_many": ("Legg ved høyst {max} filer om gangen.", "Attach at most {max} files at a time."),
+    "erased": (
+        "Saken er avsluttet, og opplysningene i den er slettet etter reglene for lagring. Vil du skrive til Bits, "
+        "send en ny henvendelse fra startsiden.",
+        "The case is closed, and what it held has been erased under our storage rules. To write to Bits, send a new "
+        "request from the start page.",
+    ),
     "not_yet": (
         "Bekreft e-postadressen din med lenken vi sendte deg, så kan du skrive til Bits her.",
         "Confirm your email address with the link we sent you; then you can write to Bits here.",
@@ -204,6 +211,8 @@ async def show(
     found = clock(services, case, events)
     answer, answered = first_answer(found, events, language)
     nonce = page_nonce(req)
+    if box is None and is_erased(case):
+        box = Box(False, notice=_said("erased", language))  # what is written here would be kept for ever
     box = box or Box(open=submitter_proven(case) and by_mail)
     box.token = form_token(services, nonce, submission)
     body = services.renderer.page(
@@ -247,6 +256,11 @@ async def add(
         return await show(
             req, services, case, events, language, box=Box(False, notice=notice), status=403, by_mail=False
         )
+    if is_erased(case):
+        log.info("case page: a message on %s refused: its personal data was erased", case.reference)
+        events = await services.store.events(case.reference)
+        box = Box(False, notice=_said("erased", language))
+        return await show(req, services, case, events, language, box=box, status=403)
     settings = services.settings
     limit = settings.attachment_max_bytes * MAX_FILES + settings.max_body_bytes
     try:

@@ -442,9 +442,11 @@ class _Run:
             channel=Channel.TIMER,
             kind="mail_failed",
             public=False,
-            summary=f"The email '{mail.purpose}' to {mail.to} could not be sent: {error}",
+            # The purpose's family: a decision-by-reply mail's purpose ends in its token, which the case view and
+            # exports would show.
+            summary=f"The email '{purpose}' to {mail.to} could not be sent: {error}",
             data={
-                "purpose": mail.purpose,
+                "purpose": purpose,
                 "to": mail.to,
                 "message_id": mail.message_id,
                 "attempts": record.attempts + 1,

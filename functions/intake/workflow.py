@@ -20,6 +20,7 @@ from ..core.model import Case, CaseEvent, Channel
 from ..core.privacy import mask_identity_numbers
 from ..core.processes import Catalogue
 from ..core.registry import Registry
+from ..core.retention import is_erased
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, StorageUnavailable, StoredCase
 from .commands import take_decision, token_in
@@ -65,6 +66,10 @@ async def _process_message(services: Services, raw: bytes, catalogue: Catalogue)
         return Outcome("ignored", "our own message")
     reference = await _case_of(services, message)
     stored = await services.store.load(reference) if reference else None
+    if stored is not None and is_erased(stored.case):
+        # Its personal data is gone for good: what is written to it now is taken in as if it named no case (a
+        # person's message opens one of its own, with its own period), never kept under the skeleton for ever.
+        stored = None
     if kind is Kind.BOUNCE:
         return await _record_bounce(services, message, stored)
     token = token_in(message, settings.shared_mailbox) if kind is Kind.PERSON else None

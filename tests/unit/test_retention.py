@@ -8,14 +8,18 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import azure.functions as func
 import pytest
 
+from functions.cases import case_page
+from functions.catalogue import CATALOGUE
 from functions.core.model import CaseEvent, Channel
 from functions.core.outbox import dispatch_outbox
 from functions.core.retention import ERASED, ERASED_KIND, Deciders, RetentionSweepFailed, erase_event, erase_expired
 from functions.core.services import Services
 from functions.core.settings import Settings
 from functions.core.store import ConcurrentUpdate
+from functions.intake.workflow import process_message
 from functions.questions.workflow import QUESTION_DECISION, RESOLVE, ask_question
 from functions.registry_import import parse_registry_file
 from tests.conftest import DEMO_REGISTRY
@@ -300,3 +304,44 @@ async def test_a_run_out_of_time_leaves_the_rest_for_the_next_night(monkeypatch:
     assert sweep.erased == [] and sweep.kept == 2
     monkeypatch.setattr("functions.core.retention.RUN_SECONDS", 240.0)
     assert sorted((await erase_expired(services)).erased) == sorted([first, second])
+
+
+async def test_what_is_written_to_an_erased_case_is_never_kept_under_its_skeleton() -> None:
+    """A reply to an erased case (its reference in the subject) is taken in as if it named no case: its own case
+    then, with its own period; the skeleton gets nothing that would be kept for ever."""
+    services = fake_services()
+    reference = await closed_question(services)
+    clock_of(services).advance(days=services.settings.retention_days["D"] + 1)
+    assert (await erase_expired(services)).erased == [reference]
+    skeleton = await stored_text(services, reference)
+    raw = (
+        f"From: Frida Fagerli <{ASKER}>\r\nTo: ssu@bits.example\r\nSubject: SV: [{reference}] Hvordan tolke?\r\n"
+        "Message-ID: <late-reply@demo-forsikring.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Jeg har et oppfølgingsspørsmål. {SECRET_TEXT}\r\n"
+    ).encode()
+    outcome = await process_message(services, raw, CATALOGUE)
+    assert outcome.reference != reference and outcome.status in ("new_case", "held"), outcome
+    assert await stored_text(services, reference) == skeleton
+
+
+async def test_the_case_page_box_of_an_erased_case_takes_nothing() -> None:
+    services = fake_services()
+    reference = await closed_question(services)
+    clock_of(services).advance(days=services.settings.retention_days["D"] + 1)
+    assert (await erase_expired(services)).erased == [reference]
+    stored = await services.store.load(reference)
+    assert stored is not None
+    events_before = await services.store.events(reference)
+    link = services.case_page_link(reference)
+    query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
+    request = func.HttpRequest(
+        "POST",
+        link,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        params=query,
+        route_params={"reference": reference},
+        body=b"message=Hei%2C+Frida+her+igjen",
+    )
+    answer = await case_page.add(request, services, stored.case, "nb")
+    assert answer.status_code == 403 and "opplysningene i den er slettet" in answer.get_body().decode()
+    assert await services.store.events(reference) == events_before
