@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from .model import DecisionToken
@@ -10,6 +12,18 @@ from .services import Services
 
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o or 1/l to confuse
 TOKEN_LENGTH = 12
+
+
+# A decision token at the end of a subject (`… #k3m9p2qx7tbn`), as the decision mails carry it.
+_SUBJECT_TOKEN = re.compile(r"\s#[a-z0-9]{8,32}$")
+
+
+def without_token(subject: str, tokens: Iterable[str] = ()) -> str:
+    """The subject as sent, but for the decision token it carries: a credential, never shown or exported. The
+    case's own `tokens` go wherever they stand; any token-shaped ending goes too."""
+    for token in tokens:
+        subject = subject.replace(f" #{token}", "")
+    return _SUBJECT_TOKEN.sub("", subject)
 
 
 def new_token() -> str:

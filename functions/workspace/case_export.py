@@ -16,9 +16,10 @@ import azure.functions as func
 
 from ..core.services import Services
 from ..core.store import StorageUnavailable
+from ..core.tokens import without_token
 from ..web.http import html_response, requested_language
 from ..web.staff import StaffMember
-from .case_view import _without_token, read_case
+from .case_view import read_case
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ async def case_export(req: func.HttpRequest, services: Services, staff: StaffMem
             {
                 "purpose": m.mail.purpose,
                 "to": m.mail.to,
-                "subject": _without_token(m.mail.subject, issued),
+                "subject": without_token(m.mail.subject, issued),
                 "status": m.status,
                 "attempts": m.attempts,
                 "queued_at": m.mail.created_at.isoformat(),

@@ -24,6 +24,7 @@ from ..core.model import REFERENCE_PATTERN, Case, CaseEvent, DecisionToken, pars
 from ..core.registry import Registry
 from ..core.services import Services
 from ..core.store import StorageUnavailable, StoredCase
+from ..core.tokens import without_token
 from ..web.http import html_response, requested_language
 
 log = logging.getLogger(__name__)
@@ -260,16 +261,6 @@ def _bounced(events: list[CaseEvent]) -> set[tuple[str, str]]:
     }
 
 
-_SUBJECT_TOKEN = re.compile(r"\s#[a-z0-9]{8,32}$")
-
-
-def _without_token(subject: str, tokens: set[str]) -> str:
-    """The subject as sent, but for the decision token it carries (`… #token`): a credential, never shown."""
-    for token in tokens:
-        subject = subject.replace(f" #{token}", "")
-    return _SUBJECT_TOKEN.sub("", subject)
-
-
 def _mail_row(
     record: MailRecord, bounced: set[tuple[str, str]], suppressed: set[str], tokens: set[str], language: str
 ) -> MailRow:
@@ -285,7 +276,7 @@ def _mail_row(
         state=state,
         state_words=glossary.mail_state_words(state, language),
         to=mail.to,
-        subject=_without_token(mail.subject, tokens),
+        subject=without_token(mail.subject, tokens),
         purpose=glossary.mail_purpose_words(mail.purpose, language) or pick(("E-post", "Email"), language),
         when=when,
         attempts=record.attempts,

@@ -26,6 +26,7 @@ from ..core.mail import MailRecord
 from ..core.model import CaseEvent, Channel, parse_reference, partition_of
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, Backlog, ConcurrentUpdate, StorageUnavailable
+from ..core.tokens import without_token
 from ..web.forms import form_cookie, form_token, page_nonce
 from ..web.http import html_response, requested_language
 from ..web.staff import StaffMember
@@ -292,7 +293,7 @@ def build(
                 mail_id=mail.mail_id,
                 to=mail.to,
                 purpose=glossary.mail_purpose_words(mail.purpose, language) or pick(("E-post", "Email"), language),
-                subject=_without_token(mail.subject),
+                subject=without_token(mail.subject),
                 when=when,
                 failed_at=iso,
                 error=error_words(record.last_error, language),
@@ -303,14 +304,6 @@ def build(
         )
     oldest = age_words(now - backlog.oldest_queued_at, language) if backlog.oldest_queued_at else ""
     return MailHealth(rows, lifted, failed_rows, backlog.count, backlog.more, oldest)
-
-
-_SUBJECT_TOKEN = re.compile(r"\s#[a-z0-9]{8,32}$")
-
-
-def _without_token(subject: str) -> str:
-    """The subject but for a decision token it may carry (`… #token`): a credential, never shown."""
-    return _SUBJECT_TOKEN.sub("", subject)
 
 
 def _page_url(language: str, done: str | None = None) -> str:
