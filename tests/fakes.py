@@ -465,6 +465,18 @@ class FakeCaseStore:
         self._events[reference].append(event.model_dump_json())
         return StoredCase(case, etag)
 
+    async def forget_held(self, reference: str) -> int:
+        await asyncio.sleep(0)
+        rows = len(self._events.pop(reference, []))
+        for store in (self._mails, self._failed):
+            for key in [k for k in store if k[0] == reference]:
+                del store[key]
+                rows += 1
+        for key in [k for k, p in self._outbox.items() if p.mail.reference == reference]:
+            del self._outbox[key]
+            rows += 1
+        return rows
+
 
 class FakeRegistryStore:
     """The RegistryStore port over one `Registry`, copied in and out as the adapter's JSON bodies would be."""

@@ -980,6 +980,30 @@ class TableCaseStore:
         result = await self._submit_erasure(reference, final)
         return StoredCase(case, str(result[0]["etag"]))
 
+    async def forget_held(self, reference: str) -> int:
+        keys = [
+            _key(row)
+            for low in ("event|", "mail|", "failed|")
+            for row in await self._range(HELD_PARTITION, f"{low}{reference}|")
+        ]
+        by_reference = "PartitionKey eq @p and RowKey ge 'outbox|' and RowKey lt 'outbox}' and Reference eq @r"
+        with storage_errors():
+            rows = self._cases.query_entities(
+                by_reference, parameters={"p": HELD_PARTITION, "r": reference}, select=["PartitionKey", "RowKey"]
+            )
+            keys += [_key(row) async for row in rows]
+            for start in range(0, len(keys), 100):  # a transaction holds at most 100 operations
+                batch = keys[start : start + 100]
+                try:
+                    await self._cases.submit_transaction([("delete", k) for k in batch])
+                except TableTransactionError as exc:
+                    if exc.status_code != 404:
+                        raise
+                    for k in batch:  # a row gone meanwhile (a letter sent and settled): the rest one by one
+                        with suppress(ResourceNotFoundError):
+                            await self._cases.delete_entity(k["PartitionKey"], k["RowKey"])
+        return len(keys)
+
     async def _submit_erasure(self, reference: str, ops: list[tuple[Any, ...]]) -> list[Any]:
         with storage_errors():
             try:

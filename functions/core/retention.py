@@ -203,6 +203,7 @@ class Sweep:
     kept: int = 0
     failed: list[str] = field(default_factory=list)
     blobs_deleted: int = 0
+    held_forgotten: list[str] = field(default_factory=list)  # held messages deleted whole
 
 
 class RetentionSweepFailed(Exception):
@@ -282,11 +283,48 @@ async def erase_expired(services: Services, now: datetime | None = None) -> Swee
                 continue  # another sweep (a second worker, one run by hand) erased it: done, not failed
             log.warning("retention: %s not erased now (%s); the next run tries again", reference, type(exc).__name__)
             sweep.failed.append(reference)
+    await _forget_held(services, now, stored_since, sweep, cases, in_use, budget)
     # The daily send counts hold recipients' addresses and are read on their own day only (the daily cap).
     await services.limits.forget_sent_before((now - timedelta(days=2)).astimezone(UTC).date().isoformat())
     if sweep.failed:
         raise RetentionSweepFailed(f"{len(sweep.failed)} cases not erased: {', '.join(sweep.failed)}")
     return sweep
+
+
+async def _forget_held(
+    services: Services,
+    now: datetime,
+    stored_since: datetime,
+    sweep: Sweep,
+    cases: list[Case],
+    in_use: dict[str, set[str]] | None,
+    budget: float,
+) -> dict[str, set[str]] | None:
+    """Delete whole each message held for Bits whose last event is older than SSU_RETENTION_HELD_DAYS: it opened
+    no case (what Bits took from it lives on in the case it went to), so nothing of it is kept; its files go too
+    unless a case still lists them."""
+    by_reference: dict[str, list[CaseEvent]] = {}
+    for reference, event in await services.store.held_events():
+        by_reference.setdefault(reference, []).append(event)
+    days = services.settings.retention_held_days
+    for reference, events in sorted(by_reference.items()):
+        if max(e.at for e in events) + timedelta(days=days) > now or time.monotonic() > budget:
+            continue
+        hashes = set().union(*(_attachment_hashes(e) for e in events))
+        if hashes and in_use is None:
+            in_use = await _blobs_in_use(services, cases)
+        for name in sorted(h for h in hashes if not ((in_use or {}).get(h, set()) - {reference})):
+            if await services.blobs.delete(name, unless_stored_since=stored_since):
+                sweep.blobs_deleted += 1
+        try:
+            await services.store.forget_held(reference)
+        except StorageUnavailable:
+            log.warning("retention: held message %s not deleted now; the next run tries again", reference)
+            sweep.failed.append(reference)
+            continue
+        sweep.held_forgotten.append(reference)
+        log.info("retention: held message %s deleted (%d days after its last event)", reference, days)
+    return in_use
 
 
 async def _erased_meanwhile(services: Services, reference: str) -> bool:

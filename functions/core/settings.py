@@ -177,6 +177,10 @@ class Settings(BaseSettings):
     # and its confirmation link lives SSU_CONFIRMATION_LINK_HOURS (72) at most: 30 days after its last activity
     # nobody can take it further, so what it says about a person goes.
     retention_unconfirmed_days: int = Field(30, ge=1, le=3650)
+    # A message held for Bits (set aside as unreadable, or from a sender who may not write where it asks): Bits acts
+    # on it within days, and what it takes goes into a case, kept by that case's rule. 90 days after its last event
+    # (a quarter: holidays, and the follow-up of a forged sender) it is deleted whole.
+    retention_held_days: int = Field(90, ge=1, le=3650)
     retention_schedule: str = "0 30 2 * * *"
     alert_reminder_hours: int = Field(24, ge=1, le=24 * 14)
     require_dmarc: bool | None = None  # None: required in Azure, not locally

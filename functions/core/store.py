@@ -188,6 +188,11 @@ class CaseStore(Protocol):
         transactions, the case itself replaced in the last one, so that a run that stops half-way leaves the case
         unerased for the next run to finish."""
 
+    async def forget_held(self, reference: str) -> int:
+        """Delete a held message's record whole (`SSU-HELD-…`: its events, mails and letters); returns the rows
+        deleted. A held message opened no case, so no skeleton is kept; deleting what is gone already is no error."""
+        ...
+
 
 class RegistryStore(Protocol):
     async def load_registry(self) -> Registry: ...

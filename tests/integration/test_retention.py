@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 
+from functions.catalogue import CATALOGUE
 from functions.core.cases import AddressProof
-from functions.core.model import CaseEvent, Channel
+from functions.core.model import HELD_PARTITION, CaseEvent, Channel, held_reference
 from functions.core.outbox import RetryPolicy, dispatch_outbox
 from functions.core.retention import ERASED, ERASED_KIND, erase_expired
 from functions.core.services import Services
 from functions.core.store import ConcurrentUpdate
+from functions.intake.threading import message_key
+from functions.intake.workflow import process_message
 from functions.questions.workflow import QUESTION_DECISION, RESOLVE, ask_question
 from tests.unit.test_process_workflows import ASKER, BITS, PROVEN_ASKER, decide, question
 
@@ -175,3 +178,29 @@ async def test_blob_storage_keeps_a_file_stored_again_after_the_sweep_began(serv
     assert await services.blobs.get(name) == b"felles vedlegg"
     assert await services.blobs.delete(name, unless_stored_since=datetime.now(UTC) + timedelta(minutes=1)) is True
     assert await services.blobs.delete(name) is True, "gone already: deleting twice is deleting once"
+
+
+async def test_a_message_held_for_bits_is_deleted_whole_after_its_period(services: Services) -> None:
+    """Over real Azurite: a held message (set aside as unreadable) and its notice to Bits are kept for
+    SSU_RETENTION_HELD_DAYS after its last event, then every row of it goes, the pending notice too."""
+    raw = (
+        f"From: Frida Fagerli <{ASKER}>\r\nTo: ssu@bits.example\r\nSubject: Ødelagt\r\n"
+        "Message-ID: <held-retention@demo-forsikring.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="aaa"\r\n\r\n--bbb\r\nContent-Type: text/plain\r\n\r\n'
+        f"{TEXT}\r\n--bbb--\r\n"
+    ).encode()
+    assert (await process_message(services, raw, CATALOGUE)).status == "quarantined"
+    held = held_reference("SSU", message_key("<held-retention@demo-forsikring.example>"))
+    assert await services.store.events(held) and await services.store.mails(held)
+    days = services.settings.retention_held_days
+    early = await erase_expired(services, datetime.now(UTC) + timedelta(days=days - 1))
+    assert early.held_forgotten == [] and await services.store.events(held)
+    late = await erase_expired(services, datetime.now(UTC) + timedelta(days=days, minutes=1))
+    assert late.held_forgotten == [held]
+    table = services.storage.table("cases")  # type: ignore[attr-defined]
+    query = "PartitionKey eq @p"
+    found = [dict(e) async for e in table.query_entities(query, parameters={"p": HELD_PARTITION})]
+    left = [r for r in found if held in r["RowKey"] or r.get("Reference") == held]
+    assert all(r["RowKey"].startswith("inbound|") for r in left), left  # the message's hash only: no one in it
+    assert held not in {r.mail.reference for r in await services.store.due_mails(datetime.now(UTC), 100)}
+    assert (await erase_expired(services, datetime.now(UTC) + timedelta(days=days + 1))).held_forgotten == []

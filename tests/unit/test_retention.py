@@ -345,3 +345,32 @@ async def test_the_case_page_box_of_an_erased_case_takes_nothing() -> None:
     answer = await case_page.add(request, services, stored.case, "nb")
     assert answer.status_code == 403 and "opplysningene i den er slettet" in answer.get_body().decode()
     assert await services.store.events(reference) == events_before
+
+
+async def test_a_held_message_goes_whole_with_its_own_file_and_not_a_file_a_case_lists() -> None:
+    services = fake_services()
+    reference = await closed_question(services)  # lists FILE_HASH, and is not due (just closed)
+    own = b"%PDF-1.4 bare i den holdte meldingen"
+    own_hash = hashlib.sha256(own).hexdigest()
+    await services.blobs.put(own_hash, own, "application/pdf")
+    held = "SSU-HELD-0123456789abcdef"
+    files = [
+        {"filename": "felles.pdf", "sha256": FILE_HASH, "stored": True, "size": len(FILE)},
+        {"filename": "egen.pdf", "sha256": own_hash, "stored": True, "size": len(own)},
+    ]
+    event = CaseEvent(
+        at=services.clock.now(),
+        actor=ASKER,
+        channel=Channel.EMAIL,
+        kind="message_held",
+        public=False,
+        summary=f"Held: {NAME}",
+        data={"text": SECRET_TEXT, "attachments": files},
+    )
+    await services.store.append(held, event)
+    clock_of(services).advance(days=services.settings.retention_held_days - 1)
+    assert (await erase_expired(services)).held_forgotten == []
+    clock_of(services).advance(days=1, minutes=1)
+    sweep = await erase_expired(services)
+    assert sweep.held_forgotten == [held] and await services.store.events(held) == []
+    assert own_hash not in blobs(services) and FILE_HASH in blobs(services), f"{reference} still lists its file"
