@@ -24,8 +24,9 @@ def telemetry_mode(environment: Mapping[str, str]) -> str:
 
 
 def configure_from_environment() -> str:
-    """Set up telemetry as the environment says; returns the mode. Telemetry never keeps the app from starting: a
-    problem (a malformed setting, the distro failing) is logged and the app runs without it."""
+    """Set up telemetry as the environment says; returns the mode. Importing the app never fails for telemetry's
+    sake: a problem is logged and telemetry stays off. (A malformed setting is then named when the app loads its
+    settings, as every other setting is.)"""
     mode = telemetry_mode(os.environ)
     if mode == "off":
         return mode

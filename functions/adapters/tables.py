@@ -948,37 +948,57 @@ class TableCaseStore:
     ) -> StoredCase:
         """Every row of the case rewritten in place or deleted, in transactions of at most _ERASE_BATCH rows; each
         also touches the case row under the ETag the previous one left (a merge of nothing, which only moves the
-        ETag), so that nothing is erased once the case changed, and the case itself is replaced last."""
+        ETag), so that nothing is erased once the case changed, and the case itself is replaced last; then what was
+        added meanwhile is erased too."""
         reference = case.reference
         partition = _partition_of(reference)
+        ops = await self._erasure_ops(partition, reference, erase_event, marker)
+        etag = await self._submit_guarded(reference, partition, stored.etag, ops)
+        final = [
+            ("update", _case_entity(partition, case), {"mode": UpdateMode.REPLACE, **_etag_is(etag)}),
+            ("create", _event_entity(partition, reference, event)),
+        ]
+        result = await self._submit_erasure(reference, final)
+        etag = str(result[0]["etag"])
+        # `append` writes no case row, so the guard above does not see a row added after the read: what landed
+        # meanwhile is erased now (from here on intake takes nothing in under the erased case).
+        late = await self._erasure_ops(partition, reference, erase_event, marker)
+        etag = await self._submit_guarded(reference, partition, etag, late)
+        return StoredCase(case, etag)
+
+    async def _erasure_ops(
+        self, partition: str, reference: str, erase_event: Callable[[CaseEvent], CaseEvent], marker: str
+    ) -> list[tuple[Any, ...]]:
+        """The operations that erase what of the case's rows is not erased yet."""
         by_reference = "PartitionKey eq @p and RowKey ge @low and RowKey lt @high and Reference eq @r"
         ops: list[tuple[Any, ...]] = []
         for row in await self._range(partition, f"event|{reference}|"):
-            erased = erase_event(CaseEvent.model_validate_json(row["Body"]))
-            ops.append(("update", {**_key(row), "Body": erased.model_dump_json()}, _MERGE))
+            event = CaseEvent.model_validate_json(row["Body"])
+            erased = erase_event(event)
+            if erased != event:
+                ops.append(("update", {**_key(row), "Body": erased.model_dump_json()}, _MERGE))
         for row in await self._range(partition, f"mail|{reference}|"):
             state = {"To": marker, "Subject": marker, "LastError": marker if row.get("LastError") else ""}
             if row.get("Status") == "pending":
                 state["Status"] = "failed"  # its letter goes below: it is never sent, and never reads as waiting
-            ops.append(("update", {**_key(row), **state}, _MERGE))
+            if any(row.get(k, "") != v for k, v in state.items()):
+                ops.append(("update", {**_key(row), **state}, _MERGE))
         ops += [("delete", _key(row)) for row in await self._range(partition, f"failed|{reference}|")]
         with storage_errors():
             for low in ("outbox|", "token|"):
                 params = {"p": partition, "low": low, "high": low[:-1] + "}", "r": reference}
                 rows = self._cases.query_entities(by_reference, parameters=params, select=["PartitionKey", "RowKey"])
                 ops += [("delete", _key(row)) async for row in rows]
-        etag = stored.etag
+        return ops
+
+    async def _submit_guarded(self, reference: str, partition: str, etag: str, ops: list[tuple[Any, ...]]) -> str:
+        """`ops` in transactions of at most _ERASE_BATCH, each touching the case row under `etag`; the ETag left."""
         case_key = {"PartitionKey": partition, "RowKey": f"case|{reference}"}
         for start in range(0, len(ops), _ERASE_BATCH):
             guard = ("update", case_key, {"mode": UpdateMode.MERGE, **_etag_is(etag)})
             result = await self._submit_erasure(reference, [guard, *ops[start : start + _ERASE_BATCH]])
             etag = str(result[0]["etag"])
-        final = [
-            ("update", _case_entity(partition, case), {"mode": UpdateMode.REPLACE, **_etag_is(etag)}),
-            ("create", _event_entity(partition, reference, event)),
-        ]
-        result = await self._submit_erasure(reference, final)
-        return StoredCase(case, str(result[0]["etag"]))
+        return etag
 
     async def forget_held(self, reference: str) -> int:
         keys = [

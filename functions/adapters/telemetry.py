@@ -47,7 +47,9 @@ _INSTRUMENTATIONS = {
     **{name: {"enabled": False} for name in ("requests", "urllib", "urllib3")},
 }
 
-_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# A match starts only where a run of address characters starts: tried from every character inside a long run (a
+# hash, a base64 blob in an exception's text), the pattern would take quadratic time.
+_ADDRESS = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _PHONE = re.compile(r"(?:\+|\b00)\d[\d \u00a0-]{6,16}\d")
 # A Norwegian number written without +47 (912 34 567, 91 23 45 67, 91234567): eight digits, the first 2-9, standing
 # alone (not part of a longer number: an identity number is masked first, an organisation number has nine).

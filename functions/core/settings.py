@@ -173,10 +173,11 @@ class Settings(BaseSettings):
             "E": 730,
         }
     )
-    # A submission whose address was never confirmed: anyone can type someone else's name and address into a form,
-    # and its confirmation link lives SSU_CONFIRMATION_LINK_HOURS (72) at most: 30 days after its last activity
-    # nobody can take it further, so what it says about a person goes.
-    retention_unconfirmed_days: int = Field(30, ge=1, le=3650)
+    # A submission whose address was never confirmed: anyone can type someone else's name and address into a form.
+    # Its confirmation link lives SSU_CONFIRMATION_LINK_HOURS (72 by default; a contact update's link 7 days): 30
+    # days after its last activity nobody can take it further, so what it says about a person goes. It must outlive
+    # every such link (8 days at least, and longer than SSU_CONFIRMATION_LINK_HOURS: checked below).
+    retention_unconfirmed_days: int = Field(30, ge=8, le=3650)
     # A message held for Bits (set aside as unreadable, or from a sender who may not write where it asks): Bits acts
     # on it within days, and what it takes goes into a case, kept by that case's rule. 90 days after its last event
     # (a quarter: holidays, and the follow-up of a forged sender) it is deleted whole.
@@ -308,6 +309,12 @@ class Settings(BaseSettings):
             if "@" not in address or any(ch.isspace() for ch in address):
                 raise ValueError(f"not an email address: {address!r}")
         return [address.strip().casefold() for address in value]
+
+    @model_validator(mode="after")
+    def _unconfirmed_outlive_their_links(self) -> Settings:
+        if self.retention_unconfirmed_days * 24 <= self.confirmation_link_hours:
+            _missing("RETENTION_UNCONFIRMED_DAYS", "more days than SSU_CONFIRMATION_LINK_HOURS lets a link live")
+        return self
 
     @model_validator(mode="after")
     def _azure_needs_real_configuration(self) -> Settings:

@@ -29,6 +29,7 @@ from ..core.model import Case, CaseEvent, Channel, Process, held_reference, pars
 from ..core.privacy import mask_identity_numbers
 from ..core.processes import Catalogue
 from ..core.registry import Registry
+from ..core.retention import is_erased
 from ..core.services import Services
 from ..core.store import AlreadyProcessed, ConcurrentUpdate, StorageUnavailable
 from ..intake.fields import environment_in
@@ -124,6 +125,15 @@ _REFUSED: dict[str, tuple[int, Words]] = {
             "Ingenting er endret.",
             "There is no case with the reference {reference}. Give a reference such as SSU-D-2026-0001. "
             "Nothing was changed.",
+        ),
+    ),
+    "erased_case": (
+        409,
+        (
+            "Opplysningene i sak {reference} er slettet etter oppbevaringstiden: det som legges til der, ville bli "
+            "liggende for alltid. Åpne en ny sak av meldingen i stedet. Ingenting er endret.",
+            "The personal data of {reference} was erased after the retention period: what is added there would be "
+            "kept for ever. Open a new case from the message instead. Nothing was changed.",
         ),
     ),
     "bad_process": (
@@ -531,8 +541,11 @@ async def _choice(
         return "own_address", {"address": address}
     if action == "attach":
         reference = str(data.get("reference") or held.case or "").strip().upper()[:40]
-        if parse_reference(reference) is None or await services.store.load(reference) is None:
+        stored = await services.store.load(reference) if parse_reference(reference) else None
+        if stored is None:
             return "no_case", {"reference": reference or "–"}
+        if is_erased(stored.case):
+            return "erased_case", {"reference": reference}
         return {"reference": reference}
     if action == "open_case":
         process = str(data.get("process", ""))
@@ -568,6 +581,9 @@ async def follow_through(services: Services, catalogue: Catalogue, held: Held) -
     action = handled.data.get("action")
     if action == "attach":
         reference = str(handled.data["reference"])
+        stored = await services.store.load(reference)
+        if stored is not None and is_erased(stored.case):
+            return reference  # erased after Bits chose it: nothing goes under the skeleton (the choice refuses it)
         with suppress(AlreadyProcessed):
             await services.store.append(reference, _attached(held, handled), markers=[f"held-{held.key}"])
         return reference

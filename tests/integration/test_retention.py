@@ -122,7 +122,7 @@ async def test_a_stale_read_erases_nothing(services: Services) -> None:
 async def test_a_message_that_lands_while_the_case_is_erased_is_erased_too_or_the_case_is_left(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Review of #18: `append` writes no case row, so the case's ETag does not guard against it. A message (or a mail
+    """`append` writes no case row, so the case's ETag does not guard against it. A message (or a mail
     queued with it) that lands after the sweep read the case's events and before its transactions must not survive
     the erasure with its personal data under a case marked erased, which no later sweep reads again."""
     reference = await closed_question(services)
@@ -149,9 +149,8 @@ async def test_a_message_that_lands_while_the_case_is_erased_is_erased_too_or_th
 
 
 async def test_no_daily_send_counter_keeps_the_erased_submitters_address(services: Services) -> None:
-    """Review of #18: the daily send counters (`sent|<day>`, by address) name each recipient in clear and are only
-    needed on their day (the daily cap); nothing prunes them, so the address of a person whose only case was erased
-    stays for ever."""
+    """The daily send counters (`sent|<day>`, by address) name each recipient in clear and are only needed on their
+    day (the daily cap): the sweep deletes those of past days, so an erased person's address does not stay there."""
     asker = "kari.fjell@demo-forsikring.example"
     case = await ask_question(services, question(email=asker, question=TEXT), Channel.FORM, proof=AddressProof(asker))
     policy = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=3600)

@@ -1,4 +1,4 @@
-"""Review of #18: what reaches telemetry that must not (a decision token in a Table Storage dependency's URL)."""
+"""What reaches telemetry that must not (a decision token in a Table Storage dependency's URL)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review of #18: Bits' JSON export of a case never holds a decision token that still decides (a credential): not in
+"""Bits' JSON export of a case never holds a decision token that still decides (a credential): not in
 the tokens' list, not in a mail's purpose or subject, not in an event."""
 
 from __future__ import annotations

@@ -374,3 +374,10 @@ async def test_a_held_message_goes_whole_with_its_own_file_and_not_a_file_a_case
     sweep = await erase_expired(services)
     assert sweep.held_forgotten == [held] and await services.store.events(held) == []
     assert own_hash not in blobs(services) and FILE_HASH in blobs(services), f"{reference} still lists its file"
+
+
+def test_an_unconfirmed_period_shorter_than_a_confirmation_link_is_refused() -> None:
+    with pytest.raises(ValueError, match="retention_unconfirmed_days"):
+        Settings(retention_unconfirmed_days=3)
+    with pytest.raises(ValueError, match="SSU_RETENTION_UNCONFIRMED_DAYS"):
+        Settings(retention_unconfirmed_days=9, confirmation_link_hours=24 * 10)

@@ -10,7 +10,7 @@ import pytest
 
 from functions.adapters.telemetry import mask_app_records, scrub
 from functions.core import telemetry
-from functions.core.settings import get_settings
+from functions.core.settings import SettingsError, get_settings
 from functions.telemetry_setup import configure_from_environment, telemetry_mode
 from tests.identity_numbers import identity_number
 
@@ -85,11 +85,17 @@ def test_telemetry_is_off_locally_unless_asked_for() -> None:
     assert telemetry_mode({**connection, "SSU_TELEMETRY": "off"}) == "off"
 
 
-def test_a_malformed_telemetry_setting_leaves_the_app_running_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_malformed_telemetry_setting_is_reported_by_the_settings_not_by_the_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Importing function_app never fails for telemetry's sake; the malformed value is named when the settings load,
+    as any other setting's is."""
     monkeypatch.setenv("SSU_TELEMETRY", "loud")
     get_settings.cache_clear()
     try:
         assert configure_from_environment() == "off"
+        with pytest.raises(SettingsError, match="SSU_TELEMETRY"):
+            get_settings()
     finally:
         get_settings.cache_clear()
 
