@@ -100,12 +100,11 @@ def _scrubbed_event(event: Event) -> Event:
 
 class CaseFieldsLogProcessor(LogRecordProcessor):
     """Every log record carries the fields of the operation under way, and no address, identity number or phone
-    number in its message or exception text."""
+    number in its exception text. (Its message was masked when it was made: `mask_app_records`, installed with the
+    handler; the handler hears the app's own loggers only.)"""
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         record = log_record.log_record
-        if isinstance(record.body, str):
-            record.body = scrub(record.body)
         attributes: Any = record.attributes
         if attributes is not None:
             for key in _TEXT_ATTRIBUTES:

@@ -115,7 +115,7 @@ class Operation:
         self._span = span
 
     def note(self, **fields: Any) -> None:
-        _note(self._span, clean({_key(k): v for k, v in fields.items()}))
+        _note(self._span, _given(fields))
 
     def note_case(self, case: Case | None = None, reference: str | None = None) -> None:
         _note(self._span, case_fields(case, reference))
@@ -123,7 +123,7 @@ class Operation:
 
 def note(**fields: Any) -> None:
     """Add fields to the operation under way, wherever it was started (e.g. the case a form's submit opened)."""
-    _note(trace.get_current_span(), clean({_key(k): v for k, v in fields.items()}))
+    _note(trace.get_current_span(), _given(fields))
 
 
 def note_case(case: Case | None = None, reference: str | None = None) -> None:
@@ -145,7 +145,7 @@ def operation(name: str, *, case: Case | None = None, one_case: bool = False, **
     span and log record inside it carries too. Fields are given without the `ssu.` prefix: `case_reference=...`;
     `case` gives a case's own. `one_case`: the operation is about one case, which the first write names when the
     fields do not."""
-    kept = {**(case_fields(case) if case is not None else {}), **clean({_key(k): v for k, v in fields.items()})}
+    kept = {**(case_fields(case) if case is not None else {}), **_given(fields)}
     token = _current.set({**_current.get(), **kept})
     scope = _open_for_case.set(one_case)
     try:
@@ -170,7 +170,7 @@ def count(metric: str, amount: int = 1, **fields: Any) -> None:
         raise ValueError(f"not a metric: {metric}")
     if metric not in _counters:
         _counters[metric] = _meter.create_counter(metric, description=METRICS[metric])
-    _counters[metric].add(amount, clean({_key(k): v for k, v in fields.items()}))
+    _counters[metric].add(amount, _given(fields))
 
 
 def measure(metric: str, value: float, **fields: Any) -> None:
@@ -179,7 +179,12 @@ def measure(metric: str, value: float, **fields: Any) -> None:
         raise ValueError(f"not a health metric: {metric}")
     if metric not in _histograms:
         _histograms[metric] = _meter.create_histogram(metric, description=HEALTH_METRICS[metric])
-    _histograms[metric].record(value, clean({_key(k): v for k, v in fields.items()}))
+    _histograms[metric].record(value, _given(fields))
+
+
+def _given(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Fields as the call sites give them (without the `ssu.` prefix), checked."""
+    return clean({_key(k): v for k, v in fields.items()})
 
 
 def _key(name: str) -> str:
